@@ -1,0 +1,1 @@
+"""Gradio UI building blocks, example files and bundled checkpoints."""

@@ -1,0 +1,61 @@
+"""The ``diffclip`` command line: one subcommand per module in :mod:`diffclip.commands`.
+
+Command modules import only argparse at module level and import torch and friends inside ``run``, so
+``diffclip --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+#: Subcommand name -> module under diffclip.commands that defines ``HELP``, ``add_arguments(parser)``
+#: and ``run(args) -> int``.
+COMMANDS: dict[str, str] = {
+    "info": "info",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with every subcommand's arguments."""
+    parser = argparse.ArgumentParser(
+        prog="diffclip",
+        description="Differential-attention BiomedCLIP for video capsule endoscopy: "
+        "inference, events, scoring, explanations and training.",
+    )
+    parser.add_argument("--version", action="version", version=f"diffclip {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"diffclip.commands.{module_name}")
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``diffclip`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args._run(args) or 0)
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        # Expected user errors: one plain line, no traceback.
+        print(f"diffclip {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``diffclip`` command line (see :mod:`diffclip.cli`)."""

@@ -1,0 +1,61 @@
+"""Device and autocast choice: cuda, then mps, then cpu; reduced precision only where it pays."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks cuda, then mps, then cpu; anything else is passed to ``torch.device``
+    after checking that it is available."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available here")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} requested but MPS is not available here")
+    return dev
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True on CPUs with AMX tiles or AVX512-BF16, where bf16 matmuls beat fp32."""
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
+def autocast_dtype(device: torch.device, mode: bool | str | None = "auto") -> torch.dtype | None:
+    """The autocast dtype to use on ``device``, or None for full precision.
+
+    ``mode``: "auto" (bf16 on CPUs with AMX/AVX512-BF16, bf16 or fp16 on CUDA, none elsewhere),
+    False/None/"off" (never), True (force the device's reduced type), or "bf16"/"fp16".
+    """
+    if mode in (False, None, "off", "fp32"):
+        return None
+    if mode in ("bf16", "bfloat16"):
+        return torch.bfloat16
+    if mode in ("fp16", "float16"):
+        return torch.float16
+    if mode not in (True, "auto", "on"):
+        raise ValueError(f"unknown autocast mode {mode!r}; use auto, off, bf16 or fp16")
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and (mode is True or mode == "on" or cpu_has_fast_bf16()):
+        return torch.bfloat16
+    return None
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    """``torch.autocast`` for ``dtype`` on ``device``, or a null context when ``dtype`` is None."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)

@@ -1,0 +1,106 @@
+"""Turning the many forms a frame arrives in into an 8-bit RGB PIL image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+ImageLike = str | Path | Image.Image | np.ndarray
+
+
+def _array_to_rgb(arr: np.ndarray, name: str) -> Image.Image:
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+        raise ValueError(
+            f"{name}: expected an image array of shape HxW, HxWx1, HxWx3 or HxWx4, got {arr.shape}"
+        )
+    if min(arr.shape[:2]) == 0:
+        raise ValueError(f"{name}: empty image of shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        pass
+    elif arr.dtype == np.uint16:
+        arr = (arr.astype(np.float32) / 257.0).round().astype(np.uint8)
+    elif np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name}: float image contains NaN or infinity")
+        if arr.min() < 0.0 or arr.max() > 1.0:
+            raise ValueError(f"{name}: float images must lie in [0, 1], got [{arr.min():.3g}, {arr.max():.3g}]")
+        arr = (arr * 255.0).round().astype(np.uint8)
+    elif arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8) * 255
+    else:
+        raise ValueError(f"{name}: unsupported array dtype {arr.dtype}; use uint8, uint16 or float in [0, 1]")
+    if arr.ndim == 2:
+        return Image.fromarray(arr, mode="L").convert("RGB")
+    if arr.shape[2] == 4:
+        return _drop_alpha(Image.fromarray(np.ascontiguousarray(arr), mode="RGBA"))
+    return Image.fromarray(np.ascontiguousarray(arr), mode="RGB")
+
+
+def _drop_alpha(img: Image.Image) -> Image.Image:
+    # Transparent pixels become black, the colour of the capsule's dark field of view.
+    background = Image.new("RGB", img.size, (0, 0, 0))
+    background.paste(img, mask=img.getchannel("A"))
+    return background
+
+
+def _pil_to_rgb(img: Image.Image, name: str) -> Image.Image:
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img)
+        if mode == "I" and arr.max(initial=0) > 65535:
+            raise ValueError(f"{name}: 32-bit integer images are not supported")
+        return _array_to_rgb(arr.astype(np.uint16), name)
+    if mode == "F":
+        raise ValueError(f"{name}: floating-point PIL images are not supported; pass a numpy array in [0, 1]")
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        return _drop_alpha(img.convert("RGBA"))
+    if mode in ("L", "1", "P", "CMYK", "YCbCr", "LAB", "HSV"):
+        return img.convert("RGB")
+    raise ValueError(f"{name}: unsupported image mode {mode!r}")
+
+
+def _read_path(path: Path) -> Image.Image:
+    if not path.exists():
+        raise FileNotFoundError(f"image file {path} does not exist")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not an image")
+    if path.suffix.lower() == ".png":
+        # PIL reduces 16-bit colour PNGs to 8 bits badly; OpenCV reads them at full depth.
+        import cv2
+
+        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if arr is not None and arr.dtype == np.uint16 and arr.ndim == 3:
+            code = cv2.COLOR_BGRA2RGBA if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB
+            return _array_to_rgb(cv2.cvtColor(arr, code), str(path))
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return _pil_to_rgb(img, str(path))
+    except UnidentifiedImageError:
+        raise ValueError(f"{path} is not an image file that Pillow can read") from None
+    except OSError as exc:
+        raise ValueError(f"{path} is a corrupt or truncated image ({exc})") from None
+
+
+def to_rgb(image: ImageLike, name: str | None = None) -> Image.Image:
+    """Return ``image`` (path, PIL image or numpy array; RGB, RGBA, grayscale, 16-bit) as 8-bit RGB PIL.
+
+    Anything else raises ``ValueError`` (or ``FileNotFoundError`` for a missing path) with a message
+    that names the input.
+    """
+    if isinstance(image, (str, Path)):
+        return _read_path(Path(image))
+    label = name or type(image).__name__
+    if isinstance(image, Image.Image):
+        return _pil_to_rgb(image, label)
+    if isinstance(image, np.ndarray):
+        return _array_to_rgb(image, name or f"array {image.shape}")
+    raise ValueError(
+        f"{label}: cannot read an image from {type(image).__name__}; pass a path, a PIL image or a numpy array"
+    )

@@ -1,0 +1,138 @@
+"""Batch inference on frames: preprocessing, batching, device and autocast choice, thresholds."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from open_clip.transform import image_transform
+from PIL import Image
+
+from .backbones import Preprocess
+from .checkpoint import load_checkpoint
+from .device import autocast, autocast_dtype, resolve_device
+from .images import ImageLike, to_rgb
+from .model import DiffCLIPClassifier
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prediction:
+    """Per-label probabilities of N frames and the labels whose probability reaches its threshold."""
+
+    probs: np.ndarray  # (N, L) float32
+    labels: tuple[str, ...]
+    thresholds: np.ndarray  # (L,)
+
+    @property
+    def active(self) -> np.ndarray:
+        """(N, L) boolean: probability >= the label's threshold."""
+        return self.probs >= self.thresholds[None, :]
+
+    @property
+    def label_sets(self) -> list[list[str]]:
+        """Per frame, the active labels in vocabulary order."""
+        return [[lab for lab, on in zip(self.labels, row, strict=True) if on] for row in self.active]
+
+    def scores(self, i: int = 0) -> dict[str, float]:
+        """Frame ``i``'s probabilities as ``{label: p}``."""
+        return {lab: float(p) for lab, p in zip(self.labels, self.probs[i], strict=True)}
+
+    def __len__(self) -> int:
+        return len(self.probs)
+
+
+def build_transform(preprocess: Preprocess):
+    """open_clip's eval transform: bicubic resize of the short side, centre crop, CLIP normalisation."""
+    return image_transform(
+        preprocess.image_size,
+        is_train=False,
+        mean=preprocess.mean,
+        std=preprocess.std,
+        resize_mode=preprocess.resize_mode,
+        interpolation=preprocess.interpolation,
+    )
+
+
+def _as_list(images) -> list:
+    if isinstance(images, (str, Path, Image.Image)):
+        return [images]
+    if isinstance(images, np.ndarray):
+        return list(images) if images.ndim == 4 else [images]
+    return list(images)
+
+
+class Predictor:
+    """Run a checkpoint on frames.
+
+    ``Predictor("demo/weights/diff")(["a.png", pil_image, array])`` returns a :class:`Prediction`.
+    Device "auto" picks cuda > mps > cpu; ``amp="auto"`` uses bf16 autocast on CPUs with AMX or
+    AVX512-BF16 and bf16/fp16 on CUDA, full precision elsewhere; ``amp=False`` turns it off.
+    """
+
+    def __init__(
+        self,
+        checkpoint: str | Path | DiffCLIPClassifier,
+        device: str | torch.device = "auto",
+        batch_size: int = 32,
+        amp: bool | str = "auto",
+        thresholds: Sequence[float] | None = None,
+    ) -> None:
+        self.device = resolve_device(device)
+        if isinstance(checkpoint, DiffCLIPClassifier):
+            self.model, self.config = checkpoint, {"thresholds": None}
+        else:
+            self.model, self.config = load_checkpoint(checkpoint)
+        self.model = self.model.to(self.device).eval()
+        self.labels = self.model.labels
+        given = thresholds if thresholds is not None else self.config.get("thresholds")
+        if given is None:
+            given = [0.5] * len(self.labels)
+        elif isinstance(given, dict):
+            given = [given[lab] for lab in self.labels]
+        self.thresholds = np.asarray(given, dtype=np.float32)
+        if self.thresholds.shape != (len(self.labels),):
+            raise ValueError(f"{len(self.thresholds)} thresholds for {len(self.labels)} labels")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.amp_dtype = autocast_dtype(self.device, amp)
+        self.transform = build_transform(self.model.config.preprocess)
+        log.info("predictor on %s, autocast %s", self.device, self.amp_dtype)
+
+    def preprocess(self, images: Iterable[ImageLike]) -> torch.Tensor:
+        """Stack images into a normalised (B, 3, S, S) tensor."""
+        return torch.stack([self.transform(to_rgb(img)) for img in images])
+
+    @torch.inference_mode()
+    def predict_tensor(self, batch: torch.Tensor) -> np.ndarray:
+        """Probabilities (B, L) for an already preprocessed batch."""
+        with autocast(self.device, self.amp_dtype):
+            logits = self.model(batch.to(self.device, non_blocking=True))
+        return torch.sigmoid(logits.float()).cpu().numpy()
+
+    def iter_batches(self, images: Iterable[ImageLike]) -> Iterator[np.ndarray]:
+        """Yield probabilities batch by batch, holding at most one batch of images."""
+        chunk: list = []
+        for img in images:
+            chunk.append(img)
+            if len(chunk) == self.batch_size:
+                yield self.predict_tensor(self.preprocess(chunk))
+                chunk = []
+        if chunk:
+            yield self.predict_tensor(self.preprocess(chunk))
+
+    def predict(self, images) -> Prediction:
+        """Probabilities and thresholded labels for one image or a sequence of images."""
+        items = _as_list(images)
+        if not items:
+            raise ValueError("no images given")
+        probs = np.concatenate(list(self.iter_batches(items)), axis=0)
+        return Prediction(probs=probs, labels=self.labels, thresholds=self.thresholds)
+
+    __call__ = predict

@@ -1,0 +1,134 @@
+"""The classifier of the paper: a ViT backbone with attention variants, a squeeze-excitation gate on the
+projected feature, BatchNorm, dropout and a linear layer to the labels."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn as nn
+
+from .attention import ATTENTION_VARIANTS, AttentionMaps, convert_attention, record_attention
+from .backbones import BACKBONES, Preprocess, VisionTower, biomedclip, build_backbone
+from .labels import LABELS, check_labels
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild the architecture (not the weights)."""
+
+    backbone: str = "biomedclip"
+    attention: str = "diff"
+    labels: tuple[str, ...] = LABELS
+    dropout: float = 0.4
+    se_reduction: int = 4
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
+        if self.attention not in ATTENTION_VARIANTS:
+            raise ValueError(
+                f"unknown attention variant {self.attention!r}; choose one of {', '.join(ATTENTION_VARIANTS)}"
+            )
+        self.labels = check_labels(self.labels)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["labels"] = list(self.labels)
+        return d
+
+    @property
+    def preprocess(self) -> Preprocess:
+        return BACKBONES[self.backbone].preprocess
+
+
+class SqueezeExcite(nn.Module):
+    """Feature gate ``x * sigmoid(W2 relu(W1 x))`` (Hu et al. 2018) on a pooled feature vector."""
+
+    def __init__(self, dim: int, reduction: int = 4) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, dim // reduction)
+        self.fc2 = nn.Linear(dim // reduction, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.fc2(torch.relu(self.fc1(x))))
+
+
+class ClassifierHead(nn.Module):
+    """SE gate, BatchNorm, dropout, linear to the labels."""
+
+    def __init__(self, dim: int, num_labels: int, dropout: float = 0.4, se_reduction: int = 4) -> None:
+        super().__init__()
+        self.se = SqueezeExcite(dim, se_reduction)
+        self.bn = nn.BatchNorm1d(dim)
+        self.drop = nn.Dropout(dropout)
+        self.fc = nn.Linear(dim, num_labels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.drop(self.bn(self.se(x))))
+
+
+@dataclass
+class ModelOutput:
+    logits: torch.Tensor
+    attention: list[AttentionMaps] = field(default_factory=list)
+
+
+class DiffCLIPClassifier(nn.Module):
+    """Multi-label frame classifier: ``model(x)`` gives logits; ``model(x, return_attention=True)``
+    gives ``(logits, maps)`` with one :class:`~diffclip.attention.AttentionMaps` per block."""
+
+    def __init__(self, config: ModelConfig, backbone: VisionTower | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.backbone = backbone if backbone is not None else build_backbone(config.backbone)
+        convert_attention(self.backbone.trunk, config.attention)
+        self.head = ClassifierHead(
+            self.backbone.embed_dim, len(config.labels), config.dropout, config.se_reduction
+        )
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.config.labels
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Projected image feature (before the classifier head), e.g. for a text-contrastive term."""
+        return self.backbone(x)
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        if not return_attention:
+            return self.head(self.backbone(x))
+        with record_attention() as maps:
+            logits = self.head(self.backbone(x))
+        return logits, maps
+
+
+def build_model(
+    backbone: str = "biomedclip",
+    attention: str = "diff",
+    labels: tuple[str, ...] | list[str] = LABELS,
+    weights: str | None = None,
+    **kwargs,
+) -> DiffCLIPClassifier:
+    """Build the classifier.
+
+    ``weights``: None for random weights, ``"biomedclip"`` to start the biomedclip backbone from the
+    pretrained BiomedCLIP vision tower (through open_clip's hub id; the attention is converted after
+    loading so every variant reuses the pretrained qkv and proj), or a checkpoint directory written by
+    :func:`diffclip.checkpoint.save_checkpoint`.
+    """
+    config = ModelConfig(backbone=backbone, attention=attention, labels=tuple(labels), **kwargs)
+    if weights is None:
+        return DiffCLIPClassifier(config)
+    if weights == "biomedclip":
+        if backbone != "biomedclip":
+            raise ValueError("weights='biomedclip' needs backbone='biomedclip'")
+        return DiffCLIPClassifier(config, backbone=biomedclip(pretrained=True))
+    from .checkpoint import load_checkpoint
+
+    model, _ = load_checkpoint(weights)
+    if model.config.to_dict() != config.to_dict():
+        raise ValueError(
+            f"checkpoint {weights} was saved as {model.config.to_dict()}, not the requested {config.to_dict()}"
+        )
+    return model

@@ -1,0 +1,1 @@
+"""Explanations of what the model looks at: attention maps, rollout, attributions, overlays, faithfulness."""

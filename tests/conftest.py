@@ -1,0 +1,29 @@
+"""Shared fixtures: small models and checkpoints built on the fly (nothing is downloaded)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from diffclip.checkpoint import save_checkpoint
+from diffclip.model import build_model
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """A randomly initialised tiny diff model saved as a checkpoint directory."""
+    torch.manual_seed(1)
+    model = build_model("tiny", "diff").eval()
+    # Non-trivial BatchNorm statistics so that eval-mode outputs depend on them.
+    with torch.no_grad():
+        model.head.bn.running_mean.uniform_(-0.5, 0.5)
+        model.head.bn.running_var.uniform_(0.5, 2.0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny-diff"
+    thresholds = [0.3 + 0.01 * i for i in range(len(model.labels))]
+    save_checkpoint(model, path, thresholds=thresholds, training={"data": "random init", "seed": 1})
+    return path

@@ -1,0 +1,139 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from diffclip import device as device_mod
+from diffclip.images import to_rgb
+from diffclip.inference import Predictor
+
+
+@pytest.fixture(scope="module")
+def frame():
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:180, 0:240]
+    img = np.stack([(xx * 255 / 239), (yy * 255 / 179), np.full_like(xx, 90)], axis=-1)
+    img = img + rng.normal(0, 10, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_checkpoint):
+    return Predictor(tiny_checkpoint, device="cpu", batch_size=4)
+
+
+def test_every_accepted_form_gives_the_same_probabilities(predictor, frame, tmp_path):
+    import cv2
+
+    rgba = np.dstack([frame, np.full(frame.shape[:2], 255, np.uint8)])
+    png16 = tmp_path / "frame16.png"
+    cv2.imwrite(str(png16), cv2.cvtColor(frame.astype(np.uint16) * 257, cv2.COLOR_RGB2BGR))
+    png8 = tmp_path / "frame.png"
+    Image.fromarray(frame).save(png8)
+    inputs = [
+        frame,
+        Image.fromarray(frame),
+        Image.fromarray(rgba, mode="RGBA"),
+        rgba,
+        frame.astype(np.uint16) * 257,
+        frame.astype(np.float32) / 255.0,
+        png8,
+        str(png16),
+    ]
+    pred = predictor(inputs)
+    assert pred.probs.shape == (len(inputs), 17)
+    assert np.all((pred.probs >= 0) & (pred.probs <= 1))
+    assert np.abs(pred.probs - pred.probs[0]).max() <= 1e-5
+
+
+def test_grayscale_and_16_bit_grayscale(predictor, frame, tmp_path):
+    gray = np.asarray(Image.fromarray(frame).convert("L"))
+    g16 = tmp_path / "gray16.png"
+    Image.fromarray(gray.astype(np.uint16) * 257).save(g16)
+    assert Image.open(g16).mode.startswith("I")
+    pred = predictor([gray, Image.fromarray(gray), g16, gray[:, :, None]])
+    assert np.abs(pred.probs - pred.probs[0]).max() <= 1e-5
+    rgb_from_gray = np.asarray(to_rgb(g16))
+    assert rgb_from_gray.dtype == np.uint8 and rgb_from_gray.shape == (*gray.shape, 3)
+    assert np.array_equal(rgb_from_gray[:, :, 0], gray)
+
+
+def test_rgba_transparent_pixels_become_black():
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[..., :3] = 200
+    rgba[0, 0, 3] = 255
+    out = np.asarray(to_rgb(rgba))
+    assert out[0, 0].tolist() == [200, 200, 200] and out[1, 1].tolist() == [0, 0, 0]
+
+
+def test_batching_does_not_change_results(tiny_checkpoint, frame):
+    rng = np.random.default_rng(1)
+    frames = [np.clip(frame.astype(int) + rng.integers(-40, 40, frame.shape), 0, 255).astype(np.uint8) for _ in range(5)]
+    a = Predictor(tiny_checkpoint, device="cpu", batch_size=2)(frames).probs
+    b = Predictor(tiny_checkpoint, device="cpu", batch_size=5)(frames).probs
+    c = np.concatenate([Predictor(tiny_checkpoint, device="cpu")(f).probs for f in frames])
+    assert np.abs(a - b).max() <= 1e-5 and np.abs(a - c).max() <= 1e-5
+    assert np.abs(a - a[0]).max() > 1e-4  # different frames, different scores
+
+
+def test_thresholds_give_label_sets(tiny_checkpoint, frame):
+    pred = Predictor(tiny_checkpoint, device="cpu")([frame])
+    assert pred.thresholds[0] == pytest.approx(0.3) and pred.thresholds[16] == pytest.approx(0.46)
+    expected = [lab for lab, p, t in zip(pred.labels, pred.probs[0], pred.thresholds) if p >= t]
+    assert pred.label_sets == [expected]
+    low = Predictor(tiny_checkpoint, device="cpu", thresholds=[0.0] * 17)([frame])
+    assert low.label_sets == [list(pred.labels)]
+    high = Predictor(tiny_checkpoint, device="cpu", thresholds=[1.01] * 17)([frame])
+    assert high.label_sets == [[]]
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "pattern"),
+    [
+        (42, ValueError, "cannot read an image from int"),
+        (np.zeros(5, np.uint8), ValueError, "expected an image array"),
+        (np.zeros((4, 4, 2), np.uint8), ValueError, "expected an image array"),
+        (np.zeros((4, 4, 3), np.int64), ValueError, "unsupported array dtype int64"),
+        (np.full((4, 4, 3), 2.0, np.float32), ValueError, r"must lie in \[0, 1\]"),
+        ("does/not/exist.png", FileNotFoundError, "does/not/exist.png does not exist"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(predictor, bad, error, pattern):
+    with pytest.raises(error, match=pattern):
+        predictor([bad])
+
+
+def test_non_image_and_corrupt_files(predictor, tmp_path, frame):
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    with pytest.raises(ValueError, match="notes.txt is not an image file"):
+        predictor([text])
+    png = tmp_path / "cut.png"
+    Image.fromarray(frame).save(png)
+    png.write_bytes(png.read_bytes()[:200])
+    with pytest.raises(ValueError, match="cut.png is a corrupt or truncated image"):
+        predictor([png])
+    with pytest.raises(ValueError, match="no images"):
+        predictor([])
+
+
+def test_device_and_autocast_choice(monkeypatch):
+    assert device_mod.resolve_device("auto").type in ("cuda", "mps", "cpu")
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(device_mod, "cpu_has_fast_bf16", lambda: True)
+    assert device_mod.autocast_dtype(cpu, "auto") is torch.bfloat16
+    assert device_mod.autocast_dtype(cpu, False) is None
+    monkeypatch.setattr(device_mod, "cpu_has_fast_bf16", lambda: False)
+    assert device_mod.autocast_dtype(cpu, "auto") is None
+    assert device_mod.autocast_dtype(cpu, "bf16") is torch.bfloat16
+    with pytest.raises(ValueError, match="unknown autocast mode"):
+        device_mod.autocast_dtype(cpu, "int8")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        device_mod.resolve_device("cuda")
+
+
+def test_bf16_autocast_stays_close_to_fp32(tiny_checkpoint, frame):
+    fp32 = Predictor(tiny_checkpoint, device="cpu", amp=False)([frame]).probs
+    bf16 = Predictor(tiny_checkpoint, device="cpu", amp="bf16")([frame]).probs
+    assert np.abs(fp32 - bf16).max() <= 0.05

@@ -1,0 +1,1 @@
+"""Training: datasets (Galar reader, synthetic generator), losses, sampler, train loop, metrics."""
