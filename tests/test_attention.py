@@ -157,7 +157,7 @@ def test_diff_paper_matches_hand_computation():
 
     l1 = [math.exp(min(float((attn.lambda_q1[i] * attn.lambda_k1[i]).detach().sum()), 5.0)) for i in range(heads // 2)]
     l2 = [math.exp(min(float((attn.lambda_q2[i] * attn.lambda_k2[i]).detach().sum()), 5.0)) for i in range(heads // 2)]
-    lam = sum(a - c + 0.8 for a, c in zip(l1, l2)) / (heads // 2)
+    lam = sum(a - c + 0.8 for a, c in zip(l1, l2, strict=True)) / (heads // 2)
     first, second = [], []
     for i in range(heads // 2):
         a1, a2 = softmax_map(i), softmax_map(i + heads // 2)

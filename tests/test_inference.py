@@ -79,7 +79,7 @@ def test_batching_does_not_change_results(tiny_checkpoint, frame):
 def test_thresholds_give_label_sets(tiny_checkpoint, frame):
     pred = Predictor(tiny_checkpoint, device="cpu")([frame])
     assert pred.thresholds[0] == pytest.approx(0.3) and pred.thresholds[16] == pytest.approx(0.46)
-    expected = [lab for lab, p, t in zip(pred.labels, pred.probs[0], pred.thresholds) if p >= t]
+    expected = [lab for lab, p, t in zip(pred.labels, pred.probs[0], pred.thresholds, strict=True) if p >= t]
     assert pred.label_sets == [expected]
     low = Predictor(tiny_checkpoint, device="cpu", thresholds=[0.0] * 17)([frame])
     assert low.label_sets == [list(pred.labels)]
