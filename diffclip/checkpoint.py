@@ -7,8 +7,6 @@ Pickled checkpoints are refused: unpickling can run arbitrary code.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from .atomic import atomic_path, write_json
 from .model import DiffCLIPClassifier, ModelConfig
 
 WEIGHTS_NAME = "model.safetensors"
@@ -29,28 +28,6 @@ _PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded as it stands; the message names the file and the key."""
-
-
-def _atomic_write_bytes(path: Path, write) -> None:
-    """Write through a temporary file in the same directory, then rename, so that a crash never
-    leaves a half-written file under the final name."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _write_json(path: Path, data: Mapping) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-
-    _atomic_write_bytes(path, write)
 
 
 def normalise_thresholds(thresholds: Mapping[str, float] | list | tuple | None, labels) -> dict[str, float]:
@@ -88,8 +65,9 @@ def save_checkpoint(model: DiffCLIPClassifier, directory: str | Path, **metadata
     # safetensors refuses shared storage; clone so tied or viewed tensors serialise.
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     st_meta = {"format": FORMAT, "labels": json.dumps(list(cfg.labels))}
-    _atomic_write_bytes(directory / WEIGHTS_NAME, lambda tmp: save_file(tensors, tmp, metadata=st_meta))
-    _write_json(directory / CONFIG_NAME, config)
+    with atomic_path(directory / WEIGHTS_NAME) as tmp:
+        save_file(tensors, str(tmp), metadata=st_meta)
+    write_json(directory / CONFIG_NAME, config)
     return directory
 
 

@@ -1,7 +1,9 @@
-"""The ``diffclip`` command line: one subcommand per module in :mod:`diffclip.commands`.
+"""The ``diffclip`` command line: one subcommand per module.
 
-Command modules import only argparse at module level and import torch and friends inside ``run``, so
-``diffclip --help`` is fast.
+Built-in subcommands live in :mod:`diffclip.commands`; the other packages (``training``, ``explain``)
+register theirs through the ``diffclip.commands`` entry-point group in pyproject.toml, so that
+``diffclip`` never imports them (imports flow ``training -> diffclip``, never back). Command modules
+import only argparse at module level and the heavy libraries inside ``run``, so ``--help`` is fast.
 """
 
 from __future__ import annotations
@@ -14,11 +16,20 @@ from collections.abc import Sequence
 
 from . import __version__
 
-#: Subcommand name -> module under diffclip.commands that defines ``HELP``, ``add_arguments(parser)``
-#: and ``run(args) -> int``.
-COMMANDS: dict[str, str] = {
-    "info": "info",
+#: Subcommand name -> module that defines ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
+BUILTIN_COMMANDS: dict[str, str] = {
+    "info": "diffclip.commands.info",
 }
+
+
+def available_commands() -> dict[str, str]:
+    """Built-in subcommands plus those registered by installed packages, sorted by name."""
+    from importlib.metadata import entry_points
+
+    commands = dict(BUILTIN_COMMANDS)
+    for ep in entry_points(group="diffclip.commands"):
+        commands.setdefault(ep.name, ep.value)
+    return dict(sorted(commands.items()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"diffclip {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(f"diffclip.commands.{module_name}")
+    for name, module_name in available_commands().items():
+        module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)

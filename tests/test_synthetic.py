@@ -1,0 +1,142 @@
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from diffclip.labels import GALAR_FREQUENCIES, LABELS, LESIONS, SECTIONS
+from training.galar import scan_galar
+from training.grounding import grounding_auc
+from training.synthetic import SynthConfig, generate, plan_video
+
+LESION_IDX = [LABELS.index(lab) for lab in LESIONS]
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth") / "a"
+    return generate(root, videos=2, frames=60, seed=7, size=96, rare_share=0.05, mp4=True, progress=False)
+
+
+def _digest(root):
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_reader_gives_exactly_the_generated_labels(synth):
+    index = scan_galar(synth.root)
+    assert index.missing == 0
+    assert index.video_ids == ["1", "2"]
+    for plan in synth.plans:
+        recs = [r for r in index.records if r.video_id == plan.video_id]
+        assert [r.frame for r in recs] == plan.frame_numbers.tolist()
+        assert np.array_equal(np.stack([r.target for r in recs]), plan.labels.astype(np.float32))
+        assert [r.section for r in recs] == [SECTIONS[s] for s in plan.sections]
+
+
+def test_ground_truth_json_matches_labels(synth):
+    truth = json.loads(synth.ground_truth.read_text())
+    assert [v["video_id"] for v in truth["videos"]] == ["1", "2"]
+    for plan, video in zip(synth.plans, truth["videos"], strict=True):
+        rebuilt = np.zeros_like(plan.labels)
+        for ev in video["events"]:
+            assert isinstance(ev["label"], list) and ev["start"] <= ev["end"]
+            for lab in ev["label"]:
+                rebuilt[ev["start"] : ev["end"] + 1, LABELS.index(lab)] = True
+        assert np.array_equal(rebuilt, plan.labels)
+        # maximal runs: neighbouring events differ in their label sets
+        sets = [tuple(ev["label"]) for ev in video["events"]]
+        assert all(a != b for a, b in zip(sets, sets[1:], strict=False))
+
+
+def test_masks_non_empty_exactly_on_lesion_frames(synth):
+    index = scan_galar(synth.root)
+    for rec in index.records:
+        mask = np.asarray(Image.open(rec.mask_path))
+        has_lesion = bool(rec.target[LESION_IDX].any())
+        assert bool(mask.any()) == has_lesion, (rec.video_id, rec.frame)
+        present = {LABELS[v - 1] for v in np.unique(mask) if v}
+        assert present <= {lab for lab, on in zip(LABELS, rec.target, strict=True) if on}
+
+
+def test_same_seed_gives_byte_identical_files(synth, tmp_path):
+    again = generate(tmp_path / "b", videos=2, frames=60, seed=7, size=96, rare_share=0.05, mp4=True,
+                     progress=False, workers=1)
+    first, second = _digest(synth.root), _digest(again.root)
+    assert first.keys() == second.keys()
+    assert "videos/1.mp4" in first and "1/frame_000059_mask.png" in first
+    assert first == second
+    other = generate(tmp_path / "c", videos=1, frames=60, seed=8, size=96, progress=False, workers=1)
+    assert _digest(other.root)["1/frame_000030.PNG"] != first["1/frame_000030.PNG"]
+
+
+def test_mp4_is_browser_playable_h264(synth):
+    import av
+
+    with av.open(str(synth.videos[0])) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.pix_fmt == "yuv420p"
+        assert sum(1 for _ in container.decode(stream)) == 60
+
+
+def test_frequencies_follow_galar():
+    shares = np.mean([plan_video(str(i), SynthConfig(frames=20000, seed=i)).labels.mean(0) for i in range(3)], axis=0)
+    for lab in ("colon", "small intestine", "stomach", "blood"):
+        expected = GALAR_FREQUENCIES[lab]
+        assert expected / 2 < shares[LABELS.index(lab)] < expected * 2, (lab, shares[LABELS.index(lab)])
+    for lab in ("z-line", "mouth", "esophagus", "active bleeding"):
+        assert shares[LABELS.index(lab)] < 0.01
+    # order of passage: mouth, esophagus, stomach, small intestine, colon
+    plan = plan_video("1", SynthConfig(frames=2000, seed=1))
+    assert np.all(np.diff(plan.sections) >= 0) and set(plan.sections) == set(range(5))
+    boosted = plan_video("1", SynthConfig(frames=2000, seed=1, rare_share=0.02)).labels.mean(0)
+    assert np.all(boosted >= 0.015)
+
+
+def test_bad_settings():
+    with pytest.raises(ValueError, match="at least 15 frames"):
+        SynthConfig(frames=10)
+    with pytest.raises(ValueError, match="rare_share"):
+        SynthConfig(rare_share=0.5)
+
+
+def test_labels_are_visually_grounded():
+    """Colour/texture features and logistic regression (no deep net), 2,000 training frames."""
+    targets = ("mouth", "esophagus", "stomach", "small intestine", "colon", "blood")
+    aucs = grounding_auc(train_videos=4, test_videos=1, frames=500, seed=0, labels=targets)
+    print(aucs)
+    for lab in targets:
+        assert aucs[lab] > 0.9, (lab, aucs[lab])
+
+
+def test_synth_command_line(tmp_path, capsys):
+    from diffclip.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["synth", "--out", str(out), "--videos", "1", "--frames", "20", "--seed", "3", "--size", "64",
+                 "--workers", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "wrote 1 videos x 20 frames" in captured.out
+    assert "synth: 100%" in captured.err  # progress bar
+    assert len(list((out / "1").glob("frame_*.PNG"))) == 20
+    summary = json.loads((out / "synth.json").read_text())
+    assert summary["config"]["seed"] == 3 and summary["videos"]["1"]["mouth"] >= 3
+    assert main(["synth", "--out", str(out), "--frames", "5"]) == 2
+    assert "at least 15 frames" in capsys.readouterr().err
+
+
+def test_committed_examples_are_reproduced_by_their_command(tmp_path):
+    from pathlib import Path
+
+    from training.examples import main as examples_main
+
+    committed = Path(__file__).resolve().parents[1] / "demo" / "examples"
+    assert examples_main(["--out", str(tmp_path / "ex")]) == 0
+    assert _digest(tmp_path / "ex") == _digest(committed)
+    index = json.loads((committed / "examples.json").read_text())
+    assert len(index["frames"]) == 8 and len({f["shows"] for f in index["frames"]}) == 8
+    for entry in index["frames"]:
+        assert entry["shows"] in entry["labels"]

@@ -1,0 +1,1 @@
+"""`diffclip` subcommands contributed by the training package."""
