@@ -251,8 +251,8 @@ class TimmDiffAttention(_Recording, DiffAttention):
         a1, a2 = attn[:, :, 0], attn[:, :, 1]
         lam = self.lambda_per_head().float()
         diff = a1 - lam.view(1, -1, 1, 1) * a2
-        dropped = self.attn_drop(attn)
-        out = (dropped[:, :, 0] - lam.view(1, -1, 1, 1) * dropped[:, :, 1]).to(v.dtype) @ v
+        # The recorded map is the one applied, so gradients with respect to it are meaningful.
+        out = self.attn_drop(diff).to(v.dtype) @ v
         out = self.sub_norm(out) * (1 - self.lambda_init)
         out = self.norm(out.transpose(1, 2).reshape(b, n, c))
         out = self.proj_drop(self.proj(out))
@@ -355,8 +355,8 @@ class PaperDiffAttention(_Recording, nn.Module):
         half = self.num_heads // 2
         a1, a2 = attn[:, :half], attn[:, half:]
         lam = self.compute_lambda().float()
-        dropped = self.attn_drop(attn).to(v.dtype)
-        out = self._finish(dropped[:, :half] @ v[:, :half], dropped[:, half:] @ v[:, half:], lam)
+        out = self._finish(self.attn_drop(a1).to(v.dtype) @ v[:, :half],
+                           self.attn_drop(a2).to(v.dtype) @ v[:, half:], lam)
         lam_heads = lam.reshape(1).expand(half)
         return out, AttentionMaps(a1=a1, a2=a2, lam=lam_heads, diff=a1 - lam * a2)
 
@@ -452,8 +452,7 @@ class PreservingDiffAttention(_Recording, nn.Module):
         a2 = _softmax_maps(q2, k2, self.scale, attn_mask, is_causal)
         lam = self.compute_lambda().float()
         diff = a1 - lam.view(1, -1, 1, 1) * a2
-        d1, d2 = self.attn_drop(a1), self.attn_drop(a2)
-        out = self._finish((d1 - lam.view(1, -1, 1, 1) * d2).to(v.dtype) @ v)
+        out = self._finish(self.attn_drop(diff).to(v.dtype) @ v)
         return out, AttentionMaps(a1=a1, a2=a2, lam=lam, diff=diff)
 
 

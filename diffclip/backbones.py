@@ -82,6 +82,11 @@ BACKBONES: dict[str, BackboneSpec] = {
     "tiny": BackboneSpec(
         "vit_tiny_patch16_224", 256, timm_kwargs={"depth": 6, "num_heads": 6, "embed_dim": 192}
     ),
+    # For tests only: 64 px, 2 blocks of 64-d, so that training runs in seconds.
+    "micro": BackboneSpec(
+        "vit_tiny_patch16_224", 64, timm_kwargs={"depth": 2, "num_heads": 4, "embed_dim": 64, "img_size": 64},
+        preprocess=Preprocess(image_size=64),
+    ),
 }
 
 

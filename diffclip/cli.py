@@ -18,7 +18,9 @@ from . import __version__
 
 #: Subcommand name -> module that defines ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
 BUILTIN_COMMANDS: dict[str, str] = {
+    "evaluate": "diffclip.commands.evaluate",
     "info": "diffclip.commands.info",
+    "predict": "diffclip.commands.predict",
 }
 
 

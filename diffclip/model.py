@@ -95,12 +95,17 @@ class DiffCLIPClassifier(nn.Module):
         """Projected image feature (before the classifier head), e.g. for a text-contrastive term."""
         return self.backbone(x)
 
-    def forward(self, x: torch.Tensor, return_attention: bool = False):
-        if not return_attention:
-            return self.head(self.backbone(x))
-        with record_attention() as maps:
-            logits = self.head(self.backbone(x))
-        return logits, maps
+    def forward(self, x: torch.Tensor, return_attention: bool = False, return_features: bool = False):
+        """Logits; with ``return_attention`` also the per-block maps, with ``return_features`` also the
+        projected image feature (for the text-prompt term). Extras come after the logits in that order."""
+        if return_attention:
+            with record_attention() as maps:
+                feats = self.backbone(x)
+        else:
+            feats = self.backbone(x)
+        logits = self.head(feats)
+        extras = ([maps] if return_attention else []) + ([feats] if return_features else [])
+        return (logits, *extras) if extras else logits
 
 
 def build_model(

@@ -1,0 +1,78 @@
+"""Shared helpers for the benchmark scripts (run from the repository root)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from training.synthetic import SynthConfig, frame_name, plan_video, render_frame
+
+
+def frame_folder(root: Path, frames: int, unique: int = 64, seed: int = 5) -> Path:
+    """A Galar-style frame folder of ``frames`` frames: ``unique`` rendered synthetic frames repeated
+    through hard links, so that a 20,000-frame folder is cheap to make and decodes like a real one."""
+    folder = root / f"video_{frames}"
+    if folder.is_dir() and len(list(folder.iterdir())) == frames:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    plan = plan_video("bench", SynthConfig(frames=max(unique, 15), seed=seed, rare_share=0.05))
+    sources = []
+    for t in range(unique):
+        path = root / f"unique_{seed}_{t}.PNG"
+        if not path.exists():
+            cv2.imwrite(str(path), cv2.cvtColor(render_frame(plan, t)[0], cv2.COLOR_RGB2BGR))
+        sources.append(path)
+    for i in range(frames):
+        dst = folder / frame_name(i)
+        if not dst.exists():
+            os.link(sources[i % unique], dst)
+    return folder
+
+
+def median_time(fn, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def model_alone_fps(predictor, folder: Path, frames: int, repeats: int = 3) -> float:
+    """Frames/s of the model on the same frames, preprocessed in memory beforehand."""
+    from diffclip.images import to_rgb
+
+    paths = sorted(folder.iterdir())[:frames]
+    import torch
+
+    tensors = torch.stack([predictor.transform(to_rgb(p)) for p in paths])
+    bs = predictor.batch_size
+
+    def run():
+        for s in range(0, len(tensors), bs):
+            predictor.predict_tensor(tensors[s : s + bs])
+
+    return len(tensors) / median_time(run, repeats)
+
+
+def pipeline_fps(predictor, folder: Path, frames: int, repeats: int = 3) -> float:
+    """Frames/s of the whole pipeline (listing, decoding, preprocessing, model, post-processing)."""
+    from diffclip.pipeline import predict_sources
+    from diffclip.video import Sampling, folder_source
+
+    source = folder_source(folder, Sampling(max_frames=frames))
+    return frames / median_time(lambda: predict_sources(predictor, [source], progress=False), repeats)
+
+
+def alternate(fns: dict, repeats: int) -> dict[str, float]:
+    """Run each callable ``repeats`` times, alternating between them, and return median values."""
+    values: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            values[k].append(fn())
+    return {k: float(np.median(v)) for k, v in values.items()}

@@ -1,0 +1,61 @@
+"""``diffclip predict``: events for whole videos, frame folders or images."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "predict per-frame labels and RARE-VISION events for videos, frame folders or images"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="video files, frame folders, folders of those (Galar/challenge roots) or images")
+    parser.add_argument("--checkpoint", required=True, help="checkpoint directory")
+    parser.add_argument("--out", required=True, help="RARE-VISION events JSON to write")
+    parser.add_argument("--probs", help="per-frame probabilities CSV (video_id, frame, 17 labels)")
+    parser.add_argument("--plot", help="timeline PNG (one per video: the video id is added when there are several)")
+    parser.add_argument("--scored", help="per-label events with mean scores (JSON), for `evaluate --ranked`")
+    parser.add_argument("--stride", type=int, default=1, help="keep every K-th frame (default 1)")
+    parser.add_argument("--fps", type=float, default=None, help="video files: sample about this many frames per second")
+    parser.add_argument("--max-frames", type=int, default=None, help="at most this many frames per video")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
+    parser.add_argument("--no-amp", action="store_true", help="full precision even where bf16/fp16 would pay")
+    parser.add_argument("--median-window", type=int, default=7)
+    parser.add_argument("--min-length", type=int, default=3)
+    parser.add_argument("--max-gap", type=int, default=5)
+
+
+def timeline_path(plot: str, video_id: str, several: bool):
+    from pathlib import Path
+
+    p = Path(plot)
+    return p.with_name(f"{p.stem}_{video_id}{p.suffix or '.png'}") if several else p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..atomic import write_json
+    from ..events import PostProcess, events_document
+    from ..inference import Predictor
+    from ..pipeline import predict_sources
+    from ..timeline import save_timeline
+    from ..video import Sampling, discover_sources
+
+    sampling = Sampling(stride=args.stride, fps=args.fps, max_frames=args.max_frames)
+    post = PostProcess(args.median_window, args.min_length, args.max_gap)
+    sources = discover_sources(args.inputs, sampling)
+    predictor = Predictor(args.checkpoint, device=args.device, batch_size=args.batch_size,
+                          amp=False if args.no_amp else "auto")
+    results, stats = predict_sources(predictor, sources, post, probs_csv=args.probs)
+    write_json(args.out, events_document({r.video_id: r.events for r in results}), indent=1)
+    if args.scored:
+        write_json(args.scored, {"videos": [{"video_id": r.video_id, "events": r.scored_events} for r in results]}, indent=1)
+    if args.plot:
+        for r in results:
+            save_timeline(timeline_path(args.plot, r.video_id, len(results) > 1), r.frames, r.probs,
+                          predictor.thresholds, r.active, predictor.labels, title=f"video {r.video_id}")
+    n_events = sum(len(r.events) for r in results)
+    print(f"{stats.frames} frames from {len(results)} video(s) in {stats.seconds:.1f} s: "
+          f"{stats.fps:.1f} frames/s on {predictor.device}")
+    print(f"{n_events} events -> {args.out}")
+    return 0

@@ -1,0 +1,139 @@
+"""One frame, fully explained: a single forward pass with attention maps, kept so that any layer, head,
+kind or overlay can be drawn again without running the model; attributions on demand."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from diffclip.attention import AttentionMaps
+from diffclip.images import ImageLike, to_rgb
+from diffclip.inference import Predictor
+
+from . import maps as M
+from .attributions import attribute
+from .overlay import PanelItem, panel_figure
+
+ATTENTION_METHODS = ("attention", "rollout", "gradattn")
+CAPTUM_METHODS = ("ig", "noise_tunnel", "saliency", "occlusion", "gradcam")
+METHODS = ATTENTION_METHODS + CAPTUM_METHODS
+
+
+@dataclass
+class FrameAnalysis:
+    """The model's view of one frame: the cropped RGB it saw, its input tensor, per-label
+    probabilities and every layer's attention maps (on the CPU, detached)."""
+
+    image: np.ndarray  # (S, S, 3) uint8, the crop the model saw
+    x: torch.Tensor  # (1, 3, S, S) normalised
+    probs: np.ndarray  # (L,)
+    maps: list[AttentionMaps]
+    labels: tuple[str, ...]
+    thresholds: np.ndarray
+    variant: str
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.maps)
+
+    @property
+    def num_heads(self) -> int:
+        return self.maps[0].num_heads
+
+    @property
+    def has_second_map(self) -> bool:
+        return self.maps[0].a2 is not None
+
+    def label_index(self, label: str | int) -> int:
+        if isinstance(label, int):
+            return label
+        if label not in self.labels:
+            raise ValueError(f"unknown label {label!r}; choose one of {', '.join(self.labels)}")
+        return self.labels.index(label)
+
+    def cls_map(self, kind: str, layer: int = -1, head: int | None = None) -> np.ndarray:
+        return M.cls_map(self.maps, layer, head, kind)[0]
+
+    def lam(self, layer: int = -1, head: int | None = None) -> float:
+        lam = self.maps[layer].lam
+        return float(lam.mean() if head is None else lam[head])
+
+
+def crop_image(x: torch.Tensor, mean, std) -> np.ndarray:
+    """Undo the normalisation of a (1, 3, S, S) input: the RGB crop the model saw."""
+    m = torch.tensor(mean).view(3, 1, 1)
+    s = torch.tensor(std).view(3, 1, 1)
+    return ((x[0].cpu() * s + m).clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+
+
+def analyse(predictor: Predictor, image: ImageLike) -> FrameAnalysis:
+    """Run the model once on ``image`` and keep its probabilities and attention maps."""
+    x = predictor.transform(to_rgb(image)).unsqueeze(0)
+    model = predictor.model
+    with torch.no_grad():
+        logits, maps = model(x.to(predictor.device), return_attention=True)
+    cpu_maps = [AttentionMaps(m.a1.cpu(), None if m.a2 is None else m.a2.cpu(), m.lam.cpu(), m.diff.cpu())
+                for m in maps]
+    pre = model.config.preprocess
+    return FrameAnalysis(crop_image(x, pre.mean, pre.std), x, torch.sigmoid(logits.float())[0].cpu().numpy(),
+                         cpu_maps, predictor.labels, predictor.thresholds, model.config.attention)
+
+
+def method_map(
+    analysis: FrameAnalysis,
+    predictor: Predictor,
+    method: str,
+    label: str | int,
+    layer: int = -1,
+    head: int | None = None,
+    steps: int = 32,
+    samples: int = 4,
+    window: int = 32,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[np.ndarray, bool, str]:
+    """The map of ``method`` for ``label``: (map, signed?, description). Attention methods reuse the
+    cached maps (rollout, single layer) or one backward pass (gradattn); Captum methods run the model."""
+    j = analysis.label_index(label)
+    if method == "attention":
+        kind = "diff" if analysis.has_second_map else "a1"
+        return analysis.cls_map(kind, layer, head), analysis.has_second_map, f"{kind} layer {_layer(analysis, layer)}"
+    if method == "rollout":
+        return M.rollout(analysis.maps, kind="diff")[0], False, "attention rollout (positive part)"
+    if method == "gradattn":
+        x = analysis.x.to(predictor.device)
+        return M.gradient_weighted_attention(predictor.model, x, j)[0], False, "gradient-weighted attention"
+    if method not in CAPTUM_METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    attr = attribute(predictor.model, analysis.x.to(predictor.device), j, method, steps=steps, samples=samples,
+                     window=window, progress=progress)
+    extra = f", delta {attr.delta:.3g}" if attr.delta is not None else ""
+    return attr.map, attr.signed, f"{method}{extra}"
+
+
+def _layer(analysis: FrameAnalysis, layer: int) -> int:
+    return layer % analysis.num_layers
+
+
+def panel(analysis: FrameAnalysis, layer: int = -1, head: int | None = None, extra=None, alpha: float = 0.5,
+          label: str | None = None):
+    """Frame, a1, a2, diff (for ``layer``/``head``) and optionally an extra (map, signed, title) panel."""
+    where = f"layer {_layer(analysis, layer)}, {'head mean' if head is None else f'head {head}'}"
+    lam = analysis.lam(layer, head)
+    items = [PanelItem("frame", None)]
+    if analysis.has_second_map:
+        items += [
+            PanelItem(f"a1 (softmax 1)\n{where}", analysis.cls_map("a1", layer, head)),
+            PanelItem(f"a2 (softmax 2)\n{where}", analysis.cls_map("a2", layer, head)),
+            PanelItem(f"diff = a1 - {lam:.3f} a2\n{where}", analysis.cls_map("diff", layer, head), diverging=True),
+        ]
+    else:
+        items.append(PanelItem(f"attention (standard)\n{where}", analysis.cls_map("a1", layer, head)))
+    if extra is not None:
+        m, signed, title = extra
+        items.append(PanelItem(title + (f"\nlabel: {label}" if label else ""), m, diverging=signed))
+    top = ", ".join(f"{lab} {p:.2f}" for lab, p in sorted(zip(analysis.labels, analysis.probs, strict=True),
+                                                         key=lambda t: -t[1])[:3])
+    return panel_figure(analysis.image, items, alpha, suptitle=f"{analysis.variant} attention; top scores: {top}")

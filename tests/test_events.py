@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from diffclip.events import (
+    PostProcess,
+    drop_short_runs,
+    label_events,
+    label_set_events,
+    median_filter_binary,
+    merge_gaps,
+    postprocess,
+    runs,
+)
+
+
+def b(s):
+    return np.array([c == "1" for c in s])
+
+
+def s(a):
+    return "".join("1" if x else "0" for x in a)
+
+
+def test_runs():
+    assert runs(b("0110011101")) == [(1, 2), (5, 7), (9, 9)]
+    assert runs(b("")) == [] and runs(b("000")) == []
+
+
+def test_median_filter_window_7():
+    # an isolated 1 and a 3-wide blip vanish (majority of 7 needs 4); a 4-wide run survives,
+    # shrunk at neither end because its neighbours outvote only at the edges of the window
+    assert s(median_filter_binary(b("0001000000"), 7)) == "0000000000"
+    assert s(median_filter_binary(b("0011100000"), 7)) == "0000000000"
+    assert s(median_filter_binary(b("0001111000000"), 7)) == "0001111000000"
+    # a single 0 inside a run of 1s is filled
+    assert s(median_filter_binary(b("1111101111"), 7)) == "1111111111"
+    # edges repeat the first/last value
+    assert s(median_filter_binary(b("1111000000"), 7)) == "1111000000"
+
+
+def test_drop_short_runs_and_merge_gaps():
+    assert s(drop_short_runs(b("1101110111100"), 3)) == "0001110111100"
+    # gaps of 5 are merged, gaps of 6 are not
+    assert s(merge_gaps(b("11000001100000011"), 5)) == "11111111100000011"
+    assert s(merge_gaps(b("100000100000001"), 5)) == "111111100000001"
+
+
+def test_full_pipeline_per_label():
+    probs = np.zeros((30, 2))
+    probs[2:12, 0] = 0.9  # a 10-frame event
+    probs[6, 0] = 0.1  # one dropped frame inside: filtered away
+    probs[16:26, 0] = 0.8  # a second event after a 4-frame gap: merged
+    probs[5:7, 1] = 0.95  # a 2-frame blip on label 1: removed by the median filter
+    active = postprocess(probs, np.array([0.5, 0.5]), PostProcess(7, 3, 5))
+    assert runs(active[:, 0]) == [(2, 25)]
+    assert not active[:, 1].any()
+    # without the gap merge, the two events stay apart
+    apart = postprocess(probs, np.array([0.5, 0.5]), PostProcess(7, 3, 0))
+    assert runs(apart[:, 0]) == [(2, 11), (16, 25)]
+    with pytest.raises(ValueError, match="odd"):
+        PostProcess(median_window=4)
+
+
+def test_label_set_grouping_and_scored_events():
+    labels = ["a", "b", "c"]
+    active = np.array([
+        [1, 0, 0], [1, 0, 0], [1, 1, 0], [1, 1, 0], [0, 0, 0], [0, 0, 1], [0, 0, 1],
+    ], bool)
+    frames = np.arange(7) * 5 + 100
+    events = label_set_events(active, frames, labels)
+    assert events == [
+        {"start": 100, "end": 105, "label": ["a"]},
+        {"start": 110, "end": 115, "label": ["a", "b"]},
+        {"start": 125, "end": 130, "label": ["c"]},
+    ]
+    assert label_set_events(active, frames, labels, emit_empty=True)[2] == {"start": 120, "end": 120, "label": []}
+    # a jump in frame numbers breaks a run even when the label set stays the same
+    jumped = label_set_events(np.ones((4, 3), bool), [0, 1, 2, 10], labels)
+    assert [(e["start"], e["end"]) for e in jumped] == [(0, 2), (10, 10)]
+    probs = active * 0.8 + 0.1
+    scored = label_events(active, probs, frames, labels)
+    assert scored[0] == {"label": "a", "start": 100, "end": 115, "score": 0.9}
+    assert [e["label"] for e in scored] == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="strictly increasing"):
+        label_set_events(active, frames[::-1], labels)

@@ -1,0 +1,190 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from diffclip.attention import AttentionMaps
+from diffclip.inference import Predictor
+from diffclip.model import build_model
+from explain import maps as M
+from explain.analysis import analyse, method_map, panel
+from explain.attributions import METHODS, attribute
+from explain.faithfulness import (
+    deletion_curve,
+    entropy,
+    insertion_curve,
+    mass_in_mask,
+    pointing_game,
+)
+from explain.overlay import color_limits, colorize, overlay
+
+
+def _identity_maps(layers=3, b=2, heads=2, n=17):
+    eye = torch.eye(n).expand(b, heads, n, n).clone()
+    return [AttentionMaps(eye, eye.clone(), torch.full((heads,), 0.3), 0.7 * eye) for _ in range(layers)]
+
+
+def test_rollout_of_identity_maps_is_identity():
+    for kind in ("a1", "a2", "diff"):
+        for signed in ("clamp", "abs"):
+            r = M.rollout_matrix(_identity_maps(), kind=kind, signed=signed)
+            assert torch.allclose(r, torch.eye(17).expand(2, 17, 17))
+    # CLS row over patches of the identity is all zero
+    assert np.all(M.rollout(_identity_maps()) == 0)
+
+
+def test_rollout_handles_signed_maps_as_stated():
+    a = torch.tensor([[[0.6, 0.6, -0.2], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])[:, None]  # (1, 1, 3, 3)
+    maps = [AttentionMaps(a, a, torch.zeros(1), a)]
+    clamp = M.rollout_matrix(maps, "diff", "clamp", residual=0.0)
+    assert torch.allclose(clamp[0, 0], torch.tensor([0.5, 0.5, 0.0]))
+    absolute = M.rollout_matrix(maps, "diff", "abs", residual=0.0)
+    assert torch.allclose(absolute[0, 0], torch.tensor([0.6, 0.6, 0.2]) / 1.4)
+
+
+def test_cls_map_selects_layer_head_and_mean():
+    n = 1 + 16
+    a1 = torch.rand(1, 2, n, n)
+    a2 = torch.rand(1, 2, n, n)
+    lam = torch.tensor([0.2, 0.4])
+    m = AttentionMaps(a1, a2, lam, a1 - lam.view(1, -1, 1, 1) * a2)
+    got = M.cls_map([m], layer=0, head=1, kind="diff")
+    assert got.shape == (1, 4, 4)
+    assert np.allclose(got[0].ravel(), (a1[0, 1, 0, 1:] - 0.4 * a2[0, 1, 0, 1:]).numpy())
+    assert np.allclose(M.cls_map([m], head=None, kind="a1")[0].ravel(), a1[0, :, 0, 1:].mean(0).numpy())
+    with pytest.raises(ValueError, match="head 5 out of range"):
+        M.cls_map([m], head=5)
+    assert M.lambdas([m, m]).shape == (2, 2)
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "diff", "diff_preserving", "diff_paper"])
+def test_gradient_weighted_attention_equals_hand_computation(variant):
+    """Two-layer toy model (the micro backbone: 2 blocks, 16 patches)."""
+    torch.manual_seed(0)
+    model = build_model("micro", variant).eval()
+    with torch.no_grad():  # lambda away from its initial value, so both maps matter
+        for name, p in model.named_parameters():
+            if "lambda" in name:
+                p.normal_(0, 0.3)
+    x = torch.randn(1, 3, 64, 64)
+    label = 4
+    got = M.gradient_weighted_attention(model, x, label)
+    # by hand: gradients of the logit with respect to each applied map, then R = I; R += mean_h((g a)+) R
+    logits, maps = model(x, return_attention=True)
+    applied = [M.applied_maps(m, variant) for m in maps]
+    n = applied[0][0].shape[-1]
+    r = np.eye(n)
+    for layer in applied:
+        grads = torch.autograd.grad(logits[0, label], layer, retain_graph=True)
+        prods = [np.maximum((g * a).detach().numpy()[0], 0) for a, g in zip(layer, grads, strict=True)]
+        cam = np.concatenate(prods).mean(0)  # mean over all applied heads of the layer
+        r = r + cam @ r
+    expected = r[0, 1:].reshape(4, 4)
+    assert got.shape == (1, 4, 4)
+    assert np.allclose(got[0], expected, atol=1e-6)
+    assert np.abs(expected).sum() > 0
+
+
+def test_color_limits_and_overlay():
+    diff = np.array([[-0.2, 0.05], [0.1, 0.0]])
+    assert color_limits(diff, diverging=True) == (-0.2, 0.2)
+    assert color_limits(np.array([[0.1, 0.3]]), diverging=False) == (0.1, 0.3)
+    rgb = colorize(np.array([[-1.0, 0.0, 1.0]]), diverging=True)
+    assert rgb[0, 1].min() > 230  # zero is (near) white on the diverging map
+    assert rgb[0, 0, 2] > rgb[0, 0, 0] and rgb[0, 2, 0] > rgb[0, 2, 2]  # negative blue, positive red
+    img = np.full((8, 8, 3), 100, np.uint8)
+    assert np.array_equal(overlay(img, np.ones((2, 2)), alpha=0.0), img)
+    with pytest.raises(ValueError, match="alpha"):
+        overlay(img, np.ones((2, 2)), alpha=2)
+
+
+def test_faithfulness_numbers_on_hand_made_maps():
+    mask = np.zeros((4, 4), bool)
+    mask[:2, :2] = True
+    m = np.zeros((4, 4))
+    m[0, 0], m[3, 3], m[1, 1] = 3.0, 1.0, -5.0  # negative part ignored
+    assert mass_in_mask(m, mask) == pytest.approx(3 / 4)
+    assert pointing_game(m, mask) is True
+    m2 = m.copy()
+    m2[3, 3] = 10
+    assert pointing_game(m2, mask) is False
+    # (3, 3) is sqrt(8) = 2.83 px from the mask's nearest pixel (1, 1)
+    assert pointing_game(m2, mask, tolerance=2) is False
+    assert pointing_game(m2, mask, tolerance=3) is True
+    assert entropy(np.ones((4, 4))) == pytest.approx(1.0)
+    assert entropy(np.eye(1, 16).reshape(4, 4)) == pytest.approx(0.0)
+    two = np.zeros(16)
+    two[:2] = 1
+    assert entropy(two) == pytest.approx(math.log(2) / math.log(16))
+    # map upsampled to the mask: a 2x2 map on an 8x8 mask
+    big = np.zeros((8, 8), bool)
+    big[:4, :4] = True
+    assert mass_in_mask(np.array([[1.0, 0.0], [0.0, 0.0]]), big) > 0.75
+
+
+def test_deletion_and_insertion_curves_on_a_toy_score():
+    # score = mean of the image's top-left quadrant; the map ranks exactly that quadrant first
+    x = torch.ones(1, 3, 4, 4)
+    baseline = torch.zeros_like(x)
+
+    def score(batch):
+        return batch[:, :, :2, :2].mean(dim=(1, 2, 3))
+
+    good = np.zeros((4, 4))
+    good[:2, :2] = 1
+    d = deletion_curve(score, x, baseline, good, steps=4)
+    assert d.fractions.tolist() == [0, 0.25, 0.5, 0.75, 1.0]
+    assert d.scores.tolist() == [1, 0, 0, 0, 0]
+    assert d.auc == pytest.approx(0.125)
+    i = insertion_curve(score, x, baseline, good, steps=4)
+    assert i.scores.tolist() == [0, 1, 1, 1, 1]
+    assert i.auc == pytest.approx(0.875)
+    bad = 1 - good  # ranks the quadrant last
+    assert deletion_curve(score, x, baseline, bad, steps=4).auc == pytest.approx(0.875)
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_checkpoint):
+    return Predictor(tiny_checkpoint, device="cpu", amp=False)
+
+
+def test_every_method_returns_an_image_sized_map(predictor):
+    frame = np.random.default_rng(0).integers(0, 255, (224, 224, 3), dtype=np.uint8)
+    analysis = analyse(predictor, frame)
+    assert analysis.image.shape == (224, 224, 3) and analysis.num_layers == 6
+    for method in ("attention", "rollout", "gradattn"):
+        m, _, _ = method_map(analysis, predictor, method, "blood")
+        assert m.shape == (14, 14)
+    for method in METHODS:
+        seen = []
+        att = attribute(predictor.model, analysis.x, 10, method, steps=4, samples=2, window=56,
+                        progress=seen.append, internal_batch_size=8)
+        assert att.map.shape == (224, 224), method
+        assert seen and seen[-1] == pytest.approx(1.0), method
+        assert np.isfinite(att.map).all() and np.abs(att.map).sum() > 0, method
+    with pytest.raises(ValueError, match="unknown attribution method"):
+        attribute(predictor.model, analysis.x, 0, "lime")
+    with pytest.raises(ValueError, match="unknown label 'tumour'"):
+        method_map(analysis, predictor, "attention", "tumour")
+    fig = panel(analysis, layer=2, head=1, extra=method_map(analysis, predictor, "rollout", "blood"))
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert any("layer 2, head 1" in t for t in titles) and any("diff = a1 -" in t for t in titles)
+
+
+def test_explain_command(tiny_checkpoint, tmp_path):
+    from PIL import Image
+
+    from diffclip.cli import main
+
+    frames = []
+    for i in range(2):
+        p = tmp_path / f"f{i}.png"
+        Image.fromarray(np.full((240, 240, 3), 60 * i + 40, np.uint8)).save(p)
+        frames.append(str(p))
+    assert main(["explain", *frames, "--checkpoint", str(tiny_checkpoint), "--label", "polyp", "--method",
+                 "gradcam", "--out", str(tmp_path / "panel.png"), "--npy", str(tmp_path / "map.npy")]) == 0
+    assert (tmp_path / "panel_f0.png").stat().st_size > 10_000 and (tmp_path / "panel_f1.png").exists()
+    assert np.load(tmp_path / "map_f1.npy").shape == (224, 224)
+    assert main(["explain", frames[0], "--checkpoint", str(tiny_checkpoint), "--label", "tumour",
+                 "--out", str(tmp_path / "x.png")]) == 2

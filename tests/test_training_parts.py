@@ -1,0 +1,122 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import average_precision_score
+
+from training.config import load_config
+from training.losses import AsymmetricFocalLoss, pos_weight_from_targets
+from training.metrics import frame_metrics, search_thresholds
+from training.mixup import mixup
+from training.sampler import EpochSampler, sqrt_frequency_weights
+
+
+def test_loss_reduces_to_bce_with_logits():
+    torch.manual_seed(0)
+    x = torch.randn(6, 17) * 3
+    y = (torch.rand(6, 17) > 0.7).float()
+    plain = AsymmetricFocalLoss(gamma_pos=0, gamma_neg=0, clip=0, label_smoothing=0)
+    assert torch.allclose(plain(x, y), F.binary_cross_entropy_with_logits(x, y), atol=1e-6)
+    pw = torch.rand(17) * 5 + 1
+    weighted = AsymmetricFocalLoss(gamma_pos=0, gamma_neg=0, clip=0, label_smoothing=0, pos_weight=pw)
+    assert torch.allclose(weighted(x, y), F.binary_cross_entropy_with_logits(x, y, pos_weight=pw), atol=1e-6)
+
+
+def _hand_asl(x, y, gp=1.0, gn=4.0, clip=0.05, ls=0.05, pw=None):
+    total = 0.0
+    for i, row in enumerate(x):
+        for j, logit in enumerate(row):
+            t = y[i][j] * (1 - ls) + ls / 2
+            p = 1 / (1 + math.exp(-logit))
+            pm = min(1 - p + clip, 1.0)
+            pos = t * math.log(p) * (pw[j] if pw else 1.0)
+            neg = (1 - t) * math.log(pm)
+            pt = p * t + pm * (1 - t)
+            gamma = gp * t + gn * (1 - t)
+            total += (pos + neg) * (1 - pt) ** gamma
+    return -total / (len(x) * len(x[0]))
+
+
+def test_loss_matches_hand_computation_on_2x3_defaults():
+    x = [[2.0, -1.0, 0.5], [-3.0, 0.0, 1.5]]
+    y = [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]
+    got = AsymmetricFocalLoss()(torch.tensor(x), torch.tensor(y)).item()
+    expected = _hand_asl(x, y)
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert expected == pytest.approx(0.079892, abs=1e-6)  # the six terms, summed by _hand_asl
+    pw = pos_weight_from_targets(np.array(y))
+    assert pw.tolist() == [1.0, 1.0, 1.0]  # each label: 1 negative / 1 positive
+    heavy = pos_weight_from_targets(np.array([[1, 0], [0, 0], [0, 0], [0, 0]]))
+    assert heavy.tolist() == [3.0, 100.0]
+
+
+def test_loss_never_changes_grad_mode():
+    loss = AsymmetricFocalLoss()
+    x, y = torch.randn(4, 3, requires_grad=True), torch.ones(4, 3)
+    with torch.no_grad():
+        loss(x, y)
+        assert not torch.is_grad_enabled()
+    assert torch.is_grad_enabled()
+    loss(x, y).backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_sqrt_frequency_weights_take_the_rarest_label():
+    t = np.array([[1, 0, 0], [1, 0, 0], [1, 1, 0], [0, 0, 0]])
+    w = sqrt_frequency_weights(t)
+    # freqs 0.75, 0.25, 0 -> label weights 1/sqrt(.75), 2, ignored
+    assert w.tolist() == pytest.approx([1 / math.sqrt(0.75)] * 2 + [2.0, 1 / math.sqrt(0.75)])
+
+
+def test_epoch_sampler_is_reproducible_and_shards_exactly():
+    w = np.array([1.0, 5.0, 1.0, 1.0, 3.0, 1.0, 1.0, 2.0])
+    single = EpochSampler(8, w, num_samples=16, seed=3)
+    batches = list(single.batches(epoch=2, batch_size=4))
+    assert batches == list(EpochSampler(8, w, num_samples=16, seed=3).batches(epoch=2, batch_size=4))
+    assert batches != list(single.batches(epoch=3, batch_size=4))
+    assert list(single.batches(2, 4, start=2)) == batches[2:]
+    ranks = [list(EpochSampler(8, w, 16, seed=3, rank=r, world_size=2).batches(2, 2)) for r in range(2)]
+    for b, global_batch in enumerate(batches):
+        assert sorted(ranks[0][b] + ranks[1][b]) == sorted(global_batch)
+    counts = np.bincount(np.concatenate([list(EpochSampler(8, w, 8000, seed=e).global_order(0)) for e in range(3)]), minlength=8)
+    assert counts[1] / counts[0] == pytest.approx(5, rel=0.15)
+
+
+def test_mixup_lambda_and_targets():
+    x = torch.arange(4.0).view(4, 1)
+    y = torch.eye(4)
+    for seed in range(20):
+        xm, ym, lam = mixup(x, y, np.random.default_rng(seed))
+        assert 0.5 <= lam <= 1.0
+        assert torch.allclose(ym.sum(1), torch.ones(4))
+        assert torch.allclose(xm[:, 0], ym @ x[:, 0])
+
+
+def test_threshold_search_and_metrics_on_hand_made_case():
+    probs = np.array([[0.9, 0.2], [0.6, 0.1], [0.4, 0.3], [0.1, 0.05]])
+    targets = np.array([[1, 0], [1, 0], [0, 0], [0, 0]])
+    thr = search_thresholds(probs, targets)
+    assert thr[0] == pytest.approx(0.41)  # lowest grid value separating 0.4 from 0.6
+    assert thr[1] == 0.5  # no positives
+    m = frame_metrics(probs, targets, thr, labels=["a", "b"])
+    assert m["per_label"]["a"]["ap"] == pytest.approx(average_precision_score(targets[:, 0], probs[:, 0])) == 1.0
+    assert m["per_label"]["a"]["f1"] == 1.0 and m["per_label"]["a"]["support"] == 2
+    assert math.isnan(m["per_label"]["b"]["ap"])
+    assert m["map_supported"] == 1.0 and m["map_all"] == 0.5 and m["labels_supported"] == 1
+
+
+def test_config_overrides_and_errors(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("epochs: 3\nlr: 0.01\nbackbone: tiny\n")
+    cfg = load_config(path, ["epochs=4", "mixup=false", "export_dir=null", "lr=1e-3"])
+    assert cfg.epochs == 4 and cfg.mixup is False and cfg.export_dir is None and cfg.lr == 0.001
+    with pytest.raises(ValueError, match=r"unknown config keys \['epoch'\]"):
+        load_config(path, ["epoch=3"])
+    with pytest.raises(ValueError, match="'epochs' must be an integer"):
+        load_config(path, ["epochs=many"])
+    with pytest.raises(ValueError, match="must look like key=value"):
+        load_config(path, ["epochs"])
+    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+        load_config(tmp_path / "nope.yaml")

@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+
+from diffclip.video import Sampling, discover_sources, folder_source, images_source, prefetch, video_source
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A 30-frame, 10 fps H.264 clip whose frame i has mean brightness 8 * i."""
+    import av
+
+    path = tmp_path_factory.mktemp("video") / "clip.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width = stream.height = 64
+        stream.pix_fmt = "yuv420p"
+        for i in range(30):
+            img = np.full((64, 64, 3), 8 * i, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        container.mux(stream.encode(None))
+    return path
+
+
+def test_video_frames_numbers_and_timestamps(clip):
+    frames = list(video_source(clip))
+    assert [f.number for f in frames] == list(range(30))
+    assert frames[10].time == pytest.approx(1.0)
+    assert abs(frames[12].image.mean() - 96) < 4  # decoded pixels follow the encoded brightness
+    assert video_source(clip).estimate == 30
+
+
+def test_video_sampling_by_stride_fps_and_cap(clip):
+    assert [f.number for f in video_source(clip, Sampling(stride=4))] == list(range(0, 30, 4))
+    by_fps = list(video_source(clip, Sampling(fps=2.5)))
+    assert [f.number for f in by_fps] == [0, 4, 8, 12, 16, 20, 24, 28]
+    assert [f.time for f in by_fps][:3] == pytest.approx([0.0, 0.4, 0.8])
+    capped = video_source(clip, Sampling(stride=2, max_frames=5))
+    assert [f.number for f in capped] == [0, 2, 4, 6, 8] and capped.estimate == 5
+
+
+def test_bad_video_files(tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00" * 1000)
+    with pytest.raises(ValueError, match="broken.mp4 is not a readable video"):
+        video_source(bad)
+    with pytest.raises(FileNotFoundError):
+        video_source(tmp_path / "missing.mp4")
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        Sampling(stride=0)
+
+
+def _frames(folder, numbers, upper=True, digits=6):
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in numbers:
+        ext = "PNG" if upper else "png"
+        Image.new("RGB", (8, 8)).save(folder / f"frame_{n:0{digits}d}.{ext}", format="PNG")
+
+
+def test_folder_layouts_and_discovery(tmp_path, clip):
+    _frames(tmp_path / "galar" / "3", [0, 5, 10, 15])
+    (tmp_path / "galar" / "3" / "frame_000005_mask.png").write_bytes(b"")  # masks are not frames
+    _frames(tmp_path / "challenge" / "ukdd_navi_00051", [49, 50, 51], upper=False, digits=7)
+    _frames(tmp_path / "challenge" / "ukdd_navi_00068", [1, 2], upper=False, digits=7)
+    src = folder_source(tmp_path / "galar" / "3", Sampling(stride=2))
+    assert [f.number for f in src] == [0, 10] and src.video_id == "3"
+    sources = discover_sources([tmp_path / "challenge", tmp_path / "galar" / "3", clip])
+    assert [s.video_id for s in sources] == ["ukdd_navi_00051", "ukdd_navi_00068", "3", "clip"]
+    assert [f.number for f in sources[0]] == [49, 50, 51]
+    loose = discover_sources([tmp_path / "galar" / "3" / "frame_000000.PNG"])
+    assert loose[0].video_id == "images" and loose[0].estimate == 1
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="empty: no frames, frame folders or videos"):
+        discover_sources([tmp_path / "empty"])
+    notes = tmp_path / "notes.txt"
+    notes.write_text("x")
+    with pytest.raises(ValueError, match="notes.txt: not a video"):
+        discover_sources([notes])
+    with pytest.raises(ValueError, match="share the video id"):
+        discover_sources([tmp_path / "galar" / "3", tmp_path / "galar"])
+    with pytest.raises(FileNotFoundError):
+        images_source([tmp_path / "nope.png"])
+
+
+def test_prefetch_runs_ahead_and_reraises():
+    import threading
+
+    seen = []
+
+    def produce():
+        for i in range(10):
+            seen.append(threading.current_thread().name)
+            yield i
+
+    assert list(prefetch(produce(), depth=2)) == list(range(10))
+    assert set(seen) == {"diffclip-prefetch"}
+
+    def broken():
+        yield 1
+        raise RuntimeError("decoder died")
+
+    it = prefetch(broken())
+    assert next(it) == 1
+    with pytest.raises(RuntimeError, match="decoder died"):
+        next(it)
+    # stopping early does not hang the producer
+    gen = prefetch(iter(range(1000)), depth=2)
+    assert next(gen) == 0
+    gen.close()

@@ -1,0 +1,142 @@
+"""Training configuration: a flat dataclass, read from YAML and overridden with ``key=value``."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run. Defaults are the paper's recipe (DESIGN.md section 1)."""
+
+    name: str = "run"
+    out_dir: str = "runs/run"
+    export_dir: str | None = None  # copy the best checkpoint here at the end
+    seed: int = 0
+    device: str = "auto"
+    # model
+    backbone: str = "biomedclip"
+    attention: str = "diff"
+    weights: str | None = None  # None, "biomedclip" or a checkpoint directory
+    dropout: float = 0.4
+    # data
+    data: str = "synthetic"  # "synthetic" or "galar"
+    data_root: str = "data/synthetic"
+    synth_videos: int = 8
+    synth_frames: int = 500
+    synth_seed: int = 0
+    synth_rare_share: float = 0.02
+    synth_size: int = 224
+    train_split: str | None = None  # Galar split CSVs (path column); else a seeded split by video
+    val_split: str | None = None
+    val_fraction: float = 0.2
+    split_seed: int = 0
+    every: int = 1
+    max_train_frames: int | None = None
+    cache_images: bool = True
+    workers: int = 0
+    augment: bool = True
+    # optimisation
+    epochs: int = 5
+    batch_size: int = 128
+    lr: float = 3e-4
+    backbone_lr_scale: float = 0.3
+    weight_decay: float = 5e-4
+    pct_start: float = 0.15
+    grad_clip: float = 1.0
+    amp: str = "auto"
+    # imbalance
+    sampler: str = "sqrt"  # "sqrt" or "uniform"
+    samples_per_epoch: int | None = None
+    gamma_pos: float = 1.0
+    gamma_neg: float = 4.0
+    clip: float = 0.05
+    label_smoothing: float = 0.05
+    pos_weight: bool = True
+    pos_weight_max: float = 100.0
+    mixup: bool = True
+    mixup_alpha: float = 0.3
+    mixup_min_lambda: float = 0.5
+    ema: bool = True
+    ema_decay: float = 0.999
+    ema_warmup: bool = False
+    text_weight: float = 0.4
+    text_prompt: str = "a video capsule endoscopy image showing {label}"
+    # bookkeeping
+    eval_batch_size: int = 64
+    save_every_steps: int = 200
+    log_every_steps: int = 10
+    debug_sigterm_at_step: int = 0  # test hook: send SIGTERM to ourselves after this global step
+
+    def __post_init__(self) -> None:
+        if self.data not in ("synthetic", "galar"):
+            raise ValueError(f"data must be 'synthetic' or 'galar', got {self.data!r}")
+        if self.sampler not in ("sqrt", "uniform"):
+            raise ValueError(f"sampler must be 'sqrt' or 'uniform', got {self.sampler!r}")
+        for name in ("epochs", "batch_size", "eval_batch_size", "every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _coerce(name: str, value):
+    """Check and convert a YAML value to the field's declared type."""
+    hints = typing.get_type_hints(TrainConfig)
+    tp = hints[name]
+    args = typing.get_args(tp)
+    optional = type(None) in args
+    base = next((a for a in args if a is not type(None)), tp) if isinstance(tp, types.UnionType) or args else tp
+    if value is None:
+        if optional:
+            return None
+        raise ValueError(f"config key '{name}' cannot be null")
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"config key '{name}' must be true or false, got {value!r}")
+    if base is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"config key '{name}' must be an integer, got {value!r}")
+        return value
+    if base is float:
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"config key '{name}' must be a number, got {value!r}")
+        return float(value)
+    return str(value)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML config and apply ``key=value`` overrides (values parsed as YAML)."""
+    values: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} does not exist")
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a mapping of keys to values")
+        values.update(loaded)
+    for item in overrides or []:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} must look like key=value")
+        key, raw = item.split("=", 1)
+        values[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown config keys {unknown}; known keys: {', '.join(fields)}")
+    coerced = {k: _coerce(k, v) for k, v in values.items()}
+    return TrainConfig(**coerced)
