@@ -236,9 +236,35 @@ class TimmDiffAttention(_Recording, DiffAttention):
         return self._compute_lambda().reshape(1).expand(self.num_heads)
 
     def forward_fast(self, x, attn_mask=None, is_causal=False):
-        if is_causal:
-            attn_mask = _causal_bias(x.shape[1], x)
-        return DiffAttention.forward(self, x, attn_mask=attn_mask)
+        """No maps kept. On CUDA: timm's fused path (scaled-dot-product attention kernels handle a value
+        twice as wide as q/k). On the CPU that width sends SDPA to its slow unfused fallback, so this
+        path does the explicit computation leanly instead: one matmul for both maps' scores, one
+        softmax, the difference taken in place (no autograd), ONE matmul with the shared value, and an
+        RMSNorm with the (1 - lambda_init) scale folded into its weight."""
+        if x.is_cuda:
+            if is_causal:
+                attn_mask = _causal_bias(x.shape[1], x)
+            return DiffAttention.forward(self, x, attn_mask=attn_mask)
+        b, n, c = x.shape
+        h, d = self.num_heads, self.head_dim
+        q, k, v = self.qkv(x).chunk(3, dim=2)
+        q = self.q_norm(q.reshape(b, n, 2 * h, d).transpose(1, 2))  # heads (2i, 2i+1) = (Q1, Q2) of head i
+        k = self.k_norm(k.reshape(b, n, 2 * h, d).transpose(1, 2))
+        v = v.reshape(b, n, h, 2 * d).transpose(1, 2)
+        scores = torch.matmul(q * self.scale, k.transpose(-2, -1))
+        bias = resolve_self_attn_mask(n, scores, attn_mask, is_causal)
+        attn = maybe_add_mask(scores, bias).softmax(dim=-1)
+        attn = self.attn_drop(attn).view(b, h, 2, n, n)
+        lam = self._compute_lambda()
+        if torch.is_grad_enabled() and (lam.requires_grad or attn.requires_grad):
+            diff = attn[:, :, 0] - lam.to(attn.dtype) * attn[:, :, 1]
+        else:
+            diff = attn[:, :, 0].sub_(attn[:, :, 1], alpha=float(lam))
+        out = torch.matmul(diff, v)
+        weight = self.sub_norm.weight * (1 - self.lambda_init)
+        out = F.rms_norm(out, (2 * d,), weight.to(out.dtype), self.sub_norm.eps)
+        out = self.norm(out.transpose(1, 2).reshape(b, n, c))
+        return self.proj_drop(self.proj(out))
 
     def forward_maps(self, x, attn_mask=None, is_causal=False):
         b, n, c = x.shape

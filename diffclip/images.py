@@ -71,13 +71,14 @@ def _read_path(path: Path) -> Image.Image:
     if path.is_dir():
         raise ValueError(f"{path} is a directory, not an image")
     if path.suffix.lower() == ".png":
-        # PIL reduces 16-bit colour PNGs to 8 bits badly; OpenCV reads them at full depth.
+        # OpenCV decodes PNG faster than Pillow and keeps 16-bit colour at full depth (Pillow does not).
         import cv2
 
         arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if arr is not None and arr.dtype == np.uint16 and arr.ndim == 3:
-            code = cv2.COLOR_BGRA2RGBA if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB
-            return _array_to_rgb(cv2.cvtColor(arr, code), str(path))
+        if arr is not None and arr.dtype in (np.uint8, np.uint16):
+            if arr.ndim == 3:
+                arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+            return _array_to_rgb(arr, str(path))
     try:
         with Image.open(path) as img:
             img.load()
@@ -104,3 +105,17 @@ def to_rgb(image: ImageLike, name: str | None = None) -> Image.Image:
     raise ValueError(
         f"{label}: cannot read an image from {type(image).__name__}; pass a path, a PIL image or a numpy array"
     )
+
+
+def load_crop(image: ImageLike, image_size: int, interpolation: str = "bicubic"):
+    """The model's view of an image as a (3, S, S) uint8 tensor: RGB, short side resized to ``image_size``
+    (bicubic), centre crop; normalisation is left to the device. Same pixels as open_clip's eval
+    transform before its ToTensor/Normalize."""
+    import torch
+    from torchvision.transforms import CenterCrop, InterpolationMode, Resize
+
+    img = to_rgb(image)
+    if img.size != (image_size, image_size):
+        mode = InterpolationMode.BICUBIC if interpolation == "bicubic" else InterpolationMode.BILINEAR
+        img = CenterCrop(image_size)(Resize(image_size, interpolation=mode)(img))
+    return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)

@@ -15,9 +15,9 @@ import torch
 from tqdm.auto import tqdm
 
 from .events import DEFAULT_POSTPROCESS, PostProcess, label_events, label_set_events, postprocess
-from .images import to_rgb
+from .images import load_crop
 from .inference import Predictor
-from .video import FrameSource, prefetch
+from .video import Frame, FrameSource, prefetch
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +35,61 @@ class VideoResult:
     scored_events: list[dict] = field(default_factory=list)  # per-label events with mean score
 
 
-def _batches(predictor: Predictor, source: FrameSource, batch_size: int) -> Iterator[tuple[list[int], list, torch.Tensor]]:
-    numbers, times, tensors = [], [], []
+class _CropDataset(torch.utils.data.Dataset):
+    """Frames of a folder or image list, loaded as uint8 crops in DataLoader worker processes."""
+
+    def __init__(self, frames: list[Frame], image_size: int, interpolation: str) -> None:
+        self.frames, self.image_size, self.interpolation = frames, image_size, interpolation
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, i: int):
+        f = self.frames[i]
+        crop = load_crop(f.image, self.image_size, self.interpolation)
+        return f.number, np.nan if f.time is None else f.time, crop
+
+
+def _collate(items):
+    numbers, times, crops = zip(*items, strict=True)
+    return list(numbers), list(times), torch.stack(crops)
+
+
+def _thread_batches(predictor: Predictor, source: FrameSource, batch_size: int):
+    numbers, times, crops = [], [], []
     for frame in source:
-        tensors.append(predictor.transform(to_rgb(frame.image, name=f"{source.video_id} frame {frame.number}")))
+        crops.append(predictor.load_crop(frame.image))
         numbers.append(frame.number)
         times.append(np.nan if frame.time is None else frame.time)
-        if len(tensors) == batch_size:
-            yield numbers, times, torch.stack(tensors)
-            numbers, times, tensors = [], [], []
-    if tensors:
-        yield numbers, times, torch.stack(tensors)
+        if len(crops) == batch_size:
+            yield numbers, times, torch.stack(crops)
+            numbers, times, crops = [], [], []
+    if crops:
+        yield numbers, times, torch.stack(crops)
+
+
+def batches(predictor: Predictor, source: FrameSource, workers: int = 0, prefetch_batches: int = 4
+            ) -> Iterator[tuple[list[int], list[float], torch.Tensor]]:
+    """(frame numbers, times, uint8 crops) batches of ``source``, loaded ahead of the model: by
+    ``workers`` processes for files on disk (folders, images), else by one background thread (video
+    files decode sequentially; PyAV uses its own threads)."""
+    pre = predictor.model.config.preprocess
+    if workers > 0 and source.kind in ("folder", "images"):
+        loader = torch.utils.data.DataLoader(
+            _CropDataset(list(source), pre.image_size, pre.interpolation), batch_size=predictor.batch_size,
+            num_workers=workers, collate_fn=_collate, pin_memory=predictor.device.type == "cuda",
+            prefetch_factor=prefetch_batches, persistent_workers=False,
+        )
+        return iter(loader)
+    return prefetch(_thread_batches(predictor, source, predictor.batch_size), depth=prefetch_batches)
+
+
+def default_workers(predictor: Predictor) -> int:
+    """Decoding processes: none on a CPU-only run (they would take cores from the model, one thread
+    decodes ahead), up to 8 when a GPU does the model's work."""
+    import os
+
+    return 0 if predictor.device.type == "cpu" else max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
 def run_source(
@@ -54,12 +98,13 @@ def run_source(
     post: PostProcess = DEFAULT_POSTPROCESS,
     csv_writer=None,
     bar: tqdm | None = None,
-    prefetch_batches: int = 4,
+    workers: int | None = None,
 ) -> VideoResult:
     """Predict every frame of ``source`` (decoding ahead of the model), then post-process."""
     numbers, times, probs = [], [], []
-    for nums, ts, batch in prefetch(_batches(predictor, source, predictor.batch_size), depth=prefetch_batches):
-        p = predictor.predict_tensor(batch)
+    workers = default_workers(predictor) if workers is None else workers
+    for nums, ts, batch in batches(predictor, source, workers):
+        p = predictor.predict_uint8(batch)
         numbers.extend(nums)
         times.extend(ts)
         probs.append(p)
@@ -95,6 +140,7 @@ def predict_sources(
     post: PostProcess = DEFAULT_POSTPROCESS,
     probs_csv: str | Path | None = None,
     progress: bool = True,
+    workers: int | None = None,
 ) -> tuple[list[VideoResult], RunStats]:
     """Run every source; optionally stream per-frame probabilities to ``probs_csv``
     (``video_id, frame, <labels>``)."""
@@ -109,7 +155,7 @@ def predict_sources(
             writer.writerow(["video_id", "frame", *predictor.labels])
         for source in sources:
             bar.set_postfix_str(source.video_id)
-            results.append(run_source(predictor, source, post, writer, bar))
+            results.append(run_source(predictor, source, post, writer, bar, workers))
     finally:
         if fh:
             fh.close()

@@ -24,41 +24,50 @@ METHODS = ATTENTION_METHODS + CAPTUM_METHODS
 
 @dataclass
 class FrameAnalysis:
-    """The model's view of one frame: the cropped RGB it saw, its input tensor, per-label
-    probabilities and every layer's attention maps (on the CPU, detached)."""
+    """The model's view of one frame, compact enough to keep per session: the cropped RGB it saw, its
+    input tensor, per-label probabilities, the CLS-to-patch rows of every layer, head and kind, lambda
+    per layer and head, and the attention rollout. Redrawing any layer, head or kind needs no model."""
 
     image: np.ndarray  # (S, S, 3) uint8, the crop the model saw
-    x: torch.Tensor  # (1, 3, S, S) normalised
+    x: torch.Tensor  # (1, 3, S, S) normalised, on the CPU
     probs: np.ndarray  # (L,)
-    maps: list[AttentionMaps]
+    cls_rows: dict[str, np.ndarray]  # kind -> (layers, heads, gh, gw)
+    lam: np.ndarray  # (layers, heads)
+    rollout: np.ndarray  # (gh, gw)
     labels: tuple[str, ...]
     thresholds: np.ndarray
     variant: str
 
     @property
     def num_layers(self) -> int:
-        return len(self.maps)
+        return self.lam.shape[0]
 
     @property
     def num_heads(self) -> int:
-        return self.maps[0].num_heads
+        return self.lam.shape[1]
 
     @property
     def has_second_map(self) -> bool:
-        return self.maps[0].a2 is not None
+        return "a2" in self.cls_rows
 
     def label_index(self, label: str | int) -> int:
-        if isinstance(label, int):
-            return label
+        if isinstance(label, (int, np.integer)):
+            return int(label)
         if label not in self.labels:
             raise ValueError(f"unknown label {label!r}; choose one of {', '.join(self.labels)}")
         return self.labels.index(label)
 
     def cls_map(self, kind: str, layer: int = -1, head: int | None = None) -> np.ndarray:
-        return M.cls_map(self.maps, layer, head, kind)[0]
+        """(gh, gw) CLS row of ``kind`` for a layer and a head (None: head mean)."""
+        if kind not in self.cls_rows:
+            raise ValueError(f"this model has no {kind!r} map")
+        rows = self.cls_rows[kind][layer]
+        if head is not None and not -rows.shape[0] <= head < rows.shape[0]:
+            raise ValueError(f"head {head} out of range: this layer has {rows.shape[0]} heads")
+        return rows.mean(0) if head is None else rows[head]
 
-    def lam(self, layer: int = -1, head: int | None = None) -> float:
-        lam = self.maps[layer].lam
+    def lam_value(self, layer: int = -1, head: int | None = None) -> float:
+        lam = self.lam[layer]
         return float(lam.mean() if head is None else lam[head])
 
 
@@ -69,17 +78,34 @@ def crop_image(x: torch.Tensor, mean, std) -> np.ndarray:
     return ((x[0].cpu() * s + m).clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
 
 
+def summarise(maps: list[AttentionMaps], index: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """CLS rows per kind (layers, heads, gh, gw), lambda (layers, heads) and rollout (gh, gw) of batch
+    item ``index``."""
+    kinds = ("a1", "a2", "diff") if maps[0].a2 is not None else ("a1",)
+    rows = {}
+    for kind in kinds:
+        per_layer = []
+        for m in maps:
+            t = getattr(m, kind)[index : index + 1].detach().float().cpu()
+            row = t[0, :, 0, 1:]  # (heads, patches)
+            gh, gw = M.grid_shape(row.shape[-1])
+            per_layer.append(row.reshape(-1, gh, gw).numpy())
+        rows[kind] = np.stack(per_layer)
+    one = [AttentionMaps(m.a1[index : index + 1], None if m.a2 is None else m.a2[index : index + 1], m.lam,
+                         m.diff[index : index + 1]) for m in maps]
+    return rows, M.lambdas(maps), M.rollout(one, kind="diff")[0]
+
+
 def analyse(predictor: Predictor, image: ImageLike) -> FrameAnalysis:
-    """Run the model once on ``image`` and keep its probabilities and attention maps."""
+    """Run the model once on ``image`` and keep its probabilities and a summary of its attention."""
     x = predictor.transform(to_rgb(image)).unsqueeze(0)
     model = predictor.model
     with torch.no_grad():
         logits, maps = model(x.to(predictor.device), return_attention=True)
-    cpu_maps = [AttentionMaps(m.a1.cpu(), None if m.a2 is None else m.a2.cpu(), m.lam.cpu(), m.diff.cpu())
-                for m in maps]
+    rows, lam, roll = summarise(maps)
     pre = model.config.preprocess
     return FrameAnalysis(crop_image(x, pre.mean, pre.std), x, torch.sigmoid(logits.float())[0].cpu().numpy(),
-                         cpu_maps, predictor.labels, predictor.thresholds, model.config.attention)
+                         rows, lam, roll, predictor.labels, predictor.thresholds, model.config.attention)
 
 
 def method_map(
@@ -101,7 +127,7 @@ def method_map(
         kind = "diff" if analysis.has_second_map else "a1"
         return analysis.cls_map(kind, layer, head), analysis.has_second_map, f"{kind} layer {_layer(analysis, layer)}"
     if method == "rollout":
-        return M.rollout(analysis.maps, kind="diff")[0], False, "attention rollout (positive part)"
+        return analysis.rollout, False, "attention rollout (positive part)"
     if method == "gradattn":
         x = analysis.x.to(predictor.device)
         return M.gradient_weighted_attention(predictor.model, x, j)[0], False, "gradient-weighted attention"
@@ -121,7 +147,7 @@ def panel(analysis: FrameAnalysis, layer: int = -1, head: int | None = None, ext
           label: str | None = None):
     """Frame, a1, a2, diff (for ``layer``/``head``) and optionally an extra (map, signed, title) panel."""
     where = f"layer {_layer(analysis, layer)}, {'head mean' if head is None else f'head {head}'}"
-    lam = analysis.lam(layer, head)
+    lam = analysis.lam_value(layer, head)
     items = [PanelItem("frame", None)]
     if analysis.has_second_map:
         items += [

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.transforms import CenterCrop, InterpolationMode, Resize
 from tqdm.auto import tqdm
 
 from diffclip.backbones import Preprocess
-from diffclip.images import to_rgb
+from diffclip.images import load_crop
 
 from .config import TrainConfig
 from .galar import FrameRecord, GalarIndex, read_split, scan_galar, split_by_video
@@ -23,12 +22,7 @@ log = logging.getLogger(__name__)
 
 def load_frame(path: Path, preprocess: Preprocess) -> torch.Tensor:
     """A frame as a (3, S, S) uint8 tensor after the model's resize and centre crop (no normalisation)."""
-    img = to_rgb(path)
-    size = preprocess.image_size
-    if img.size != (size, size):
-        interp = InterpolationMode.BICUBIC if preprocess.interpolation == "bicubic" else InterpolationMode.BILINEAR
-        img = CenterCrop(size)(Resize(size, interpolation=interp)(img))
-    return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)
+    return load_crop(path, preprocess.image_size, preprocess.interpolation)
 
 
 @dataclass

@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
     parser.add_argument("--no-amp", action="store_true", help="full precision even where bf16/fp16 would pay")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="decoding processes for frame folders (default: 0 on CPU, up to 8 with a GPU)")
     parser.add_argument("--median-window", type=int, default=7)
     parser.add_argument("--min-length", type=int, default=3)
     parser.add_argument("--max-gap", type=int, default=5)
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     sources = discover_sources(args.inputs, sampling)
     predictor = Predictor(args.checkpoint, device=args.device, batch_size=args.batch_size,
                           amp=False if args.no_amp else "auto")
-    results, stats = predict_sources(predictor, sources, post, probs_csv=args.probs)
+    results, stats = predict_sources(predictor, sources, post, probs_csv=args.probs, workers=args.workers)
     write_json(args.out, events_document({r.video_id: r.events for r in results}), indent=1)
     if args.scored:
         write_json(args.scored, {"videos": [{"video_id": r.video_id, "events": r.scored_events} for r in results]}, indent=1)

@@ -1,0 +1,48 @@
+"""DiffCLIP-VCE demo (Hugging Face Spaces app_file): `python app.py` serves http://127.0.0.1:7860 on the
+bundled differential-attention model. UI code lives in demo/."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT, MAX_FILE_SIZE
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="main model (default: bundled diff)")
+    parser.add_argument("--compare-checkpoint", default=str(COMPARE_CHECKPOINT),
+                        help="model for the Compare view (default: bundled vanilla; 'none' to disable)")
+    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--share", action="store_true", help="create a public Gradio link")
+    parser.add_argument("--concurrency", type=int, default=2, help="requests processed at once")
+    parser.add_argument("--queue-size", type=int, default=16, help="requests waiting at most")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from demo.models import ModelBank
+    from demo.scores import CSS
+    from demo.ui import build_demo
+
+    compare = None if args.compare_checkpoint.lower() == "none" else args.compare_checkpoint
+    try:
+        bank = ModelBank(args.checkpoint, compare, args.device)
+        demo = build_demo(bank)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"app.py: error: {exc}", file=sys.stderr)
+        return 2
+    demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE,
+                css=CSS, show_error=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

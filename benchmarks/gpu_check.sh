@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The one script for a lent GPU machine (run from the repository root):
+#   1. installs what the machine lacks: wheels carried in .whl/ (offline machines), else `pip install -e .`;
+#   2. runs the CUDA-marked tests;
+#   3. prints frames/s of the ViT-B/16 diff model in bf16 on a 20,000-frame synthetic folder, decoding included;
+#   4. on the machine's CPU: attention speed ratios and bf16 (AMX) against fp32.
+# Prepare the wheels here with:
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+#     -d .whl timm==1.0.31 open_clip_torch==3.3.0 ftfy wcwidth
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1
+PY=${PYTHON:-python3}
+if ls .whl/*.whl >/dev/null 2>&1; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  export PYTHONPATH=/tmp/site:$PWD
+else
+  "$PY" -m pip install -q -e '.[test]'
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+"$PY" -c "import torch, timm; print('torch', torch.__version__, 'timm', timm.__version__, 'cuda', torch.cuda.is_available())"
+lscpu | grep -E 'Model name|^CPU\(s\)' || true
+grep -o -w -E 'amx_tile|avx512_bf16' /proc/cpuinfo | sort | uniq -c || true
+
+echo "== CUDA-marked tests"
+"$PY" -m pytest -q -m cuda tests/test_cuda.py -p no:cacheprovider
+
+echo "== GPU throughput (ViT-B/16, diff, bf16, 20,000 frames, decoding included)"
+"$PY" benchmarks/gpu_throughput.py --frames "${FRAMES:-20000}"
+
+echo "== CPU: attention speed and bf16 autocast (this machine's CPU)"
+"$PY" benchmarks/attention_speed.py --backbones biomedclip --batches 32 --dtypes fp32 bf16 --repeats 3
+"$PY" benchmarks/cpu_bf16.py

@@ -1,0 +1,171 @@
+"""Clip view logic: sample a clip, predict every sampled frame with its attention, derive events, and
+write the downloads (RARE-VISION JSON, per-frame CSV, H.264 overlay MP4, timeline PNG)."""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from diffclip.atomic import write_json
+from diffclip.events import events_document, label_events, label_set_events, postprocess
+from diffclip.images import to_rgb
+from diffclip.inference import Predictor
+from diffclip.timeline import save_timeline
+from diffclip.video import Sampling, video_source
+from explain.analysis import crop_image
+from explain.maps import cls_map
+from explain.overlay import overlay
+
+from .resources import MAX_CLIP_FRAMES, MAX_CLIP_SECONDS
+
+
+@dataclass
+class ClipResult:
+    video_id: str
+    frames: np.ndarray  # frame numbers
+    times: np.ndarray
+    images: list[np.ndarray]  # crops the model saw
+    probs: np.ndarray
+    active: np.ndarray
+    events: list[dict]
+    scored: list[dict]
+    files: dict[str, Path]
+
+
+def clip_duration(path: str | Path) -> float | None:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if stream.duration is not None:
+            return float(stream.duration * stream.time_base)
+        return float(container.duration / 1_000_000) if container.duration else None
+
+
+def check_clip(path: str | Path | None) -> Path:
+    """Plain errors for a missing, corrupt or over-long clip."""
+    if not path:
+        raise ValueError("no clip given: upload an MP4, AVI, MKV or WebM video")
+    path = Path(path)
+    try:
+        source = video_source(path)
+        duration = clip_duration(path)
+    except (ValueError, IndexError):
+        raise ValueError(f"{path.name} is not a readable video (corrupt file or unsupported format)") from None
+    if duration is not None and duration > MAX_CLIP_SECONDS:
+        raise ValueError(f"{path.name} lasts {duration:.0f} s; the demo takes clips up to {MAX_CLIP_SECONDS:.0f} s "
+                         "(use `diffclip predict` for whole videos)")
+    if source.estimate == 0:
+        raise ValueError(f"{path.name} has no frames")
+    return path
+
+
+def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames: int,
+                 progress: Callable[[float, str], None] | None = None, out_dir: str | Path | None = None,
+                 overlay_alpha: float = 0.45) -> ClipResult:
+    """Predict the sampled frames of a clip (with attention for the overlay video) and write the downloads."""
+    path = check_clip(path)
+    max_frames = int(min(max_frames, MAX_CLIP_FRAMES))
+    source = video_source(path, Sampling(fps=float(fps), max_frames=max_frames), video_id=path.stem)
+    total = source.estimate or max_frames
+    model, pre = predictor.model, predictor.model.config.preprocess
+    numbers, times, images, probs, heat = [], [], [], [], []
+    batch, meta = [], []
+
+    def flush():
+        x = torch.stack(batch)
+        with torch.no_grad():
+            logits, maps = model(x.to(predictor.device), return_attention=True)
+        kind = "diff" if maps[-1].a2 is not None else "a1"
+        probs.append(torch.sigmoid(logits.float()).cpu().numpy())
+        heat.extend(cls_map(maps, -1, None, kind))
+        for i, (n, t) in enumerate(meta):
+            numbers.append(n)
+            times.append(t)
+            images.append(crop_image(x[i : i + 1], pre.mean, pre.std))
+        batch.clear()
+        meta.clear()
+        if progress is not None:
+            progress(min(1.0, len(numbers) / max(total, 1)), f"{len(numbers)} frames")
+
+    try:
+        for frame in source:
+            batch.append(predictor.transform(to_rgb(frame.image)))
+            meta.append((frame.number, np.nan if frame.time is None else frame.time))
+            if len(batch) == predictor.batch_size:
+                flush()
+        if batch:
+            flush()
+    except ValueError as exc:
+        raise ValueError(f"{path.name}: {exc}") from None
+    if not numbers:
+        raise ValueError(f"{path.name}: no frames could be decoded")
+    probs_arr = np.concatenate(probs)
+    frames = np.asarray(numbers)
+    active = postprocess(probs_arr, predictor.thresholds)
+    events = label_set_events(active, frames, predictor.labels)
+    scored = label_events(active, probs_arr, frames, predictor.labels)
+    out = Path(out_dir or tempfile.mkdtemp(prefix="diffclip-clip-"))
+    out.mkdir(parents=True, exist_ok=True)
+    stem = path.stem
+    files = {
+        "events": write_json(out / f"{stem}_events.json", events_document({stem: events}), indent=1),
+        "probs": _write_probs(out / f"{stem}_probs.csv", stem, frames, probs_arr, predictor.labels),
+        "timeline": save_timeline(out / f"{stem}_timeline.png", frames, probs_arr, predictor.thresholds, active,
+                                  predictor.labels, title=f"clip {stem}"),
+        "overlay": _write_overlay_mp4(out / f"{stem}_overlay.mp4", images, heat, probs_arr, predictor, fps,
+                                      overlay_alpha, diverging=model.config.attention != "vanilla"),
+    }
+    return ClipResult(stem, frames, np.asarray(times), images, probs_arr, active, events, scored, files)
+
+
+def _write_probs(path: Path, video_id: str, frames, probs, labels) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["video_id", "frame", *labels])
+        for n, row in zip(frames, probs, strict=True):
+            writer.writerow([video_id, int(n), *(f"{v:.5f}" for v in row)])
+    return path
+
+
+def _write_overlay_mp4(path: Path, images, heat, probs, predictor: Predictor, fps: float, alpha: float,
+                       diverging: bool) -> Path:
+    """H.264 (yuv420p) MP4 that browsers play: each sampled frame with the last layer's attention and
+    its predicted labels."""
+    import av
+
+    size = images[0].shape[0] * 2  # upscale for legibility
+    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
+        stream = container.add_stream("libx264", rate=max(1, round(fps)))
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "23", "preset": "veryfast"}
+        for img, h, p in zip(images, heat, probs, strict=True):
+            frame = cv2.resize(overlay(img, h, alpha, diverging=diverging), (size, size),
+                               interpolation=cv2.INTER_LINEAR)
+            on = [lab for lab, v, t in zip(predictor.labels, p, predictor.thresholds, strict=True) if v >= t]
+            for k, text in enumerate(on[:4]):
+                cv2.putText(frame, text, (8, 22 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
+                cv2.putText(frame, text, (8, 22 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1,
+                            cv2.LINE_AA)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+        container.mux(stream.encode(None))
+    return path
+
+
+def events_rows(result: ClipResult, labels) -> list[list]:
+    """Rows for the events table: start, end, sampled frames, and each label with its mean probability."""
+    labels = list(labels)
+    rows = []
+    for ev in result.events:
+        sel = (result.frames >= ev["start"]) & (result.frames <= ev["end"])
+        named = [f"{lab} ({result.probs[sel, labels.index(lab)].mean():.2f})" for lab in ev["label"]]
+        rows.append([ev["start"], ev["end"], int(sel.sum()), ", ".join(named)])
+    return rows

@@ -1,0 +1,122 @@
+"""Frames view logic: analyse uploaded frames once, then redraw maps from the cached analysis.
+
+Plain functions on plain data, so they can be tested without a browser; ``demo.ui`` wires them to
+Gradio components.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from diffclip.inference import Predictor
+from explain.analysis import FrameAnalysis, analyse, method_map
+from explain.overlay import color_limits, overlay
+
+from .resources import MAX_IMAGES
+from .scores import scores_html
+
+ATTRIBUTION_METHODS = {
+    "Grad-CAM (token grid)": "gradcam",
+    "Integrated Gradients": "ig",
+    "Saliency": "saliency",
+    "Occlusion": "occlusion",
+    "NoiseTunnel (SmoothGrad IG)": "noise_tunnel",
+    "Attention rollout": "rollout",
+    "Gradient-weighted attention": "gradattn",
+}
+
+
+@dataclass
+class FramesState:
+    """A session's analysed frames and the attributions computed so far."""
+
+    analyses: list[FrameAnalysis] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    attributions: dict = field(default_factory=dict)
+    selected: int = 0
+
+    @property
+    def current(self) -> FrameAnalysis:
+        if not self.analyses:
+            raise ValueError("upload a frame or pick an example first")
+        return self.analyses[self.selected]
+
+
+def analyse_frames(predictor: Predictor, files: list, names: list[str] | None = None) -> FramesState:
+    """Analyse each file (path, PIL image or array); the message of a bad file names it."""
+    if not files:
+        raise ValueError("no frames given: upload one or more images, or pick an example")
+    if len(files) > MAX_IMAGES:
+        raise ValueError(f"{len(files)} frames uploaded; at most {MAX_IMAGES} at a time")
+    state = FramesState()
+    for i, item in enumerate(files):
+        name = (names[i] if names else None) or (Path(item).name if isinstance(item, (str, Path)) else f"frame {i + 1}")
+        try:
+            state.analyses.append(analyse(predictor, item))
+        except (ValueError, FileNotFoundError) as exc:
+            raise ValueError(f"{name}: {exc}") from None
+        state.names.append(name)
+        state.sources.append(str(item) if isinstance(item, (str, Path)) else "")
+    return state
+
+
+def head_choices(analysis: FrameAnalysis) -> list[str]:
+    return ["mean"] + [str(h) for h in range(analysis.num_heads)]
+
+
+def parse_head(head: str | int | None) -> int | None:
+    return None if head in (None, "", "mean") else int(head)
+
+
+def top_label(analysis: FrameAnalysis) -> str:
+    return analysis.labels[int(np.argmax(analysis.probs))]
+
+
+def attention_overlays(analysis: FrameAnalysis, layer: int, head: str | int | None, alpha: float):
+    """Overlays of a1, a2 (None for standard attention) and diff for a 1-based ``layer``, and a caption."""
+    li = int(layer) - 1
+    if not 0 <= li < analysis.num_layers:
+        raise ValueError(f"layer must lie in 1..{analysis.num_layers}, got {layer}")
+    h = parse_head(head)
+    where = f"layer {layer}, {'head mean' if h is None else f'head {h}'}"
+    a1 = overlay(analysis.image, analysis.cls_map("a1", li, h), alpha)
+    if not analysis.has_second_map:
+        caption = f"**{where}** · standard softmax attention has a single map (a1); no a2, no difference."
+        return a1, None, None, caption
+    d = analysis.cls_map("diff", li, h)
+    lo, hi = color_limits(d, diverging=True)
+    a2 = overlay(analysis.image, analysis.cls_map("a2", li, h), alpha)
+    diff = overlay(analysis.image, d, alpha, diverging=True, limits=(lo, hi))
+    lam = analysis.lam_value(li, h)
+    caption = (f"**{where}** · λ = {lam:.3f} · diff = a1 − λ·a2, rows sum to 1 − λ = {1 - lam:.3f}; "
+               f"diverging colours: blue negative, red positive, white zero, limits ±{hi:.3g}")
+    return a1, a2, diff, caption
+
+
+def attribution_overlay(state: FramesState, predictor: Predictor, label: str, method_name: str, alpha: float,
+                        steps: int = 32, progress=None):
+    """The attribution of ``method_name`` for ``label`` on the selected frame, computed once per
+    (frame, label, method, steps) and reused for alpha changes."""
+    analysis = state.current
+    method = ATTRIBUTION_METHODS.get(method_name, method_name)
+    key = (state.selected, label, method, int(steps) if method in ("ig", "noise_tunnel") else 0)
+    if key not in state.attributions:
+        state.attributions[key] = method_map(analysis, predictor, method, label, steps=int(steps),
+                                             samples=4, window=32, progress=progress)
+    m, signed, desc = state.attributions[key]
+    j = analysis.label_index(label)
+    caption = f"**{method_name}** for **{label}** (p = {analysis.probs[j]:.2f}) · {desc}"
+    return overlay(analysis.image, m, alpha, diverging=signed), caption
+
+
+def scores_for(analysis: FrameAnalysis) -> str:
+    return scores_html(analysis.probs, analysis.thresholds, analysis.labels)
+
+
+def gallery_items(state: FramesState) -> list[tuple[np.ndarray, str]]:
+    return [(a.image, f"{n} · {top_label(a)} {a.probs.max():.2f}") for a, n in zip(state.analyses, state.names,
+                                                                                  strict=True)]

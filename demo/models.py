@@ -1,0 +1,52 @@
+"""The models the demo serves, loaded once and shared by all sessions."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from pathlib import Path
+
+from diffclip.inference import Predictor
+
+log = logging.getLogger(__name__)
+
+try:  # Hugging Face Spaces ZeroGPU: GPU-bound functions are decorated with spaces.GPU
+    import spaces
+
+    gpu = spaces.GPU
+except ImportError:  # anywhere else the decorator does nothing
+
+    def gpu(fn=None, **_kwargs):
+        return fn if fn is not None else (lambda f: f)
+
+
+class ModelBank:
+    """The main checkpoint and an optional comparison checkpoint, loaded lazily."""
+
+    def __init__(self, checkpoint: str | Path, compare: str | Path | None = None, device: str = "auto") -> None:
+        self.paths = {"main": Path(checkpoint), "compare": Path(compare) if compare else None}
+        self.device = device
+        self._lock = threading.Lock()
+        for name, path in self.paths.items():
+            if path is not None and not path.is_dir():
+                raise FileNotFoundError(f"{name} checkpoint {path} does not exist")
+
+    @functools.cached_property
+    def main(self) -> Predictor:
+        with self._lock:
+            return Predictor(self.paths["main"], device=self.device, batch_size=16)
+
+    @functools.cached_property
+    def compare(self) -> Predictor | None:
+        if self.paths["compare"] is None:
+            return None
+        with self._lock:
+            return Predictor(self.paths["compare"], device=self.device, batch_size=16)
+
+    def pair(self) -> tuple[Predictor, Predictor | None]:
+        """(standard attention, differential attention) for the Compare view, whichever is which."""
+        a, b = self.main, self.compare
+        if b is None:
+            return a, None
+        return (a, b) if a.model.config.attention == "vanilla" else (b, a)

@@ -1,0 +1,79 @@
+"""The Gradio app, launched for real on the bundled models and driven with gradio_client."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+from diffclip.events import validate_document
+from diffclip.labels import LABELS
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "demo" / "examples" / "frames" / "blood.png"
+CLIP = ROOT / "demo" / "examples" / "clip.mp4"
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+def test_frame_returns_17_scores_and_maps(client):
+    out = client.predict(handle_file(str(EXAMPLE)), api_name="/predict_frame")
+    assert list(out["scores"]) == list(LABELS)
+    assert all(0.0 <= p <= 1.0 for p in out["scores"].values())
+    assert out["variant"] == "diff" and set(out["maps"]) == {"a1", "a2", "diff"}
+    assert out["maps"]["diff"] == [224, 224, 3]
+    state_outputs = client.predict([handle_file(str(EXAMPLE))], api_name="/analyse_frames")
+    gallery, scores_html = state_outputs[0], state_outputs[1]
+    assert len(gallery) == 1 and scores_html.count('class="dc-row"') == 17
+
+
+def test_clip_returns_timeline_and_valid_json(client):
+    timeline, table, files, overlay, gallery, _ = client.predict(handle_file(str(CLIP)), 5, 40,
+                                                                  api_name="/analyse_clip")
+    assert Path(timeline).stat().st_size > 20_000
+    names = sorted(Path(f).name for f in files)
+    assert names == ["clip_events.json", "clip_overlay.mp4", "clip_probs.csv"]
+    doc = json.loads(Path(next(f for f in files if f.endswith(".json"))).read_text())
+    validate_document(doc)
+    assert doc["videos"][0]["video_id"] == "clip" and table["data"]
+    import av
+
+    with av.open(overlay) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+    assert len(gallery) == 40
+
+
+def test_bad_inputs_give_plain_errors_and_the_server_keeps_serving(client, tmp_path):
+    fake_png = tmp_path / "fake.png"
+    fake_png.write_bytes(b"not really a png")
+    with pytest.raises(Exception, match="fake.png is not an image file"):
+        client.predict([handle_file(str(fake_png))], api_name="/analyse_frames")
+    bad_video = tmp_path / "broken.mp4"
+    bad_video.write_bytes(b"\x00" * 4096)
+    with pytest.raises(Exception, match="broken.mp4 is not a readable video"):
+        client.predict(handle_file(str(bad_video)), 5, 20, api_name="/analyse_clip")
+    big = tmp_path / "huge.png"
+    big.write_bytes(b"\x89PNG" + b"\x00" * (51 * 1024 * 1024))
+    with pytest.raises(Exception, match="(?i)size|large"):
+        client.predict([handle_file(str(big))], api_name="/analyse_frames")
+    # still serving
+    out = client.predict(handle_file(str(EXAMPLE)), api_name="/predict_frame")
+    assert len(out["scores"]) == 17
+
+
+def test_compare_view_numbers(client):
+    _, _, _, _, table = client.predict(handle_file(str(EXAMPLE)), "blood", 0.5, api_name="/compare")
+    assert "attention in lesion mask" in table and "pointing game" in table and "entropy" in table
+
+
+def test_requirements_match_pyproject():
+    block = re.search(r"^dependencies = \[(.*?)^\]", (ROOT / "pyproject.toml").read_text(), re.S | re.M).group(1)
+    deps = re.findall(r'"([^"]+)"', block)
+    lines = [ln for ln in (ROOT / "requirements.txt").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert lines == deps
+    header = (ROOT / "README.md").read_text().split("---")[1]
+    assert "sdk: gradio" in header and "app_file: app.py" in header

@@ -1,0 +1,38 @@
+"""The page in headless Debian Chromium, driven by Playwright: upload an example frame, wait for the
+scores and the overlays, keep a screenshot in artifacts/."""
+
+import shutil
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+EXAMPLE = ROOT / "demo" / "examples" / "frames" / "polyp.png"
+# Chromium needs these as root in a container, and the closed network refuses its background traffic.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def test_upload_frame_shows_scores_and_overlays(app_url):
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    assert Path(chromium).exists(), "Debian's chromium is missing: apt-get install chromium (.ci/run does)"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1700})
+            page.goto(app_url, wait_until="networkidle")
+            assert "Not for clinical use" in page.content()
+            page.locator("#frame-upload input[type=file]").set_input_files(str(EXAMPLE))
+            page.locator("#analyse-btn").click()
+            page.wait_for_selector("#scores .dc-row", timeout=120_000)
+            assert page.locator("#scores .dc-row").count() == 17
+            for elem in ("#a1", "#a2", "#diff", "#attribution"):
+                page.wait_for_selector(f"{elem} img", timeout=120_000)
+            predicted = page.locator('#scores .dc-row[data-on="1"]').count()
+            assert predicted >= 1
+            page.screenshot(path=str(ARTIFACTS / "frames-view.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (ARTIFACTS / "frames-view.png").stat().st_size > 50_000
