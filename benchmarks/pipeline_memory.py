@@ -1,5 +1,5 @@
 """Peak memory of `diffclip predict` on a 20,000-frame folder against a 1,000-frame folder (streaming
-keeps them within 300 MB), and the pipeline's frames/s against the model alone on the same frames.
+keeps them within 300 MB); then the pipeline's frames/s against the model alone (pipeline_speed.py).
 
     python benchmarks/pipeline_memory.py [--checkpoint demo/weights/diff] [--frames 1000 20000]
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import alternate, frame_folder, model_alone_fps, pipeline_fps  # noqa: E402
+from benchmarks._common import frame_folder  # noqa: E402
 
 CHILD = """
 import json, resource, sys
@@ -47,15 +47,11 @@ def main() -> int:
     print(f"peak RSS: {args.frames[0]} frames {mem_small:.0f} MB, {args.frames[1]} frames {mem_large:.0f} MB, "
           f"difference {mem_large - mem_small:+.0f} MB (target: within 300 MB)")
 
-    from diffclip.inference import Predictor
+    from benchmarks import pipeline_speed
 
-    predictor = Predictor(args.checkpoint)
-    n = args.speed_frames
-    fps = alternate({"model": lambda: model_alone_fps(predictor, small, n, 1),
-                     "pipeline": lambda: pipeline_fps(predictor, small, n, 1)}, args.repeats)
-    print(f"frames/s on {n} frames (median of {args.repeats}, alternating): model alone {fps['model']:.1f}, "
-          f"pipeline {fps['pipeline']:.1f}, ratio {fps['pipeline'] / fps['model']:.3f} (target >= 0.9)")
-    return 0
+    sys.argv = [sys.argv[0], "--checkpoint", args.checkpoint, "--frames", str(args.speed_frames),
+                "--repeats", str(args.repeats), "--workdir", str(work)]
+    return pipeline_speed.main()
 
 
 if __name__ == "__main__":

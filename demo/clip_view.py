@@ -110,8 +110,8 @@ def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames:
     probs_arr = np.concatenate(probs)
     frames = np.asarray(numbers)
     active = postprocess(probs_arr, predictor.thresholds)
-    events = label_set_events(active, frames, predictor.labels)
-    scored = label_events(active, probs_arr, frames, predictor.labels)
+    events = label_set_events(active, frames, predictor.labels, extend=True)
+    scored = label_events(active, probs_arr, frames, predictor.labels, extend=True)
     out = Path(out_dir or tempfile.mkdtemp(prefix="diffclip-clip-"))
     out.mkdir(parents=True, exist_ok=True)
     stem = path.stem

@@ -12,7 +12,7 @@ def model_card(predictor: Predictor, path: str) -> str:
     cfg = predictor.config
     training = cfg.get("training", {})
     metrics = cfg.get("metrics", {})
-    synthetic = training.get("synthetic", cfg.get("training", {}).get("data") == "synthetic")
+    synthetic = training.get("synthetic", training.get("data") == "synthetic")
     data = "synthetic capsule videos (training.synthetic)" if synthetic else training.get("data", "unknown")
     lines = [
         f"### Model: `{path}`",

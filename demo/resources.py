@@ -43,9 +43,9 @@ def example_clip() -> Path | None:
 def mask_for(image_path: str | Path) -> Path | None:
     """The lesion mask that belongs to a bundled example or a synthetic frame, if there is one."""
     p = Path(image_path)
-    for cand in (p.with_name(f"{p.stem}_mask.png"),):
-        if cand.is_file():
-            return cand
+    beside = p.with_name(f"{p.stem}_mask.png")
+    if beside.is_file():
+        return beside
     for ex in examples():
         if ex.image.name == p.name and ex.mask is not None and ex.mask.is_file():
             return ex.mask

@@ -28,17 +28,42 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s), int(e) - 1) for s, e in zip(edges[::2], edges[1::2], strict=True)]
 
 
+def _typical_step(frames: np.ndarray) -> float:
+    return float(np.median(np.diff(frames))) if len(frames) > 1 else 1.0
+
+
+def _run_breaks(frames: np.ndarray, gap_factor: float = 1.5) -> np.ndarray:
+    """True between rows i-1 and i where the frame numbers jump by more than ``gap_factor`` times the
+    typical step: sampling by fps gives uneven steps (2, 3, 2, 3...) that are not gaps."""
+    steps = np.diff(frames)
+    return steps > gap_factor * _typical_step(frames)
+
+
+def _ends(frames: np.ndarray, ends: np.ndarray, extend: bool) -> np.ndarray:
+    """Inclusive end frame numbers; with ``extend``, a sampled frame stands for the frames up to the
+    next sample (at most one typical step), so events of a video sampled every K frames cover it."""
+    out = frames[ends].astype(np.int64)
+    if extend and len(frames) > 1:
+        step = _typical_step(frames)
+        nxt = np.append(frames[1:], frames[-1] + 1)[ends]
+        out = np.maximum(out, np.minimum(nxt - 1, out + int(round(step)) - 1))
+        out[ends == len(frames) - 1] = frames[-1]
+    return out
+
+
 def label_set_events(
     active: np.ndarray,
     frames: Sequence[int] | np.ndarray | None = None,
     labels: Sequence[str] = LABELS,
     emit_empty: bool = False,
+    extend: bool = False,
 ) -> list[dict]:
     """Group frames into maximal runs with the same active label set.
 
     ``active`` is (N, L) boolean over ``labels``; ``frames`` gives each row's frame number (default
-    0..N-1). A run breaks where the label set changes or the frame numbers are not consecutive steps
-    of the video's sampling stride. Runs with no active label are dropped unless ``emit_empty``.
+    0..N-1). A run breaks where the label set changes or the frame numbers jump by more than 1.5 times
+    their typical step. Runs with no active label are dropped unless ``emit_empty``. With ``extend``,
+    each event ends just before the next sampled frame (see :func:`_ends`).
     """
     active = np.asarray(active, dtype=bool)
     if active.ndim != 2 or active.shape[1] != len(labels):
@@ -51,17 +76,17 @@ def label_set_events(
         return []
     if n > 1 and np.any(np.diff(frames) <= 0):
         raise ValueError("frame numbers must be strictly increasing")
-    stride = int(np.min(np.diff(frames))) if n > 1 else 1
     change = np.ones(n, dtype=bool)
     if n > 1:
-        change[1:] = np.any(active[1:] != active[:-1], axis=1) | (np.diff(frames) != stride)
+        change[1:] = np.any(active[1:] != active[:-1], axis=1) | _run_breaks(frames)
     starts = np.flatnonzero(change)
     ends = np.append(starts[1:] - 1, n - 1)
+    end_frames = _ends(frames, ends, extend)
     events = []
-    for s, e in zip(starts, ends, strict=True):
+    for s, end in zip(starts, end_frames, strict=True):
         names = [labels[j] for j in np.flatnonzero(active[s])]
         if names or emit_empty:
-            events.append({"start": int(frames[s]), "end": int(frames[e]), "label": names})
+            events.append({"start": int(frames[s]), "end": int(end), "label": names})
     return events
 
 
@@ -135,16 +160,23 @@ def label_events(
     probs: np.ndarray,
     frames: Sequence[int] | np.ndarray | None = None,
     labels: Sequence[str] = LABELS,
+    extend: bool = False,
 ) -> list[dict]:
     """Per-label events with their mean probability, ``{"label", "start", "end", "score"}``, sorted by
-    start, for confidence-ranked evaluation."""
+    start, for confidence-ranked evaluation. Runs break at gaps as in :func:`label_set_events`."""
     n = active.shape[0]
     frames = np.arange(n) if frames is None else np.asarray(frames)
+    breaks = np.zeros(n, dtype=bool)
+    if n > 1:
+        breaks[1:] = _run_breaks(frames)
     out = []
     for j, lab in enumerate(labels):
         for s, e in runs(active[:, j]):
-            out.append({"label": lab, "start": int(frames[s]), "end": int(frames[e]),
-                        "score": round(float(np.mean(probs[s : e + 1, j])), 6)})
+            cuts = [s, *(i for i in np.flatnonzero(breaks[s + 1 : e + 1]) + s + 1), e + 1]
+            for a, b in zip(cuts, cuts[1:], strict=False):
+                end = int(_ends(frames, np.array([b - 1]), extend)[0])
+                out.append({"label": lab, "start": int(frames[a]), "end": end,
+                            "score": round(float(np.mean(probs[a:b, j])), 6)})
     return sorted(out, key=lambda ev: (ev["start"], ev["end"], labels.index(ev["label"])))
 
 

@@ -119,8 +119,8 @@ def run_source(
     active = postprocess(probs_arr, predictor.thresholds, post)
     return VideoResult(
         source.video_id, frames, np.asarray(times, dtype=float), probs_arr, active,
-        events=label_set_events(active, frames, predictor.labels),
-        scored_events=label_events(active, probs_arr, frames, predictor.labels),
+        events=label_set_events(active, frames, predictor.labels, extend=True),
+        scored_events=label_events(active, probs_arr, frames, predictor.labels, extend=True),
     )
 
 

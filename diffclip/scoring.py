@@ -10,7 +10,9 @@ Official rule, per (video, label):
 * ``AP = sum_i precision_i * (recall_i - recall_{i-1})`` over predictions, no interpolation;
 * a label with no truth segments in the video scores 1.0 if nothing is predicted for it, else 0.0.
 
-A video's mAP is the mean over all 17 labels; the overall mAP is the mean over videos.
+A video's mAP is the mean over all 17 labels; the overall mAP is the mean over videos. As in the
+challenge's scorer, whose list of videos comes from the truth's segments, a truth video without any
+labelled segment is left out of that mean (it is still required in the submission).
 
 :func:`ranked_ap` is the conventional alternative (predictions sorted by confidence, labels without
 truth left out); it is not the challenge's number.
@@ -91,7 +93,8 @@ class Score:
 
     def label_means(self, labels: Sequence[str] = LABELS) -> dict[str, float]:
         """Each label's AP averaged over videos."""
-        return {lab: sum(v.per_label[lab] for v in self.videos) / len(self.videos) for lab in labels}
+        n = max(len(self.videos), 1)
+        return {lab: sum(v.per_label[lab] for v in self.videos) / n for lab in labels}
 
     def to_dict(self) -> dict:
         return {
@@ -116,6 +119,8 @@ def score(truth: Mapping, pred: Mapping, threshold: float, labels: Sequence[str]
     videos = []
     for video in truth["videos"]:
         truth_segs = segments_by_label(video["events"])
+        if not truth_segs:
+            continue
         pred_segs = segments_by_label(pred_by_id.get(video["video_id"], []))
         per_label = {}
         free, wrong = [], []

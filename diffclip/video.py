@@ -108,7 +108,10 @@ def video_source(path: str | Path, sampling: Sampling | None = None, video_id: s
                     if sampling.fps is not None and t is not None:
                         if next_time is not None and t < next_time - 1e-6:
                             continue
-                        next_time = (t if next_time is None else next_time) + 1.0 / sampling.fps
+                        # after a jump in timestamps (variable frame rate), restart the grid here
+                        if next_time is None or t - next_time > 1.0 / sampling.fps:
+                            next_time = t
+                        next_time += 1.0 / sampling.fps
                     elif number % sampling.stride:
                         continue
                     yield Frame(video_id or path.stem, number, frame.to_ndarray(format="rgb24"), t)
@@ -122,13 +125,19 @@ def video_source(path: str | Path, sampling: Sampling | None = None, video_id: s
 
 
 def list_frame_files(folder: Path) -> list[tuple[int, Path]]:
-    """(frame number, path) of ``frame_<digits>.png`` files (any case), sorted by number."""
-    files = []
-    for entry in folder.iterdir():
+    """(frame number, path) of ``frame_<digits>.png`` files (any case), sorted by number; where two
+    files carry the same number (an upper- and a lower-case copy), the first by name is kept."""
+    files: dict[int, Path] = {}
+    for entry in sorted(folder.iterdir()):
         m = FRAME_FILE_RE.match(entry.name)
         if m:
-            files.append((int(m.group(1)), entry))
-    return sorted(files)
+            number = int(m.group(1))
+            if number in files:
+                log.warning("%s: %s and %s both hold frame %d; using the first", folder, files[number].name,
+                            entry.name, number)
+                continue
+            files[number] = entry
+    return sorted(files.items())
 
 
 def folder_source(folder: str | Path, sampling: Sampling | None = None, video_id: str | None = None) -> FrameSource:
@@ -136,6 +145,8 @@ def folder_source(folder: str | Path, sampling: Sampling | None = None, video_id
     The listing holds names only; pixels are read as frames are consumed."""
     folder = Path(folder)
     sampling = sampling or Sampling()
+    if sampling.fps is not None:
+        log.warning("%s: frame folders have no timestamps; --fps is ignored (use --stride)", folder)
     files = list_frame_files(folder)
     if not files:
         raise ValueError(f"{folder} holds no frame_<number>.png files")
@@ -162,6 +173,16 @@ def images_source(paths: Iterable[str | Path], video_id: str = "images") -> Fram
     return FrameSource(video_id, "images", None, iterate, len(paths))
 
 
+def _sources_in(folder: Path, sampling: Sampling) -> list[FrameSource]:
+    found = []
+    for child in sorted(folder.iterdir()):
+        if child.is_dir() and list_frame_files(child):
+            found.append(folder_source(child, sampling))
+        elif child.is_file() and child.suffix.lower() in VIDEO_SUFFIXES:
+            found.append(video_source(child, sampling))
+    return found
+
+
 def discover_sources(inputs: Iterable[str | Path], sampling: Sampling | None = None) -> list[FrameSource]:
     """Turn command-line inputs into frame sources: a video file is one source; a folder of frames is
     one; a folder of frame folders (a Galar or challenge root) or of videos gives one per entry; loose
@@ -184,12 +205,10 @@ def discover_sources(inputs: Iterable[str | Path], sampling: Sampling | None = N
         if list_frame_files(item):
             sources.append(folder_source(item, sampling))
             continue
-        found = []
-        for child in sorted(item.iterdir()):
-            if child.is_dir() and list_frame_files(child):
-                found.append(folder_source(child, sampling))
-            elif child.is_file() and child.suffix.lower() in VIDEO_SUFFIXES:
-                found.append(video_source(child, sampling))
+        found = _sources_in(item, sampling)
+        if not found:  # some Galar extractions nest the video folders one level deeper
+            for child in sorted(p for p in item.iterdir() if p.is_dir()):
+                found.extend(_sources_in(child, sampling))
         if not found:
             raise ValueError(f"{item}: no frames, frame folders or videos inside")
         sources.extend(found)

@@ -83,3 +83,25 @@ def test_label_set_grouping_and_scored_events():
     assert [e["label"] for e in scored] == ["a", "b", "c"]
     with pytest.raises(ValueError, match="strictly increasing"):
         label_set_events(active, frames[::-1], labels)
+
+
+def test_uneven_sampling_steps_are_not_gaps_and_events_extend_over_the_stride():
+    labels = ["a"]
+    on = np.ones((8, 1), bool)
+    # 30 fps sampled at 12 fps: steps of 2 and 3 alternate; one event, not eight
+    frames = np.array([0, 2, 5, 7, 10, 12, 15, 17])
+    assert label_set_events(on, frames, labels) == [{"start": 0, "end": 17, "label": ["a"]}]
+    # every 5th frame: with extend, a run ends just before the next sample, but the last sample
+    # of the video ends where the video's sampled frames end
+    frames5 = np.arange(8) * 5
+    act = np.array([1, 1, 1, 0, 0, 1, 1, 1], bool)[:, None]
+    assert label_set_events(act, frames5, labels, extend=True) == [
+        {"start": 0, "end": 14, "label": ["a"]}, {"start": 25, "end": 35, "label": ["a"]}]
+    assert label_set_events(act, frames5, labels) == [
+        {"start": 0, "end": 10, "label": ["a"]}, {"start": 25, "end": 35, "label": ["a"]}]
+    # a real gap (far more than the typical step) splits a run and is not bridged by the extension
+    gap = np.array([0, 5, 10, 100, 105])
+    assert label_set_events(np.ones((5, 1), bool), gap, labels, extend=True) == [
+        {"start": 0, "end": 14, "label": ["a"]}, {"start": 100, "end": 105, "label": ["a"]}]
+    scored = label_events(np.ones((5, 1), bool), np.full((5, 1), 0.7), gap, labels, extend=True)
+    assert [(e["start"], e["end"]) for e in scored] == [(0, 14), (100, 105)]

@@ -188,3 +188,25 @@ def test_explain_command(tiny_checkpoint, tmp_path):
     assert np.load(tmp_path / "map_f1.npy").shape == (224, 224)
     assert main(["explain", frames[0], "--checkpoint", str(tiny_checkpoint), "--label", "tumour",
                  "--out", str(tmp_path / "x.png")]) == 2
+
+
+def test_integrated_gradients_completeness_on_the_bundled_model():
+    """Attributions sum to f(x) - f(baseline) within 5% at 64 steps (f = the label's logit)."""
+    from pathlib import Path
+
+    from explain.attributions import baseline_like, integrated_gradients
+
+    root = Path(__file__).resolve().parents[1]
+    bundled = Predictor(root / "demo" / "weights" / "diff", device="cpu", amp=False)
+    analysis = analyse(bundled, root / "demo" / "examples" / "frames" / "blood.png")
+    label = bundled.labels.index("blood")
+    pre = bundled.model.config.preprocess
+    baseline = baseline_like(analysis.x, pre.mean, pre.std)
+    attr, delta = integrated_gradients(bundled.model, analysis.x, label, baseline, steps=64)
+    with torch.no_grad():
+        fx = bundled.model(analysis.x)[0, label].item()
+        fb = bundled.model(baseline)[0, label].item()
+    total = attr.sum().item()
+    assert abs(fx - fb) > 0.5  # a meaningful difference to explain
+    assert abs(total - (fx - fb)) <= 0.05 * abs(fx - fb), (total, fx - fb)
+    assert abs(delta) == pytest.approx(abs(total - (fx - fb)), rel=1e-3, abs=1e-4)

@@ -113,3 +113,14 @@ def test_sanity_check_errors(pred, message):
 def test_empty_label_list_is_allowed():
     validate_document(doc(("v", [ev(0, 3)])))
     assert len(LABELS) == 17
+
+
+def test_truth_video_without_segments_is_left_out_of_the_mean():
+    # video b has no labelled segment: the challenge's scorer averages over a only -> 16/17
+    truth = doc(("a", [ev(0, 9, "colon")]), ("b", []))
+    s = score(truth, doc(("a", []), ("b", [])), 0.5)
+    assert [v.video_id for v in s.videos] == ["a"]
+    assert s.map == pytest.approx(16 / 17)
+    # but it must still be in the submission
+    with pytest.raises(SubmissionError, match="missing \\['b'\\]"):
+        score(truth, doc(("a", [])), 0.5)

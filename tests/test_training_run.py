@@ -111,3 +111,13 @@ def test_torchrun_ddp_matches_single_process(micro_config, tmp_path):
     # only rank 0 wrote files: one metrics row, one checkpoint
     with open(tmp_path / "ddp" / "metrics.csv") as fh:
         assert len(list(csv.DictReader(fh))) == 1
+
+
+def test_uncached_data_with_worker_processes_trains_identically(micro_config, tmp_path):
+    common = ["epochs=1", "save_every_steps=0"]
+    cached = train(load_config(micro_config, [f"out_dir={tmp_path / 'cached'}", *common]))
+    loaded = train(load_config(micro_config, [f"out_dir={tmp_path / 'workers'}", "cache_images=false",
+                                              "workers=2", *common]))
+    a = torch.load(cached / "state.pt", weights_only=True)["model"]
+    b = torch.load(loaded / "state.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)

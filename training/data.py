@@ -53,11 +53,12 @@ class FrameSet:
             return self.images[indices]
         return torch.stack([load_frame(self.records[i].path, self.preprocess) for i in indices])
 
-    def batch(self, indices: list[int], augment_seeds: list[int] | None = None) -> torch.Tensor:
+    def batch(self, indices: list[int], augment_seeds: list[int] | None = None,
+              raw: torch.Tensor | None = None) -> torch.Tensor:
         """Normalised float batch. With ``augment_seeds`` (one per item), random flips and quarter turns
         (a capsule frame has no "up"), each drawn from its item's seed so that any batch, on any rank,
         can be reproduced exactly."""
-        x = self.raw(indices).float().div_(255.0)
+        x = (self.raw(indices) if raw is None else raw).float().div_(255.0)
         if augment_seeds is not None:
             out = []
             for xi, seed in zip(x, augment_seeds, strict=True):
@@ -113,3 +114,31 @@ def build_frame_sets(cfg: TrainConfig, preprocess: Preprocess) -> tuple[FrameSet
              len(train_idx), len(train_idx.video_ids), len(val_idx), len(val_idx.video_ids))
     return (FrameSet.from_index(train_idx, preprocess, cfg.cache_images, "train"),
             FrameSet.from_index(val_idx, preprocess, cfg.cache_images, "val"))
+
+
+class RawFrames(torch.utils.data.Dataset):
+    """Item i of a FrameSet as a uint8 crop, for DataLoader worker processes (uncached sets)."""
+
+    def __init__(self, frames: FrameSet) -> None:
+        self.records, self.preprocess = frames.records, frames.preprocess
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return load_frame(self.records[i].path, self.preprocess)
+
+
+def raw_batches(frames: FrameSet, batches, workers: int):
+    """(indices, uint8 batch) for each list of indices in ``batches``: from memory when the set is
+    cached or ``workers`` is 0, else decoded by ``workers`` processes, in order."""
+    batches = list(batches)
+    if frames.images is not None or workers <= 0:
+        for idx in batches:
+            yield idx, frames.raw(idx)
+        return
+    # Its own generator: the loader must not draw from the global RNG, which drives dropout and is
+    # part of the resume state.
+    loader = torch.utils.data.DataLoader(RawFrames(frames), batch_sampler=batches, num_workers=workers,
+                                         collate_fn=torch.stack, generator=torch.Generator().manual_seed(0))
+    yield from zip(batches, loader, strict=True)

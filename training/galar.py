@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -79,18 +80,28 @@ def find_labels_dir(root: Path) -> Path:
     raise FileNotFoundError(f"no Labels/ or labels/ folder under {root} (or one level deeper)")
 
 
+def _frame_dirs(base: Path) -> dict[str, Path]:
+    found = {}
+    with os.scandir(base) as it:
+        for entry in sorted(it, key=lambda e: e.name):
+            if entry.is_dir() and entry.name.lower() != "labels":
+                with os.scandir(entry.path) as inner:
+                    if any(FRAME_RE.match(e.name) for e in inner):
+                        found.setdefault(_video_key(entry.name), Path(entry.path))
+    return found
+
+
 def find_video_dirs(root: Path, video_ids: Iterable[str] | None = None) -> dict[str, Path]:
-    """Map video ids to their frame folders, looking in ``root`` and one level deeper."""
-    wanted = None if video_ids is None else {_video_key(v) for v in video_ids}
-    found: dict[str, Path] = {}
-    candidates = [root, *sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower() != "labels")]
-    for base in candidates:
-        for folder in sorted(p for p in base.iterdir() if p.is_dir()):
-            key = _video_key(folder.name)
-            if key in found or (wanted is not None and key not in wanted):
-                continue
-            if any(FRAME_RE.match(e.name) for e in folder.iterdir()):
-                found[key] = folder
+    """Map video ids to their frame folders: the folders of ``root`` that hold frames, or, when it has
+    none, those one level deeper (some extractions nest them)."""
+    found = _frame_dirs(root)
+    if not found:
+        for sub in sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower() != "labels"):
+            for key, folder in _frame_dirs(sub).items():
+                found.setdefault(key, folder)
+    if video_ids is not None:
+        wanted = {_video_key(v) for v in video_ids}
+        found = {k: v for k, v in found.items() if k in wanted}
     return found
 
 
@@ -108,6 +119,13 @@ def read_label_csv(path: str | Path) -> tuple[list[int], np.ndarray, list[str | 
     are 0. Raises :class:`GalarFormatError` naming the file and line for a malformed file.
     """
     path = Path(path)
+    try:
+        return _read_label_csv(path)
+    except UnicodeDecodeError as exc:
+        raise GalarFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _read_label_csv(path: Path) -> tuple[list[int], np.ndarray, list[str | None]]:
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         try:
@@ -122,8 +140,18 @@ def read_label_csv(path: str | Path) -> tuple[list[int], np.ndarray, list[str | 
         label_cols = {lab: names.index(lab) for lab in LABELS if lab in names}
         if not label_cols:
             raise GalarFormatError(f"{path}:1: header names none of the 17 labels: {header}")
+        absent = [lab for lab in LABELS if lab not in label_cols]
+        if absent:
+            log.info("%s has no column for %s; those labels read as 0", path, absent)
         frames, targets, sections = [], [], []
-        for row in reader:
+        rows = iter(reader)
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                raise GalarFormatError(f"{path}:{reader.line_num}: {exc}") from None
             line = reader.line_num
             if not row or all(not c.strip() for c in row):
                 continue
@@ -169,7 +197,7 @@ def _warn_missing(missing_by_video: dict[str, int]) -> None:
 
 
 def scan_galar(
-    root: str | Path, videos: Sequence[str] | None = None, every: int = 1
+    root: str | Path, videos: Sequence[str] | None = None, every: int = 1, warn: bool = True
 ) -> GalarIndex:
     """Index a Galar root: every labelled frame present on disk, optionally only some videos and
     every ``every``-th labelled row of each video."""
@@ -179,7 +207,8 @@ def scan_galar(
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
     labels_dir = find_labels_dir(root)
-    csvs = {_video_key(p.stem): p for p in sorted(labels_dir.glob("*.csv"), key=lambda p: _sort_key(p.stem))}
+    files = [p for p in labels_dir.iterdir() if p.suffix.lower() == ".csv"]
+    csvs = {_video_key(p.stem): p for p in sorted(files, key=lambda p: _sort_key(p.stem))}
     if videos is not None:
         wanted = [_video_key(v) for v in videos]
         unknown = [v for v in wanted if v not in csvs]
@@ -201,7 +230,8 @@ def scan_galar(
                 missing[video_id] += 1
                 continue
             records.append(FrameRecord(video_id, frames[i], path, targets[i], sections[i]))
-    _warn_missing(missing)
+    if warn:
+        _warn_missing(missing)
     return GalarIndex(records, sum(missing.values()), missing)
 
 
@@ -220,14 +250,17 @@ def read_split(split_csv: str | Path, root: str | Path) -> GalarIndex:
             raise GalarFormatError(f"{split_csv}:1: split file needs a 'path' column, got {reader.fieldnames}")
         column = next(f for f in reader.fieldnames if _norm(f) == "path")
         for row in reader:
-            rel = Path(row[column].strip())
+            value = (row.get(column) or "").strip()
+            if not value:
+                raise GalarFormatError(f"{split_csv}:{reader.line_num}: empty 'path'")
+            rel = Path(value)
             m = FRAME_RE.match(rel.name)
             if m is None or len(rel.parts) < 2:
                 raise GalarFormatError(
                     f"{split_csv}:{reader.line_num}: path must look like '<video>/frame_000000.PNG', got {rel}"
                 )
             wanted.setdefault(_video_key(rel.parts[-2]), []).append(int(m.group(1)))
-    index = scan_galar(root, videos=list(wanted))
+    index = scan_galar(root, videos=list(wanted), warn=False)
     by_key = {(_video_key(r.video_id), r.frame): r for r in index.records}
     records, missing = [], {}
     for key, frames in wanted.items():

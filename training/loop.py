@@ -31,7 +31,7 @@ from diffclip.model import DiffCLIPClassifier, build_model
 
 from . import distributed as dist_utils
 from .config import TrainConfig
-from .data import FrameSet, build_frame_sets
+from .data import FrameSet, build_frame_sets, raw_batches
 from .losses import AsymmetricFocalLoss, TextPromptLoss, pos_weight_from_targets
 from .metrics import frame_metrics, search_thresholds
 from .mixup import mixup
@@ -190,12 +190,12 @@ class Trainer:
         log.info("resumed from %s at epoch %d, batch %d (step %d)", path, p["epoch"], p["batch"], p["step"])
 
     # ------------------------------------------------------------------ steps
-    def _train_step(self, indices: list[int]) -> float:
+    def _train_step(self, indices: list[int], raw: torch.Tensor) -> float:
         cfg = self.cfg
         step = self.state.step
         # Item i of this rank's batch is item rank + i * world of the global batch.
         seeds = [(cfg.seed * 1_000_003 + step) * 4_099 + self.rank + i * self.world for i in range(len(indices))]
-        x = self.train_set.batch(indices, augment_seeds=seeds if cfg.augment else None)
+        x = self.train_set.batch(indices, augment_seeds=seeds if cfg.augment else None, raw=raw)
         y = self.train_set.targets[indices]
         if cfg.mixup:
             x, y, _ = mixup(x, y, np.random.default_rng([cfg.seed, step]), cfg.mixup_alpha, cfg.mixup_min_lambda)
@@ -291,11 +291,12 @@ class Trainer:
                 epoch = self.state.epoch
                 start = time.time()
                 losses = []
-                bar = tqdm(self.sampler.batches(epoch, cfg.batch_size, self.state.batch),
-                           total=self.steps_per_epoch, initial=self.state.batch, disable=not self.main,
+                batches = raw_batches(self.train_set, self.sampler.batches(epoch, cfg.batch_size, self.state.batch),
+                                      cfg.workers)
+                bar = tqdm(batches, total=self.steps_per_epoch, initial=self.state.batch, disable=not self.main,
                            desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
-                for indices in bar:
-                    losses.append(self._train_step(indices))
+                for indices, raw in bar:
+                    losses.append(self._train_step(indices, raw))
                     self.state.batch += 1
                     bar.set_postfix(loss=f"{losses[-1]:.4f}")
                     if cfg.debug_sigterm_at_step and self.state.step == cfg.debug_sigterm_at_step:
