@@ -161,7 +161,7 @@ def build_demo(bank: ModelBank) -> gr.Blocks:
                             value=[(str(e.image), e.shows) for e in example_list], label="Examples (synthetic; click one)",
                             columns=4, height=220, allow_preview=False, elem_id="example-gallery")
                         frame_gallery = gr.Gallery(label="Analysed frames (click to select)", columns=4, height=200,
-                                                   allow_preview=False, elem_id="frame-gallery")
+                                                   allow_preview=False, object_fit="contain", elem_id="frame-gallery")
                     with gr.Column(scale=1):
                         scores = gr.HTML(label="Scores", elem_id="scores")
                 with gr.Row():

@@ -130,12 +130,31 @@ def _check_pretrained(attn: nn.Module, need_even_heads: bool) -> None:
         raise ValueError(f"differential attention needs an even number of heads, got {attn.num_heads}")
 
 
-def _to_like(module: nn.Module, ref: nn.Linear) -> nn.Module:
-    return module.to(device=ref.weight.device, dtype=ref.weight.dtype)
+def _layer_kwargs(attn: Attention) -> dict:
+    """Constructor arguments that a converted layer takes over from the pretrained one."""
+    return {
+        "qkv_bias": attn.qkv.bias is not None,
+        "proj_bias": attn.proj.bias is not None,
+        "attn_drop": attn.attn_drop.p,
+        "proj_drop": attn.proj_drop.p,
+    }
+
+
+def _adopt(new: nn.Module, attn: Attention) -> nn.Module:
+    """Move ``new`` to the pretrained layer's device and dtype and share its qkv, norms and proj."""
+    new.to(device=attn.qkv.weight.device, dtype=attn.qkv.weight.dtype)
+    for name in ("qkv", "q_norm", "k_norm", "norm", "proj"):
+        setattr(new, name, getattr(attn, name))
+    return new
 
 
 class _Recording:
     """Mixin: dispatch between the fast path and the maps path."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # timm reads this flag (from its environment switch) in its own forward; ours are always fused
+        self.fused_attn = True
 
     def forward(
         self, x: torch.Tensor, attn_mask: torch.Tensor | None = None, is_causal: bool = False
@@ -158,10 +177,6 @@ class VanillaAttention(_Recording, Attention):
     """Standard multi-head self-attention (timm ``Attention``) that can also return its maps."""
 
     variant = "vanilla"
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fused_attn = True
 
     @classmethod
     def from_attention(cls, attn: Attention, depth: int = 0) -> VanillaAttention:
@@ -208,28 +223,12 @@ class TimmDiffAttention(_Recording, DiffAttention):
 
     variant = "diff"
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fused_attn = True
-
     @classmethod
     def from_attention(cls, attn: Attention, depth: int = 0) -> TimmDiffAttention:
         """Build from a pretrained timm ``Attention``, reusing its qkv and proj layers."""
         _check_pretrained(attn, need_even_heads=True)
-        dim = attn.qkv.in_features
-        new = cls(
-            dim,
-            num_heads=attn.num_heads // 2,
-            qkv_bias=attn.qkv.bias is not None,
-            proj_bias=attn.proj.bias is not None,
-            attn_drop=attn.attn_drop.p,
-            proj_drop=attn.proj_drop.p,
-            depth=depth,
-        )
-        _to_like(new, attn.qkv)
-        for name in ("qkv", "q_norm", "k_norm", "norm", "proj"):
-            setattr(new, name, getattr(attn, name))
-        return new
+        return _adopt(cls(attn.qkv.in_features, num_heads=attn.num_heads // 2, depth=depth, **_layer_kwargs(attn)),
+                      attn)
 
     def lambda_per_head(self) -> torch.Tensor:
         """The layer's lambda, repeated for each head (shape (heads,))."""
@@ -336,18 +335,7 @@ class PaperDiffAttention(_Recording, nn.Module):
     def from_attention(cls, attn: Attention, depth: int = 0) -> PaperDiffAttention:
         """Build from a pretrained timm ``Attention``, reusing its qkv and proj layers."""
         _check_pretrained(attn, need_even_heads=True)
-        new = cls(
-            attn.qkv.in_features,
-            num_heads=attn.num_heads,
-            qkv_bias=attn.qkv.bias is not None,
-            proj_bias=attn.proj.bias is not None,
-            attn_drop=attn.attn_drop.p,
-            proj_drop=attn.proj_drop.p,
-        )
-        _to_like(new, attn.qkv)
-        for name in ("qkv", "q_norm", "k_norm", "norm", "proj"):
-            setattr(new, name, getattr(attn, name))
-        return new
+        return _adopt(cls(attn.qkv.in_features, num_heads=attn.num_heads, **_layer_kwargs(attn)), attn)
 
     def compute_lambda(self) -> torch.Tensor:
         """The layer's scalar lambda."""
@@ -428,17 +416,7 @@ class PreservingDiffAttention(_Recording, nn.Module):
         """Build from a pretrained timm ``Attention``: reuse qkv and proj, copy q/k into ``qk2``."""
         _check_pretrained(attn, need_even_heads=False)
         dim = attn.qkv.in_features
-        new = cls(
-            dim,
-            num_heads=attn.num_heads,
-            qkv_bias=attn.qkv.bias is not None,
-            proj_bias=attn.proj.bias is not None,
-            attn_drop=attn.attn_drop.p,
-            proj_drop=attn.proj_drop.p,
-        )
-        _to_like(new, attn.qkv)
-        for name in ("qkv", "q_norm", "k_norm", "norm", "proj"):
-            setattr(new, name, getattr(attn, name))
+        new = _adopt(cls(dim, num_heads=attn.num_heads, **_layer_kwargs(attn)), attn)
         with torch.no_grad():
             new.qk2.weight.copy_(attn.qkv.weight[: 2 * dim])
             if attn.qkv.bias is not None:

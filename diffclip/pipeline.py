@@ -86,10 +86,10 @@ def batches(predictor: Predictor, source: FrameSource, workers: int = 0, prefetc
 
 def default_workers(predictor: Predictor) -> int:
     """Decoding processes: none on a CPU-only run (they would take cores from the model, one thread
-    decodes ahead), up to 8 when a GPU does the model's work."""
+    decodes ahead), one per spare core (up to 16) when a GPU does the model's work."""
     import os
 
-    return 0 if predictor.device.type == "cpu" else max(1, min(8, (os.cpu_count() or 2) - 1))
+    return 0 if predictor.device.type == "cpu" else max(1, min(16, (os.cpu_count() or 2) - 1))
 
 
 def run_source(

@@ -22,7 +22,8 @@ def test_upload_frame_shows_scores_and_overlays(app_url):
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1700})
-            page.goto(app_url, wait_until="networkidle")
+            page.goto(app_url, wait_until="domcontentloaded")
+            page.wait_for_selector("#analyse-btn", timeout=60_000)
             assert "Not for clinical use" in page.content()
             page.locator("#frame-upload input[type=file]").set_input_files(str(EXAMPLE))
             page.locator("#analyse-btn").click()

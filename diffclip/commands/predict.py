@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
     parser.add_argument("--no-amp", action="store_true", help="full precision even where bf16/fp16 would pay")
     parser.add_argument("--workers", type=int, default=None,
-                        help="decoding processes for frame folders (default: 0 on CPU, up to 8 with a GPU)")
+                        help="decoding processes for frame folders (default: 0 on CPU, one per spare core up to 16 with a GPU)")
     parser.add_argument("--median-window", type=int, default=7)
     parser.add_argument("--min-length", type=int, default=3)
     parser.add_argument("--max-gap", type=int, default=5)
