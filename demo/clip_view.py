@@ -17,6 +17,7 @@ from diffclip.atomic import write_json
 from diffclip.events import events_document, label_events, label_set_events, postprocess
 from diffclip.images import to_rgb
 from diffclip.inference import Predictor
+from diffclip.memory import pin_mmap_threshold
 from diffclip.timeline import save_timeline
 from diffclip.video import Sampling, video_source
 from explain.analysis import crop_image
@@ -72,6 +73,7 @@ def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames:
                  overlay_alpha: float = 0.45) -> ClipResult:
     """Predict the sampled frames of a clip (with attention for the overlay video) and write the downloads."""
     path = check_clip(path)
+    pin_mmap_threshold()
     max_frames = int(min(max_frames, MAX_CLIP_FRAMES))
     source = video_source(path, Sampling(fps=float(fps), max_frames=max_frames), video_id=path.stem)
     total = source.estimate or max_frames

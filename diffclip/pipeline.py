@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from .events import DEFAULT_POSTPROCESS, PostProcess, label_events, label_set_events, postprocess
 from .images import load_crop
 from .inference import Predictor
+from .memory import pin_mmap_threshold
 from .video import Frame, FrameSource, prefetch
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,7 @@ def predict_sources(
 ) -> tuple[list[VideoResult], RunStats]:
     """Run every source; optionally stream per-frame probabilities to ``probs_csv``
     (``video_id, frame, <labels>``)."""
+    pin_mmap_threshold()  # flat memory over long videos (see diffclip.memory)
     total = sum(s.estimate or 0 for s in sources) or None
     bar = tqdm(total=total, unit="frame", desc="predict", disable=not progress, smoothing=0.1)
     results = []

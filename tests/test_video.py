@@ -108,3 +108,16 @@ def test_prefetch_runs_ahead_and_reraises():
     gen = prefetch(iter(range(1000)), depth=2)
     assert next(gen) == 0
     gen.close()
+
+
+def test_upper_and_lower_case_copies_of_a_frame_count_once(tmp_path, caplog):
+    import logging
+
+    from diffclip.video import list_frame_files
+
+    _frames(tmp_path / "v", [0, 1], upper=True)
+    _frames(tmp_path / "v", [1], upper=False)
+    with caplog.at_level(logging.WARNING):
+        files = list_frame_files(tmp_path / "v")
+    assert [n for n, _ in files] == [0, 1] and files[1][1].name == "frame_000001.PNG"
+    assert "both hold frame 1" in caplog.text
