@@ -14,10 +14,11 @@ import numpy as np
 import torch
 
 from diffclip.atomic import write_json
-from diffclip.events import events_document, label_events, label_set_events, postprocess
+from diffclip.events import events_document
 from diffclip.images import to_rgb
 from diffclip.inference import Predictor
 from diffclip.memory import pin_mmap_threshold
+from diffclip.pipeline import probability_rows, video_result
 from diffclip.timeline import save_timeline
 from diffclip.video import Sampling, video_source
 from explain.analysis import crop_image
@@ -109,31 +110,27 @@ def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames:
         raise ValueError(f"{path.name}: {exc}") from None
     if not numbers:
         raise ValueError(f"{path.name}: no frames could be decoded")
-    probs_arr = np.concatenate(probs)
-    frames = np.asarray(numbers)
-    active = postprocess(probs_arr, predictor.thresholds)
-    events = label_set_events(active, frames, predictor.labels, extend=True)
-    scored = label_events(active, probs_arr, frames, predictor.labels, extend=True)
+    res = video_result(predictor, path.stem, numbers, times, np.concatenate(probs))
+    frames, probs_arr, active = res.frames, res.probs, res.active
     out = Path(out_dir or tempfile.mkdtemp(prefix="diffclip-clip-"))
     out.mkdir(parents=True, exist_ok=True)
     stem = path.stem
     files = {
-        "events": write_json(out / f"{stem}_events.json", events_document({stem: events}), indent=1),
+        "events": write_json(out / f"{stem}_events.json", events_document({stem: res.events}), indent=1),
         "probs": _write_probs(out / f"{stem}_probs.csv", stem, frames, probs_arr, predictor.labels),
         "timeline": save_timeline(out / f"{stem}_timeline.png", frames, probs_arr, predictor.thresholds, active,
                                   predictor.labels, title=f"clip {stem}"),
         "overlay": _write_overlay_mp4(out / f"{stem}_overlay.mp4", images, heat, probs_arr, predictor, fps,
                                       overlay_alpha, diverging=model.config.attention != "vanilla"),
     }
-    return ClipResult(stem, frames, np.asarray(times), images, probs_arr, active, events, scored, files)
+    return ClipResult(stem, frames, res.times, images, probs_arr, active, res.events, res.scored_events, files)
 
 
 def _write_probs(path: Path, video_id: str, frames, probs, labels) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["video_id", "frame", *labels])
-        for n, row in zip(frames, probs, strict=True):
-            writer.writerow([video_id, int(n), *(f"{v:.5f}" for v in row)])
+        writer.writerows(probability_rows(video_id, frames, probs))
     return path
 
 

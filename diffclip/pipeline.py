@@ -110,18 +110,28 @@ def run_source(
         times.extend(ts)
         probs.append(p)
         if csv_writer is not None:
-            csv_writer.writerows([source.video_id, n, *(f"{v:.5f}" for v in row)] for n, row in zip(nums, p, strict=True))
+            csv_writer.writerows(probability_rows(source.video_id, nums, p))
         if bar is not None:
             bar.update(len(nums))
     if not probs:
         raise ValueError(f"{source.video_id}: no frames were read")
-    probs_arr = np.concatenate(probs)
-    frames = np.asarray(numbers)
-    active = postprocess(probs_arr, predictor.thresholds, post)
+    return video_result(predictor, source.video_id, numbers, times, np.concatenate(probs), post)
+
+
+def probability_rows(video_id: str, frames, probs: np.ndarray):
+    """Rows of the per-frame probabilities CSV: ``video_id, frame, <one column per label>``."""
+    return ([video_id, int(n), *(f"{v:.5f}" for v in row)] for n, row in zip(frames, probs, strict=True))
+
+
+def video_result(predictor: Predictor, video_id: str, frames, times, probs: np.ndarray,
+                 post: PostProcess = DEFAULT_POSTPROCESS) -> VideoResult:
+    """Post-process one video's per-frame probabilities into label-set and scored per-label events."""
+    frames = np.asarray(frames)
+    active = postprocess(probs, predictor.thresholds, post)
     return VideoResult(
-        source.video_id, frames, np.asarray(times, dtype=float), probs_arr, active,
+        video_id, frames, np.asarray(times, dtype=float), probs, active,
         events=label_set_events(active, frames, predictor.labels, extend=True),
-        scored_events=label_events(active, probs_arr, frames, predictor.labels, extend=True),
+        scored_events=label_events(active, probs, frames, predictor.labels, extend=True),
     )
 
 
