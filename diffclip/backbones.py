@@ -51,6 +51,12 @@ class Preprocess:
     interpolation: str = "bicubic"
     resize_mode: str = "shortest"
 
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise a (B, 3, H, W) batch in [0, 1] with the CLIP mean and std, on ``x``'s device."""
+        mean = torch.tensor(self.mean, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(1, 3, 1, 1)
+        return (x - mean) / std
+
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 

@@ -118,11 +118,8 @@ class Predictor:
     def predict_uint8(self, batch: torch.Tensor) -> np.ndarray:
         """Probabilities (B, L) for a (B, 3, S, S) uint8 batch, normalised on the device (4x less to
         move than floats)."""
-        pre = self.model.config.preprocess
         x = batch.to(self.device, non_blocking=True).float().div_(255.0)
-        mean = torch.tensor(pre.mean, device=self.device).view(1, 3, 1, 1)
-        std = torch.tensor(pre.std, device=self.device).view(1, 3, 1, 1)
-        return self.predict_tensor((x - mean) / std)
+        return self.predict_tensor(self.model.config.preprocess.normalize(x))
 
     @torch.inference_mode()
     def predict_tensor(self, batch: torch.Tensor) -> np.ndarray:

@@ -71,9 +71,7 @@ class FrameSet:
                     xi = xi.flip(-2)
                 out.append(torch.rot90(xi, turns, dims=(-2, -1)))
             x = torch.stack(out)
-        mean = torch.tensor(self.preprocess.mean).view(1, 3, 1, 1)
-        std = torch.tensor(self.preprocess.std).view(1, 3, 1, 1)
-        return (x - mean) / std
+        return self.preprocess.normalize(x)
 
 
 def ensure_synthetic(cfg: TrainConfig) -> Path:
