@@ -1,3 +1,4 @@
+import contextlib
 import math
 
 import pytest
@@ -201,3 +202,39 @@ def test_converted_variants_train():
     attn(torch.randn(2, 5, 48)).pow(2).sum().backward()
     assert attn.lambda_a.grad.abs().sum() > 0
     assert attn.qk2.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("variant", ["diff", "diff_preserving"])
+def test_fast_path_in_batch_chunks_matches_maps_path_with_per_image_masks(variant, monkeypatch):
+    import diffclip.attention as attention_module
+
+    attn = make_attention(variant, _pretrained_attention(), depth=2).eval()
+    _randomise_lambdas(attn)
+    x = torch.randn(5, 7, 48)
+    keep = torch.rand(5, 1, 7, 7) > 0.4
+    keep[:, :, torch.arange(7), torch.arange(7)] = True
+    with torch.no_grad():
+        whole = attn(x, attn_mask=keep)
+        monkeypatch.setattr(attention_module, "CHUNK_BYTES", 1)  # one image per chunk
+        fast, slow, _ = _run_both(attn, x, attn_mask=keep)
+    assert (fast - slow).abs().max().item() <= 1e-5
+    assert (fast - whole).abs().max().item() <= 1e-5
+    # Masks differ per image, so a chunk that took another image's mask would not match.
+    assert (attn(x[1:2], attn_mask=keep[1:2]) - fast[1:2]).abs().max().item() <= 1e-5
+
+
+@pytest.mark.parametrize("variant", ["diff", "diff_preserving"])
+def test_fast_path_gradients_match_maps_path(variant):
+    attn = make_attention(variant, _pretrained_attention(), depth=2).train()
+    _randomise_lambdas(attn)
+    x = torch.randn(3, 6, 48)
+    grads = []
+    for record in (False, True):
+        attn.zero_grad()
+        with record_attention() if record else contextlib.nullcontext():
+            attn(x).square().sum().backward()
+        grads.append({name: p.grad.clone() for name, p in attn.named_parameters()})
+    assert {name for name in grads[0] if name.startswith("lambda")}
+    for name, g in grads[0].items():
+        ref = grads[1][name]
+        assert (g - ref).abs().max().item() <= 1e-5 * ref.abs().max().item(), name
