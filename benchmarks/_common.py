@@ -69,10 +69,21 @@ def pipeline_fps(predictor, folder: Path, frames: int, repeats: int = 3) -> floa
     return frames / median_time(lambda: predict_sources(predictor, [source], progress=False), repeats)
 
 
-def alternate(fns: dict, repeats: int) -> dict[str, float]:
-    """Run each callable ``repeats`` times, alternating between them, and return median values."""
+def alternate_runs(fns: dict, repeats: int) -> dict[str, list[float]]:
+    """Run each callable ``repeats`` times, alternating between them, and return every value."""
     values: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
             values[k].append(fn())
-    return {k: float(np.median(v)) for k, v in values.items()}
+    return values
+
+
+def alternate(fns: dict, repeats: int) -> dict[str, float]:
+    """Run each callable ``repeats`` times, alternating between them, and return median values."""
+    return {k: float(np.median(v)) for k, v in alternate_runs(fns, repeats).items()}
+
+
+def paired_ratio(values: dict[str, list[float]], num: str, den: str) -> float:
+    """Median over repeats of ``num / den`` measured back to back: a shared machine's slow drifts
+    (other tenants, clock changes) cancel within a pair but not between medians taken apart."""
+    return float(np.median(np.asarray(values[num]) / np.asarray(values[den])))

@@ -17,7 +17,7 @@ from diffclip.atomic import write_json
 from diffclip.events import events_document
 from diffclip.images import to_rgb
 from diffclip.inference import Predictor
-from diffclip.memory import pin_mmap_threshold
+from diffclip.memory import trim_heap
 from diffclip.pipeline import probability_rows, video_result
 from diffclip.timeline import save_timeline
 from diffclip.video import Sampling, video_source
@@ -74,7 +74,7 @@ def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames:
                  overlay_alpha: float = 0.45) -> ClipResult:
     """Predict the sampled frames of a clip (with attention for the overlay video) and write the downloads."""
     path = check_clip(path)
-    pin_mmap_threshold()
+    trim_heap()  # what earlier analyses freed goes back to the system (see diffclip.memory)
     max_frames = int(min(max_frames, MAX_CLIP_FRAMES))
     source = video_source(path, Sampling(fps=float(fps), max_frames=max_frames), video_id=path.stem)
     total = source.estimate or max_frames

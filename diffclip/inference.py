@@ -118,8 +118,8 @@ class Predictor:
     def predict_uint8(self, batch: torch.Tensor) -> np.ndarray:
         """Probabilities (B, L) for a (B, 3, S, S) uint8 batch, normalised on the device (4x less to
         move than floats)."""
-        x = batch.to(self.device, non_blocking=True).float().div_(255.0)
-        return self.predict_tensor(self.model.config.preprocess.normalize(x))
+        x = batch.to(self.device, non_blocking=True)
+        return self.predict_tensor(self.model.config.preprocess.normalize_uint8(x))
 
     @torch.inference_mode()
     def predict_tensor(self, batch: torch.Tensor) -> np.ndarray:

@@ -1,12 +1,14 @@
-"""Whole-video inference: frames stream from a source through a background decoder and preprocessor
-into the model, then the temporal post-processing turns probabilities into events."""
+"""Whole-video inference: frames stream from a source through the decoder and preprocessor into the
+model, then the temporal post-processing turns probabilities into events."""
 
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from tqdm.auto import tqdm
 from .events import DEFAULT_POSTPROCESS, PostProcess, label_events, label_set_events, postprocess
 from .images import load_crop
 from .inference import Predictor
-from .memory import pin_mmap_threshold
+from .memory import TRIM_EVERY_BATCHES, trim_heap
 from .video import Frame, FrameSource, prefetch
 
 log = logging.getLogger(__name__)
@@ -69,13 +71,29 @@ def _thread_batches(predictor: Predictor, source: FrameSource, batch_size: int):
         yield numbers, times, torch.stack(crops)
 
 
+def _decoded_between_batches(predictor: Predictor, source: FrameSource, batch_size: int, threads: int):
+    with ThreadPoolExecutor(threads, thread_name_prefix="diffclip-decode") as pool:
+        frames = iter(source)
+        while chunk := list(itertools.islice(frames, batch_size)):
+            crops = list(pool.map(predictor.load_crop, [f.image for f in chunk]))
+            yield ([f.number for f in chunk], [np.nan if f.time is None else f.time for f in chunk],
+                   torch.stack(crops))
+
+
 def batches(predictor: Predictor, source: FrameSource, workers: int = 0, prefetch_batches: int = 4
             ) -> Iterator[tuple[list[int], list[float], torch.Tensor]]:
-    """(frame numbers, times, uint8 crops) batches of ``source``, loaded ahead of the model: by
-    ``workers`` processes for files on disk (folders, images), else by one background thread (video
-    files decode sequentially; PyAV uses its own threads)."""
+    """(frame numbers, times, uint8 crops) batches of ``source``.
+
+    Files on disk (folders, images) are decoded by ``workers`` processes ahead of the model when
+    ``workers > 0`` (a GPU does the model's work); with ``workers == 0`` (the CPU does it) they are
+    decoded between batches by one thread per torch thread: the model keeps every core busy, and a
+    decoder running beside it would take turns with torch's threads, which costs more than it overlaps.
+    Video files decode sequentially in one background thread (PyAV uses its own threads).
+    """
     pre = predictor.model.config.preprocess
-    if workers > 0 and source.kind in ("folder", "images"):
+    if source.kind in ("folder", "images"):
+        if workers == 0:
+            return _decoded_between_batches(predictor, source, predictor.batch_size, torch.get_num_threads())
         loader = torch.utils.data.DataLoader(
             _CropDataset(list(source), pre.image_size, pre.interpolation), batch_size=predictor.batch_size,
             num_workers=workers, collate_fn=_collate, pin_memory=predictor.device.type == "cuda",
@@ -86,8 +104,8 @@ def batches(predictor: Predictor, source: FrameSource, workers: int = 0, prefetc
 
 
 def default_workers(predictor: Predictor) -> int:
-    """Decoding processes: none on a CPU-only run (they would take cores from the model, one thread
-    decodes ahead), one per spare core (up to 16) when a GPU does the model's work."""
+    """Decoding processes: none on a CPU-only run (they would take cores from the model; frames are
+    decoded between batches instead), one per spare core (up to 16) when a GPU does the model's work."""
     import os
 
     return 0 if predictor.device.type == "cpu" else max(1, min(16, (os.cpu_count() or 2) - 1))
@@ -101,10 +119,12 @@ def run_source(
     bar: tqdm | None = None,
     workers: int | None = None,
 ) -> VideoResult:
-    """Predict every frame of ``source`` (decoding ahead of the model), then post-process."""
+    """Predict every frame of ``source`` (decoded as :func:`batches` says), then post-process."""
     numbers, times, probs = [], [], []
     workers = default_workers(predictor) if workers is None else workers
-    for nums, ts, batch in batches(predictor, source, workers):
+    for i, (nums, ts, batch) in enumerate(batches(predictor, source, workers)):
+        if i % TRIM_EVERY_BATCHES == TRIM_EVERY_BATCHES - 1:
+            trim_heap()  # flat memory over long videos (see diffclip.memory)
         p = predictor.predict_uint8(batch)
         numbers.extend(nums)
         times.extend(ts)
@@ -155,7 +175,6 @@ def predict_sources(
 ) -> tuple[list[VideoResult], RunStats]:
     """Run every source; optionally stream per-frame probabilities to ``probs_csv``
     (``video_id, frame, <labels>``)."""
-    pin_mmap_threshold()  # flat memory over long videos (see diffclip.memory)
     total = sum(s.estimate or 0 for s in sources) or None
     bar = tqdm(total=total, unit="frame", desc="predict", disable=not progress, smoothing=0.1)
     results = []

@@ -108,3 +108,15 @@ def test_biomedclip_and_tiny_architecture():
 def test_unknown_backbone():
     with pytest.raises(ValueError, match="unknown backbone 'resnet'"):
         backbones.build_backbone("resnet")
+
+
+def test_uint8_normalisation_matches_the_float_route_on_every_value():
+    from diffclip.backbones import Preprocess
+
+    pre = Preprocess()
+    x = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16).expand(2, 3, 16, 16)
+    fused = pre.normalize_uint8(x)
+    assert fused.dtype == torch.float32
+    assert (fused - pre.normalize(x.float() / 255.0)).abs().max().item() <= 1e-6
+    assert fused[0, 0, 0, 0].item() == pytest.approx(-pre.mean[0] / pre.std[0], abs=1e-6)
+    assert fused[1, 2, 15, 15].item() == pytest.approx((1 - pre.mean[2]) / pre.std[2], abs=1e-6)

@@ -191,7 +191,8 @@ def test_explain_command(tiny_checkpoint, tmp_path):
 
 
 def test_integrated_gradients_completeness_on_the_bundled_model():
-    """Attributions sum to f(x) - f(baseline) within 5% at 64 steps (f = the label's logit)."""
+    """Attributions sum to f(x) - f(baseline) within 5% at 256 steps (f = the label's logit; along the
+    straight path from the black baseline this logit is far from smooth, and 64 steps miss by 100%)."""
     from pathlib import Path
 
     from explain.attributions import baseline_like, integrated_gradients
@@ -202,7 +203,7 @@ def test_integrated_gradients_completeness_on_the_bundled_model():
     label = bundled.labels.index("blood")
     pre = bundled.model.config.preprocess
     baseline = baseline_like(analysis.x, pre.mean, pre.std)
-    attr, delta = integrated_gradients(bundled.model, analysis.x, label, baseline, steps=64)
+    attr, delta = integrated_gradients(bundled.model, analysis.x, label, baseline, steps=256)
     with torch.no_grad():
         fx = bundled.model(analysis.x)[0, label].item()
         fb = bundled.model(baseline)[0, label].item()

@@ -120,3 +120,14 @@ def test_config_overrides_and_errors(tmp_path):
         load_config(path, ["epochs"])
     with pytest.raises(FileNotFoundError, match="nope.yaml"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_report_keeps_the_sections_after_its_table(tmp_path):
+    from training.report import _sections_after_table
+
+    path = tmp_path / "report.md"
+    assert _sections_after_table(path) == ""
+    path.write_text("Held-out ...\n\n| label | AP |\n|---|---|\n| mouth | 1.000 |\n")
+    assert _sections_after_table(path) == ""
+    path.write_text("Held-out ...\n\n| a |\n\n## Attention noise\n\ntable\n\n## Training time\n\n27 min\n")
+    assert _sections_after_table(path) == "\n## Attention noise\n\ntable\n\n## Training time\n\n27 min\n"

@@ -2,6 +2,8 @@
 
     python -m training.report demo/weights/diff demo/weights/vanilla --out docs/demo-models.md
 
+``--out`` replaces the file's table and keeps its ``## ...`` sections.
+
 The test set is generated with a seed that no training config uses (default 4242) unless it exists.
 """
 
@@ -71,11 +73,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     log.info("evaluated in %.0f s", time.time() - start)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + _sections_after_table(out))
         with open(Path(args.out).with_suffix(".json"), "w") as fh:
             json.dump({k: {kk: vv for kk, vv in v.items()} for k, v in results.items()}, fh, indent=1)
     return 0
+
+
+def _sections_after_table(path: Path) -> str:
+    """The ``## ...`` sections an existing report file carries after its table (written by hand or by
+    other benchmarks), kept when the table is regenerated."""
+    if not path.is_file():
+        return ""
+    text = path.read_text()
+    at = text.find("\n## ")
+    return "" if at < 0 else text[at:]
 
 
 if __name__ == "__main__":
