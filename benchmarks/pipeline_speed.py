@@ -21,7 +21,7 @@ from benchmarks._common import alternate_runs, frame_folder, model_alone_fps, pa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="demo/weights/diff")
-    parser.add_argument("--frames", type=int, default=256)
+    parser.add_argument("--frames", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()

@@ -58,12 +58,13 @@ class Preprocess:
         return (x - mean) / std
 
     def normalize_uint8(self, x: torch.Tensor) -> torch.Tensor:
-        """``normalize(x / 255)`` for a (B, 3, H, W) uint8 batch, in one fused pass (``x * a + b``): on a
-        CPU the four passes of the float route cost as much as decoding the frames."""
+        """``normalize(x / 255)`` for a (B, 3, H, W) uint8 batch as ``x * a + b`` in place on one new
+        tensor: on a CPU the float route's four new tensors (and ``torch.addcmul``'s broadcast path) cost
+        as much as decoding the frames."""
         std = torch.tensor(self.std, dtype=torch.float64).view(1, 3, 1, 1)
         mean = torch.tensor(self.mean, dtype=torch.float64).view(1, 3, 1, 1)
         a, b = (1.0 / (255.0 * std)).float().to(x.device), (-mean / std).float().to(x.device)
-        return torch.addcmul(b, x, a)
+        return x.float().mul_(a).add_(b)
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
