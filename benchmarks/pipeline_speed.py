@@ -1,7 +1,8 @@
 """End-to-end frames/s of the `diffclip predict` pipeline on a synthetic frame folder against the model
-alone on the same frames (preprocessed in memory), alternating repeats, medians.
+alone on the same frames (preprocessed in memory), alternating repeats; headline: the median of the
+back-to-back ratios.
 
-    python benchmarks/pipeline_speed.py [--checkpoint demo/weights/diff] [--frames 512] [--repeats 3]
+    python benchmarks/pipeline_speed.py [--checkpoint demo/weights/diff] [--frames 512] [--repeats 9]
 """
 
 from __future__ import annotations
