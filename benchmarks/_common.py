@@ -82,8 +82,3 @@ def alternate(fns: dict, repeats: int) -> dict[str, float]:
     """Run each callable ``repeats`` times, alternating between them, and return median values."""
     return {k: float(np.median(v)) for k, v in alternate_runs(fns, repeats).items()}
 
-
-def paired_ratio(values: dict[str, list[float]], num: str, den: str) -> float:
-    """Median over repeats of ``num / den`` measured back to back: a shared machine's slow drifts
-    (other tenants, clock changes) cancel within a pair but not between medians taken apart."""
-    return float(np.median(np.asarray(values[num]) / np.asarray(values[den])))

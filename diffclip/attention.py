@@ -157,7 +157,6 @@ def differential_attention(
     return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
-
 def _causal_bias(n: int, like: torch.Tensor) -> torch.Tensor:
     return like.new_full((n, n), float("-inf")).triu_(1)
 

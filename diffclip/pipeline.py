@@ -58,26 +58,19 @@ def _collate(items):
     return list(numbers), list(times), torch.stack(crops)
 
 
-def _thread_batches(predictor: Predictor, source: FrameSource, batch_size: int):
-    numbers, times, crops = [], [], []
-    for frame in source:
-        crops.append(predictor.load_crop(frame.image))
-        numbers.append(frame.number)
-        times.append(np.nan if frame.time is None else frame.time)
-        if len(crops) == batch_size:
-            yield numbers, times, torch.stack(crops)
-            numbers, times, crops = [], [], []
-    if crops:
-        yield numbers, times, torch.stack(crops)
+def _crop_batches(predictor: Predictor, source: FrameSource, batch_size: int, map_fn=map):
+    """(frame numbers, times, uint8 crops) batches of ``source``, crops made by ``map_fn`` (``map``, or a
+    thread pool's ``map`` to decode a batch on several cores)."""
+    frames = iter(source)
+    while chunk := list(itertools.islice(frames, batch_size)):
+        crops = list(map_fn(predictor.load_crop, [f.image for f in chunk]))
+        yield ([f.number for f in chunk], [np.nan if f.time is None else f.time for f in chunk],
+               torch.stack(crops))
 
 
 def _decoded_between_batches(predictor: Predictor, source: FrameSource, batch_size: int, threads: int):
     with ThreadPoolExecutor(threads, thread_name_prefix="diffclip-decode") as pool:
-        frames = iter(source)
-        while chunk := list(itertools.islice(frames, batch_size)):
-            crops = list(pool.map(predictor.load_crop, [f.image for f in chunk]))
-            yield ([f.number for f in chunk], [np.nan if f.time is None else f.time for f in chunk],
-                   torch.stack(crops))
+        yield from _crop_batches(predictor, source, batch_size, pool.map)
 
 
 def batches(predictor: Predictor, source: FrameSource, workers: int = 0, prefetch_batches: int = 4
@@ -100,7 +93,7 @@ def batches(predictor: Predictor, source: FrameSource, workers: int = 0, prefetc
             prefetch_factor=prefetch_batches, persistent_workers=False,
         )
         return iter(loader)
-    return prefetch(_thread_batches(predictor, source, predictor.batch_size), depth=prefetch_batches)
+    return prefetch(_crop_batches(predictor, source, predictor.batch_size), depth=prefetch_batches)
 
 
 def default_workers(predictor: Predictor) -> int:

@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + _sections_after_table(out))
-        with open(Path(args.out).with_suffix(".json"), "w") as fh:
+        with open(out.with_suffix(".json"), "w") as fh:
             json.dump({k: {kk: vv for kk, vv in v.items()} for k, v in results.items()}, fh, indent=1)
     return 0
 
