@@ -37,7 +37,7 @@ def autocast_dtype(device: torch.device, mode: bool | str | None = "auto") -> to
     """The autocast dtype to use on ``device``, or None for full precision.
 
     ``mode``: "auto" (bf16 on CPUs with AMX/AVX512-BF16, bf16 or fp16 on CUDA, none elsewhere),
-    False/None/"off" (never), True (force the device's reduced type), or "bf16"/"fp16".
+    "fp32" (also False/None/"off": never), True (force the device's reduced type), or "bf16"/"fp16".
     """
     if mode in (False, None, "off", "fp32"):
         return None
@@ -46,7 +46,7 @@ def autocast_dtype(device: torch.device, mode: bool | str | None = "auto") -> to
     if mode in ("fp16", "float16"):
         return torch.float16
     if mode not in (True, "auto", "on"):
-        raise ValueError(f"unknown autocast mode {mode!r}; use auto, off, bf16 or fp16")
+        raise ValueError(f"unknown precision {mode!r}; use auto, fp32, bf16 or fp16")
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "cpu" and (mode is True or mode == "on" or cpu_has_fast_bf16()):
@@ -59,3 +59,8 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    """"fp32", "bf16" or "fp16": the precision that an autocast dtype from :func:`autocast_dtype` runs in."""
+    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]

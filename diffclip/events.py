@@ -119,10 +119,11 @@ DEFAULT_POSTPROCESS = PostProcess()
 
 
 def median_filter_binary(active: np.ndarray, window: int) -> np.ndarray:
-    """Majority vote over a centred window (a median filter on 0/1), edges padded by repetition."""
+    """Majority vote over a centred window (a median filter on 0/1). The ends are handled as scipy's
+    default ``mode="reflect"`` (the sequence mirrored about its end), as the paper's code does."""
     if window == 1:
         return np.asarray(active, bool).copy()
-    return median_filter(np.asarray(active, np.uint8), size=window, mode="nearest").astype(bool)
+    return median_filter(np.asarray(active, np.uint8), size=window, mode="reflect").astype(bool)
 
 
 def drop_short_runs(active: np.ndarray, min_length: int) -> np.ndarray:

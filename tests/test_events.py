@@ -34,7 +34,10 @@ def test_median_filter_window_7():
     assert s(median_filter_binary(b("0001111000000"), 7)) == "0001111000000"
     # a single 0 inside a run of 1s is filled
     assert s(median_filter_binary(b("1111101111"), 7)) == "1111111111"
-    # edges repeat the first/last value
+    # the ends mirror the sequence (scipy's default "reflect", as the paper's code): [0, 1, 1]
+    # reads 1 1 0 | 0 1 1 | 1 1 0 around frame 0, so all three frames are kept (with "nearest", none)
+    assert s(median_filter_binary(b("011"), 7)) == "111"
+    assert s(median_filter_binary(b("0011"), 7)) == "0011"  # window at 0: 1 0 0 | 0 0 1 1 -> 0
     assert s(median_filter_binary(b("1111000000"), 7)) == "1111000000"
 
 
@@ -43,6 +46,49 @@ def test_drop_short_runs_and_merge_gaps():
     # gaps of 5 are merged, gaps of 6 are not
     assert s(merge_gaps(b("11000001100000011"), 5)) == "11111111100000011"
     assert s(merge_gaps(b("100000100000001"), 5)) == "111111100000001"
+
+
+def _paper_process(probs, thresholds, window=7, min_len=3, gap=5):
+    """The paper's process_predictions (rare_vision_pipeline_v3_1.py), restated loop by loop:
+    threshold (>=), scipy median filter (default mode) > 0.5, drop runs < min_len, fill gaps <= gap."""
+    from scipy.ndimage import median_filter
+
+    bp = (probs >= thresholds[None, :]).astype(int)
+    for c in range(bp.shape[1]):
+        bp[:, c] = (median_filter(bp[:, c].astype(float), size=window) > 0.5).astype(int)
+    for c in range(bp.shape[1]):
+        in_ev, st = False, 0
+        for i in range(len(bp)):
+            if bp[i, c] == 1 and not in_ev:
+                in_ev, st = True, i
+            elif bp[i, c] == 0 and in_ev:
+                in_ev = False
+                if i - st < min_len:
+                    bp[st:i, c] = 0
+        if in_ev and len(bp) - st < min_len:
+            bp[st:, c] = 0
+    for c in range(bp.shape[1]):
+        in_ev, last_end = False, 0
+        for i in range(len(bp)):
+            if bp[i, c] == 1:
+                if not in_ev and i - last_end <= gap and last_end > 0:
+                    bp[last_end:i, c] = 1
+                in_ev = True
+            elif in_ev:
+                last_end, in_ev = i, False
+    return bp.astype(bool)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_postprocess_equals_the_papers_code_on_random_probabilities(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    # smoothed noise, so that runs of every length, short gaps and events at both ends occur
+    raw = rng.random((n + 8, 17))
+    probs = np.stack([np.convolve(raw[:, j], np.ones(rng.integers(1, 9)), "valid")[:n] for j in range(17)], 1)
+    probs /= probs.max(0, keepdims=True)
+    thresholds = rng.uniform(0.3, 0.8, 17)
+    np.testing.assert_array_equal(postprocess(probs, thresholds), _paper_process(probs, thresholds))
 
 
 def test_full_pipeline_per_label():

@@ -15,7 +15,7 @@ from training.sampler import EpochSampler, sqrt_frequency_weights
 
 def test_loss_reduces_to_bce_with_logits():
     torch.manual_seed(0)
-    x = torch.randn(6, 17) * 3
+    x = torch.randn(6, 17) * 2  # inside the paper's 1e-6 probability clamp
     y = (torch.rand(6, 17) > 0.7).float()
     plain = AsymmetricFocalLoss(gamma_pos=0, gamma_neg=0, clip=0, label_smoothing=0)
     assert torch.allclose(plain(x, y), F.binary_cross_entropy_with_logits(x, y), atol=1e-6)
@@ -24,32 +24,58 @@ def test_loss_reduces_to_bce_with_logits():
     assert torch.allclose(weighted(x, y), F.binary_cross_entropy_with_logits(x, y, pos_weight=pw), atol=1e-6)
 
 
-def _hand_asl(x, y, gp=1.0, gn=4.0, clip=0.05, ls=0.05, pw=None):
-    total = 0.0
-    for i, row in enumerate(x):
-        for j, logit in enumerate(row):
-            t = y[i][j] * (1 - ls) + ls / 2
-            p = 1 / (1 + math.exp(-logit))
-            pm = min(1 - p + clip, 1.0)
-            pos = t * math.log(p) * (pw[j] if pw else 1.0)
-            neg = (1 - t) * math.log(pm)
-            pt = p * t + pm * (1 - t)
-            gamma = gp * t + gn * (1 - t)
-            total += (pos + neg) * (1 - pt) ** gamma
-    return -total / (len(x) * len(x[0]))
+def _paper_element(logit, y, gp=1.0, gn=4.0, clip=0.05, s=0.05, pw=None):
+    """One element of the paper's rare_vision_pipeline_v3_1.py AsymmetricFocalLoss, restated in
+    plain Python: smoothing y(1-s) + (1-y)s, p clamped to [1e-6, 1-1e-6], shifted negatives,
+    focal weight, then the whole element times t pw + (1 - t)."""
+    t = y * (1 - s) + (1 - y) * s
+    p = min(max(1 / (1 + math.exp(-logit)), 1e-6), 1 - 1e-6)
+    q = min(max(1 - p, 1e-6) + clip, 1.0)
+    elem = t * math.log(p) + (1 - t) * math.log(q)
+    elem *= (1 - (p * t + q * (1 - t))) ** (gp * t + gn * (1 - t))
+    if pw is not None:
+        elem *= t * pw + (1 - t)
+    return elem
 
 
-def test_loss_matches_hand_computation_on_2x3_defaults():
-    x = [[2.0, -1.0, 0.5], [-3.0, 0.0, 1.5]]
-    y = [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]
-    got = AsymmetricFocalLoss()(torch.tensor(x), torch.tensor(y)).item()
-    expected = _hand_asl(x, y)
-    assert got == pytest.approx(expected, rel=1e-5)
-    assert expected == pytest.approx(0.079892, abs=1e-6)  # the six terms, summed by _hand_asl
-    pw = pos_weight_from_targets(np.array(y))
-    assert pw.tolist() == [1.0, 1.0, 1.0]  # each label: 1 negative / 1 positive
-    heavy = pos_weight_from_targets(np.array([[1, 0], [0, 0], [0, 0], [0, 0]]))
-    assert heavy.tolist() == [3.0, 100.0]
+def _paper_loss(x, y, pw=None, **kw):
+    rows = [[_paper_element(lg, yy, pw=None if pw is None else pw[j], **kw)
+             for j, (lg, yy) in enumerate(zip(xr, yr, strict=True))] for xr, yr in zip(x, y, strict=True)]
+    return -sum(map(sum, rows)) / (len(rows) * len(rows[0]))
+
+
+def test_loss_check_values_from_the_papers_formula():
+    # computed by hand: t = 0.95, p = 0.5, q = 0.55, gamma = 1.15 -> 0.688386 * 0.4975**1.15
+    one = AsymmetricFocalLoss(label_smoothing=0.05)(torch.zeros(1, 1), torch.ones(1, 1)).item()
+    assert one == pytest.approx(0.308419, abs=1e-6)
+    # t = 0.5, q = 0.55, gamma = 2.5 -> 0.645493 * 0.475**2.5 * (0.5 * 10 + 0.5)
+    pw = AsymmetricFocalLoss(label_smoothing=0.0, pos_weight=torch.tensor([10.0]))
+    assert pw(torch.zeros(1, 1), torch.full((1, 1), 0.5)).item() == pytest.approx(0.552062, abs=1e-6)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.05])
+@pytest.mark.parametrize("with_pw", [False, True])
+def test_loss_equals_the_papers_formula_on_soft_targets(smoothing, with_pw):
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(8, 17, generator=g, dtype=torch.float64) * 4
+    x[0, :3] = torch.tensor([20.0, -20.0, 0.0])  # beyond the probability clamp on both sides
+    y = torch.rand(8, 17, generator=g, dtype=torch.float64)  # mixup-like soft targets
+    y[1] = (y[1] > 0.5).double()
+    pw = (torch.rand(17, generator=g) * 20 + 1).tolist() if with_pw else None
+    loss = AsymmetricFocalLoss(label_smoothing=smoothing, pos_weight=None if pw is None else torch.tensor(pw))
+    got = loss(x.float(), y.float()).item()
+    assert got == pytest.approx(_paper_loss(x.tolist(), y.float().double().tolist(), pw, s=smoothing), rel=1e-4)
+
+
+def test_pos_weight_is_negatives_over_positives_plus_one():
+    y = [[1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 0], [0, 1, 0]]
+    # N = 5; P = 1, 3, 0 -> 4/2 = 2, 2/4 = 0.5 -> 1 (lower clip), 5/1 = 5
+    assert pos_weight_from_targets(np.array(y)).tolist() == [2.0, 1.0, 5.0]
+    many = np.zeros((1000, 2))
+    many[0, 0] = 1
+    # 999 / 2 = 499.5 -> 100 (upper clip); 1000 / 1 -> 100
+    assert pos_weight_from_targets(many).tolist() == [100.0, 100.0]
+    assert pos_weight_from_targets(many, max_weight=300).tolist() == [300.0, 300.0]
 
 
 def test_loss_never_changes_grad_mode():

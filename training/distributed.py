@@ -45,13 +45,18 @@ def cleanup() -> None:
 class GlobalBatchNorm1d(nn.BatchNorm1d):
     """BatchNorm1d whose training statistics are those of the global batch across ranks, computed
     with a differentiable all-reduce. torch's SyncBatchNorm only runs on GPUs; this one runs on gloo
-    too, so that DDP on CPU computes what a single process with the global batch computes."""
+    too, so that DDP on CPU computes what a single process with the global batch computes.
+
+    Statistics are computed and kept in fp32 whatever the input's dtype (as torch's own BatchNorm does
+    under autocast), and the output has the input's dtype."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_initialized()):
             return super().forward(x)
         from torch.distributed.nn.functional import all_reduce
 
+        in_dtype = x.dtype
+        x = x.float()
         n_local = torch.tensor([x.shape[0]], dtype=x.dtype, device=x.device)
         stats = torch.cat([x.sum(0), (x * x).sum(0), n_local])
         stats = all_reduce(stats)
@@ -66,7 +71,8 @@ class GlobalBatchNorm1d(nn.BatchNorm1d):
                 self.running_mean.lerp_(mean, self.momentum)
                 self.running_var.lerp_(unbiased, self.momentum)
         out = (x - mean) / torch.sqrt(var + self.eps)
-        return out * self.weight + self.bias if self.affine else out
+        out = out * self.weight.float() + self.bias.float() if self.affine else out
+        return out.to(in_dtype)
 
 
 def globalise_batchnorm(module: nn.Module) -> nn.Module:

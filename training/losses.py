@@ -11,28 +11,28 @@ import torch.nn.functional as F
 
 
 def pos_weight_from_targets(targets: np.ndarray | torch.Tensor, max_weight: float = 100.0) -> torch.Tensor:
-    """Per-label ``clip(negatives / positives, 1, max_weight)``; a label with no positives gets the maximum."""
+    """Per-label ``clip((N - P) / (P + 1), 1, max_weight)`` over N frames with P positives, as the
+    paper's code computes it (docs/design.md, "The paper's recipe")."""
     t = torch.as_tensor(np.asarray(targets), dtype=torch.float64)
-    pos = (t > 0.5).sum(0)
+    pos = (t > 0.5).sum(0).double()
     neg = t.shape[0] - pos
-    ratio = torch.where(pos > 0, neg / pos.clamp(min=1), torch.full_like(neg, max_weight, dtype=torch.float64))
-    return ratio.clamp(1.0, max_weight).float()
+    return (neg / (pos + 1)).clamp(1.0, max_weight).float()
 
 
 class AsymmetricFocalLoss(nn.Module):
-    """Asymmetric loss for multi-label classification (Ridnik et al., ICCV 2021), mean-reduced.
+    """Asymmetric focal loss for multi-label classification (Ridnik et al., ICCV 2021) exactly as the
+    paper's released code computes it, mean-reduced.
 
-    Per element, with ``p = sigmoid(x)`` and (smoothed) target ``y``::
+    Per element, with smoothed target ``t = y (1 - s) + (1 - y) s`` and ``p = clamp(sigmoid(x), 1e-6, 1 - 1e-6)``::
 
-        p_m   = min(1 - p + clip, 1)                   # probability shifting of negatives
-        L+    = y log(p) (1 - p)^gamma_pos * pos_weight
-        L-    = (1 - y) log(p_m) (1 - p_m)^gamma_neg
-        loss  = -mean(L+ + L-)
+        q    = min(max(1 - p, 1e-6) + clip, 1)             # probability shifting of negatives
+        l    = t log p + (1 - t) log q
+        l    = l * (1 - (p t + q (1 - t)))^(gamma_pos t + gamma_neg (1 - t))
+        l    = l * (t pos_weight + (1 - t))                 # the whole element, soft targets included
+        loss = -mean(l)
 
-    Label smoothing moves targets to ``y (1 - s) + s / 2``. With soft targets the focusing exponent is
-    interpolated as in Ridnik's reference code. With gamma_pos = gamma_neg = clip = 0, no smoothing
-    and no pos_weight this is exactly mean BCE-with-logits. Grad mode is never touched: the focal
-    weights carry gradients unless ``detach_focal_weight``.
+    With gamma_pos = gamma_neg = clip = 0, no smoothing and no pos_weight this is mean BCE up to the
+    1e-6 clamp. The focal weights carry gradients (as in the paper) unless ``detach_focal_weight``.
     """
 
     def __init__(
@@ -43,7 +43,7 @@ class AsymmetricFocalLoss(nn.Module):
         label_smoothing: float = 0.05,
         pos_weight: torch.Tensor | None = None,
         detach_focal_weight: bool = False,
-        eps: float = 1e-8,
+        eps: float = 1e-6,
     ) -> None:
         super().__init__()
         self.gamma_pos, self.gamma_neg, self.clip = gamma_pos, gamma_neg, clip
@@ -52,26 +52,21 @@ class AsymmetricFocalLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         x = logits.float()
-        y = targets.float()
-        if self.label_smoothing > 0:
-            y = y * (1 - self.label_smoothing) + self.label_smoothing / 2
-        p = torch.sigmoid(x)
-        log_p = F.logsigmoid(x)
+        t = targets.float()
+        s = self.label_smoothing
+        if s > 0:
+            t = t * (1 - s) + (1 - t) * s
+        p = torch.sigmoid(x).clamp(self.eps, 1 - self.eps)
+        q = (1 - p).clamp(min=self.eps)
         if self.clip > 0:
-            p_neg = (1 - p + self.clip).clamp(max=1)
-            log_p_neg = torch.log(p_neg.clamp(min=self.eps))
-        else:
-            p_neg = 1 - p
-            log_p_neg = F.logsigmoid(-x)
-        loss_pos = y * log_p
-        if self.pos_weight is not None:
-            loss_pos = loss_pos * self.pos_weight
-        loss = loss_pos + (1 - y) * log_p_neg
+            q = (q + self.clip).clamp(max=1)
+        loss = t * torch.log(p) + (1 - t) * torch.log(q)
         if self.gamma_pos > 0 or self.gamma_neg > 0:
-            pt = p * y + p_neg * (1 - y)
-            gamma = self.gamma_pos * y + self.gamma_neg * (1 - y)
-            weight = torch.pow((1 - pt).clamp(min=0), gamma)
+            pt = p * t + q * (1 - t)
+            weight = torch.pow(1 - pt, self.gamma_pos * t + self.gamma_neg * (1 - t))
             loss = loss * (weight.detach() if self.detach_focal_weight else weight)
+        if self.pos_weight is not None:
+            loss = loss * (t * self.pos_weight + (1 - t))
         return -loss.mean()
 
 
