@@ -60,7 +60,7 @@ def main() -> int:
     frames = lesion_frames(args.frames, args.seed)
     results = {}
     for path in args.models:
-        predictor = Predictor(path, amp=False)
+        predictor = Predictor(path, precision="fp32")
         name = predictor.model.config.attention
         rows = {m: {"mask": [], "hit": [], "entropy": []} for m in METHODS}
         for rgb, mask, label in frames:

@@ -3,7 +3,7 @@ ratio (alternating repeats, medians) and the largest probability difference.
 
     python benchmarks/cpu_bf16.py [--repeats 5]
 
-`diffclip predict` turns bf16 on by default where the CPU has AMX or AVX512-BF16 (`--no-amp` turns it off).
+`diffclip predict` turns bf16 on by default where the CPU has AMX or AVX512-BF16 (`--precision fp32` turns it off).
 """
 
 from __future__ import annotations

@@ -40,10 +40,10 @@ def main() -> int:
     folder = frame_folder(work, args.frames)
     print(f"frame folder of {args.frames} frames ready in {time.perf_counter() - t0:.1f} s")
     ckpt = save_checkpoint(build_model(args.backbone, args.attention).eval(), work / "ckpt")
-    predictor = Predictor(ckpt, device="auto", batch_size=args.batch_size, amp="auto")
+    predictor = Predictor(ckpt, device="auto", batch_size=args.batch_size, precision="auto")
     workers = default_workers(predictor) if args.workers is None else args.workers
     print(f"device {predictor.device} ({torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}), "
-          f"autocast {predictor.amp_dtype}, batch {args.batch_size}, {workers} decoding workers")
+          f"precision {predictor.precision}, batch {args.batch_size}, {workers} decoding workers")
 
     # model alone: random uint8 frames already in memory, same batch size
     x = torch.randint(0, 255, (args.batch_size, 3, 224, 224), dtype=torch.uint8)

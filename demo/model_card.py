@@ -20,6 +20,7 @@ def model_card(predictor: Predictor, path: str) -> str:
         "",
         f"- backbone: **{cfg.get('backbone')}**, attention: **{cfg.get('attention')}**",
         f"- training data: **{data}**",
+        f"- runs on: **{predictor.device}** in **{predictor.precision}**",
     ]
     if training.get("command"):
         lines.append(f"- reproduce: `{training['command']}`")

@@ -71,11 +71,27 @@ def save_checkpoint(model: DiffCLIPClassifier, directory: str | Path, **metadata
     return directory
 
 
+def _is_safetensors(path: Path) -> bool:
+    """True when ``path`` starts as a safetensors file does: an 8-byte little-endian header length
+    that fits in the file, then a JSON object of that length."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        n = int.from_bytes(fh.read(8), "little")
+        if size < 8 or not 2 <= n <= size - 8:
+            return False
+        try:
+            return isinstance(json.loads(fh.read(n)), dict)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return False
+
+
 def _refuse_pickle(path: Path) -> None:
     with open(path, "rb") as fh:
         head = fh.read(4)
-    # torch.save writes a zip archive ("PK\x03\x04"); a raw pickle starts with the PROTO opcode 0x80.
-    if path.suffix.lower() in _PICKLE_SUFFIXES or head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+    # torch.save writes a zip archive ("PK\x03\x04"); a raw pickle starts with the PROTO opcode 0x80,
+    # which is also a possible low byte of a safetensors header length: parse the header first.
+    zipped = head.startswith(b"PK\x03\x04")
+    if path.suffix.lower() in _PICKLE_SUFFIXES or zipped or (head[:1] == b"\x80" and not _is_safetensors(path)):
         raise CheckpointError(
             f"{path}: looks like a pickled PyTorch file; pickled checkpoints are refused because "
             f"unpickling can run arbitrary code. Save a checkpoint directory ({WEIGHTS_NAME} + "

@@ -14,7 +14,7 @@ from PIL import Image
 
 from .backbones import Preprocess
 from .checkpoint import load_checkpoint
-from .device import autocast, autocast_dtype, resolve_device
+from .device import autocast, autocast_dtype, precision_name, resolve_device
 from .images import ImageLike, load_crop, to_rgb
 from .model import DiffCLIPClassifier
 
@@ -71,8 +71,9 @@ class Predictor:
     """Run a checkpoint on frames.
 
     ``Predictor("demo/weights/diff")(["a.png", pil_image, array])`` returns a :class:`Prediction`.
-    Device "auto" picks cuda > mps > cpu; ``amp="auto"`` uses bf16 autocast on CPUs with AMX or
-    AVX512-BF16 and bf16/fp16 on CUDA, full precision elsewhere; ``amp=False`` turns it off.
+    Device "auto" picks cuda > mps > cpu; ``precision="auto"`` uses bf16 autocast on CPUs with AMX or
+    AVX512-BF16 and bf16/fp16 on CUDA, fp32 elsewhere; "fp32", "bf16" or "fp16" force one.
+    ``.precision`` says which one runs.
     """
 
     def __init__(
@@ -80,7 +81,7 @@ class Predictor:
         checkpoint: str | Path | DiffCLIPClassifier,
         device: str | torch.device = "auto",
         batch_size: int = 32,
-        amp: bool | str = "auto",
+        precision: str = "auto",
         thresholds: Sequence[float] | None = None,
     ) -> None:
         self.device = resolve_device(device)
@@ -101,9 +102,10 @@ class Predictor:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
-        self.amp_dtype = autocast_dtype(self.device, amp)
+        self.amp_dtype = autocast_dtype(self.device, precision)
+        self.precision = precision_name(self.amp_dtype)
         self.transform = build_transform(self.model.config.preprocess)
-        log.info("predictor on %s, autocast %s", self.device, self.amp_dtype)
+        log.info("predictor on %s in %s (precision %s)", self.device, self.precision, precision)
 
     def preprocess(self, images: Iterable[ImageLike]) -> torch.Tensor:
         """Stack images into a normalised (B, 3, S, S) tensor."""

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from .analysis import analyse, method_map, panel
     from .overlay import figure_to_rgb
 
-    predictor = Predictor(args.checkpoint, device=args.device, amp=False)
+    predictor = Predictor(args.checkpoint, device=args.device, precision="fp32")
     if args.label not in predictor.labels:
         raise ValueError(f"unknown label {args.label!r}; choose one of {', '.join(predictor.labels)}")
     several = len(args.frames) > 1

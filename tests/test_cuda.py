@@ -45,8 +45,8 @@ def test_fast_path_matches_maps_path_on_cuda(variant):
 def test_predictor_on_cuda_matches_cpu(tiny_checkpoint):
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (240, 260, 3), dtype=np.uint8) for _ in range(8)]
-    cpu = Predictor(tiny_checkpoint, device="cpu", amp=False)(frames).probs
-    gpu = Predictor(tiny_checkpoint, device="cuda", amp="auto")
+    cpu = Predictor(tiny_checkpoint, device="cpu", precision="fp32")(frames).probs
+    gpu = Predictor(tiny_checkpoint, device="cuda", precision="auto")
     assert gpu.amp_dtype in (torch.bfloat16, torch.float16)
     assert np.abs(gpu(frames).probs - cpu).max() <= 0.01
 
@@ -57,11 +57,11 @@ def test_pipeline_with_worker_processes_on_cuda(tiny_checkpoint, tmp_path):
     from training.synthetic import generate
 
     generate(tmp_path / "s", videos=1, frames=64, seed=1, progress=False, workers=1)
-    gpu = Predictor(tiny_checkpoint, device="cuda", amp=False, batch_size=16)
+    gpu = Predictor(tiny_checkpoint, device="cuda", precision="fp32", batch_size=16)
     src = folder_source(tmp_path / "s" / "1")
     (with_workers,), _ = predict_sources(gpu, [src], progress=False, workers=4)
     (threaded,), _ = predict_sources(gpu, [src], progress=False, workers=0)
-    cpu = Predictor(tiny_checkpoint, device="cpu", amp=False, batch_size=16)
+    cpu = Predictor(tiny_checkpoint, device="cpu", precision="fp32", batch_size=16)
     (on_cpu,), _ = predict_sources(cpu, [src], progress=False, workers=0)
     assert np.array_equal(with_workers.frames, threaded.frames)
     assert np.abs(with_workers.probs - threaded.probs).max() <= 1e-5

@@ -146,7 +146,7 @@ def test_deletion_and_insertion_curves_on_a_toy_score():
 
 @pytest.fixture(scope="module")
 def predictor(tiny_checkpoint):
-    return Predictor(tiny_checkpoint, device="cpu", amp=False)
+    return Predictor(tiny_checkpoint, device="cpu", precision="fp32")
 
 
 def test_every_method_returns_an_image_sized_map(predictor):
@@ -198,7 +198,7 @@ def test_integrated_gradients_completeness_on_the_bundled_model():
     from explain.attributions import baseline_like, integrated_gradients
 
     root = Path(__file__).resolve().parents[1]
-    bundled = Predictor(root / "demo" / "weights" / "diff", device="cpu", amp=False)
+    bundled = Predictor(root / "demo" / "weights" / "diff", device="cpu", precision="fp32")
     analysis = analyse(bundled, root / "demo" / "examples" / "frames" / "blood.png")
     label = bundled.labels.index("blood")
     pre = bundled.model.config.preprocess

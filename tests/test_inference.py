@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -19,7 +21,7 @@ def frame():
 
 @pytest.fixture(scope="module")
 def predictor(tiny_checkpoint):
-    return Predictor(tiny_checkpoint, device="cpu", batch_size=4)
+    return Predictor(tiny_checkpoint, device="cpu", batch_size=4, precision="fp32")
 
 
 def test_every_accepted_form_gives_the_same_probabilities(predictor, frame, tmp_path):
@@ -69,21 +71,21 @@ def test_rgba_transparent_pixels_become_black():
 def test_batching_does_not_change_results(tiny_checkpoint, frame):
     rng = np.random.default_rng(1)
     frames = [np.clip(frame.astype(int) + rng.integers(-40, 40, frame.shape), 0, 255).astype(np.uint8) for _ in range(5)]
-    a = Predictor(tiny_checkpoint, device="cpu", batch_size=2)(frames).probs
-    b = Predictor(tiny_checkpoint, device="cpu", batch_size=5)(frames).probs
-    c = np.concatenate([Predictor(tiny_checkpoint, device="cpu")(f).probs for f in frames])
+    a = Predictor(tiny_checkpoint, device="cpu", batch_size=2, precision="fp32")(frames).probs
+    b = Predictor(tiny_checkpoint, device="cpu", batch_size=5, precision="fp32")(frames).probs
+    c = np.concatenate([Predictor(tiny_checkpoint, device="cpu", precision="fp32")(f).probs for f in frames])
     assert np.abs(a - b).max() <= 1e-5 and np.abs(a - c).max() <= 1e-5
     assert np.abs(a - a[0]).max() > 1e-4  # different frames, different scores
 
 
 def test_thresholds_give_label_sets(tiny_checkpoint, frame):
-    pred = Predictor(tiny_checkpoint, device="cpu")([frame])
+    pred = Predictor(tiny_checkpoint, device="cpu", precision="fp32")([frame])
     assert pred.thresholds[0] == pytest.approx(0.3) and pred.thresholds[16] == pytest.approx(0.46)
     expected = [lab for lab, p, t in zip(pred.labels, pred.probs[0], pred.thresholds, strict=True) if p >= t]
     assert pred.label_sets == [expected]
-    low = Predictor(tiny_checkpoint, device="cpu", thresholds=[0.0] * 17)([frame])
+    low = Predictor(tiny_checkpoint, device="cpu", precision="fp32", thresholds=[0.0] * 17)([frame])
     assert low.label_sets == [list(pred.labels)]
-    high = Predictor(tiny_checkpoint, device="cpu", thresholds=[1.01] * 17)([frame])
+    high = Predictor(tiny_checkpoint, device="cpu", precision="fp32", thresholds=[1.01] * 17)([frame])
     assert high.label_sets == [[]]
 
 
@@ -126,14 +128,34 @@ def test_device_and_autocast_choice(monkeypatch):
     monkeypatch.setattr(device_mod, "cpu_has_fast_bf16", lambda: False)
     assert device_mod.autocast_dtype(cpu, "auto") is None
     assert device_mod.autocast_dtype(cpu, "bf16") is torch.bfloat16
-    with pytest.raises(ValueError, match="unknown autocast mode"):
+    with pytest.raises(ValueError, match="unknown precision"):
         device_mod.autocast_dtype(cpu, "int8")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match="CUDA is not available"):
         device_mod.resolve_device("cuda")
 
 
-def test_bf16_autocast_stays_close_to_fp32(tiny_checkpoint, frame):
-    fp32 = Predictor(tiny_checkpoint, device="cpu", amp=False)([frame]).probs
-    bf16 = Predictor(tiny_checkpoint, device="cpu", amp="bf16")([frame]).probs
-    assert np.abs(fp32 - bf16).max() <= 0.05
+#: bf16 autocast against fp32 on the bundled diff model and the eight example frames: measured max
+#: |p_bf16 - p_fp32| 0.0059 (mean 0.0017) on this project's 2-core CPU (emulated bf16) - see the README.
+BF16_TOLERANCE = 0.015
+
+
+def test_bf16_path_forced_on_any_cpu_stays_close_to_fp32():
+    """Forced bf16 runs on any x86 CPU (slowly without AMX/AVX512-BF16); it must really run in bf16
+    (probabilities move) and stay within the measured tolerance of fp32."""
+    root = Path(__file__).resolve().parents[1]
+    frames = sorted(p for p in (root / "demo" / "examples" / "frames").glob("*.png") if "_mask" not in p.name)
+    fp32 = Predictor(root / "demo" / "weights" / "diff", device="cpu", precision="fp32")
+    bf16 = Predictor(root / "demo" / "weights" / "diff", device="cpu", precision="bf16")
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    diff = np.abs(fp32(frames).probs - bf16(frames).probs)
+    assert 1e-5 < diff.max() <= BF16_TOLERANCE, diff.max()
+
+
+def test_precision_auto_follows_the_cpu(tiny_checkpoint, monkeypatch):
+    monkeypatch.setattr(device_mod, "cpu_has_fast_bf16", lambda: True)
+    assert Predictor(tiny_checkpoint, device="cpu").precision == "bf16"
+    assert Predictor(tiny_checkpoint, device="cpu", precision="fp32").precision == "fp32"
+    monkeypatch.setattr(device_mod, "cpu_has_fast_bf16", lambda: False)
+    assert Predictor(tiny_checkpoint, device="cpu").precision == "fp32"
+    assert Predictor(tiny_checkpoint, device="cpu", precision="bf16").precision == "bf16"

@@ -1,11 +1,14 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from diffclip import LABELS, build_model
 from diffclip.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from diffclip.cli import main
 
 
 @pytest.mark.parametrize("attention", ["vanilla", "diff", "diff_paper", "diff_preserving"])
@@ -90,6 +93,46 @@ def test_pickles_are_refused(tmp_path, tiny_checkpoint):
     torch.save(model.state_dict(), ckpt / "model.safetensors")
     with pytest.raises(CheckpointError, match=r"pickled/model\.safetensors.*pickle"):
         load_checkpoint(ckpt)
+    # a raw (pre-zip) pickle starts with the PROTO opcode 0x80 and no safetensors header after it
+    torch.save(model.state_dict(), ckpt / "model.safetensors", _use_new_zipfile_serialization=False)
+    assert (ckpt / "model.safetensors").read_bytes()[:1] == b"\x80"
+    with pytest.raises(CheckpointError, match=r"pickle"):
+        load_checkpoint(ckpt)
+
+
+def test_safetensors_whose_header_length_starts_with_0x80_load(tmp_path, tiny_checkpoint):
+    """0x80 is a pickle's first byte and also a valid low byte of a safetensors header length."""
+    model, _ = load_checkpoint(tiny_checkpoint)
+    ckpt = _copy(tiny_checkpoint, tmp_path / "x80")
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    with safe_open(str(tiny_checkpoint / "model.safetensors"), framework="pt") as fh:
+        meta = dict(fh.metadata() or {})
+    for pad in range(0, 2048, 8):  # headers are padded to 8 bytes: 0x80 is reachable by padding
+        save_file(state, ckpt / "model.safetensors", metadata={**meta, "pad": "x" * pad})
+        if (ckpt / "model.safetensors").read_bytes()[0] == 0x80:
+            break
+    assert (ckpt / "model.safetensors").read_bytes()[0] == 0x80
+    loaded, _ = load_checkpoint(ckpt)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values(), strict=True))
+
+
+def test_cli_info_loads_an_fp16_copy_of_the_bundled_model(tmp_path, capsys):
+    bundled = Path(__file__).resolve().parents[1] / "demo" / "weights" / "diff"
+    ckpt = _copy(bundled, tmp_path / "fp16")
+    with safe_open(str(bundled / "model.safetensors"), framework="pt") as fh:
+        meta = fh.metadata()
+        half = {k: fh.get_tensor(k).half() if fh.get_tensor(k).is_floating_point() else fh.get_tensor(k)
+                for k in fh.keys()}
+    save_file(half, ckpt / "model.safetensors", metadata=meta)
+    assert main(["info", str(ckpt)]) == 0
+    assert json.loads(capsys.readouterr().out)["attention"] == "diff"
+    full, _ = load_checkpoint(bundled)
+    copy, _ = load_checkpoint(ckpt)
+    pairs = [(a, b) for a, b in zip(full.state_dict().values(), copy.state_dict().values(), strict=True)
+             if a.is_floating_point()]
+    # rounded to fp16 (relative error <= 2^-11) and back: close, but not equal
+    assert all(torch.allclose(a, b, rtol=2**-11, atol=1e-7) for a, b in pairs)
+    assert any(not torch.equal(a, b) for a, b in pairs)
 
 
 def test_label_mismatch_names_file_and_key(tmp_path, tiny_checkpoint):

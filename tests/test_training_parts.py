@@ -89,11 +89,15 @@ def test_loss_never_changes_grad_mode():
     assert x.grad is not None and x.grad.abs().sum() > 0
 
 
-def test_sqrt_frequency_weights_take_the_rarest_label():
+def test_sqrt_frequency_weights_as_the_papers_sampler():
     t = np.array([[1, 0, 0], [1, 0, 0], [1, 1, 0], [0, 0, 0]])
     w = sqrt_frequency_weights(t)
-    # freqs 0.75, 0.25, 0 -> label weights 1/sqrt(.75), 2, ignored
-    assert w.tolist() == pytest.approx([1 / math.sqrt(0.75)] * 2 + [2.0, 1 / math.sqrt(0.75)])
+    # N = 4; (P + 1) / N = 1, 0.5, 0.25 -> label weights 1, sqrt(2), 2; a frame takes its heaviest
+    # label's weight; the frame without labels weighs 1
+    assert w.tolist() == pytest.approx([1.0, 1.0, math.sqrt(2), 1.0])
+    t = np.array([[0, 1], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]])
+    # label 1: (1 + 1) / 8 -> 2
+    assert sqrt_frequency_weights(t).tolist() == pytest.approx([2.0] + [1.0] * 7)
 
 
 def test_epoch_sampler_is_reproducible_and_shards_exactly():
@@ -124,8 +128,9 @@ def test_threshold_search_and_metrics_on_hand_made_case():
     probs = np.array([[0.9, 0.2], [0.6, 0.1], [0.4, 0.3], [0.1, 0.05]])
     targets = np.array([[1, 0], [1, 0], [0, 0], [0, 0]])
     thr = search_thresholds(probs, targets)
-    assert thr[0] == pytest.approx(0.41)  # lowest grid value separating 0.4 from 0.6
-    assert thr[1] == 0.5  # no positives
+    # common label: grid 0.15, 0.17, ... 0.83; the first grid value above 0.4 is 0.41
+    assert thr[0] == pytest.approx(0.41)
+    assert thr[1] == pytest.approx(0.2)  # no positives: the paper's 0.2
     m = frame_metrics(probs, targets, thr, labels=["a", "b"])
     assert m["per_label"]["a"]["ap"] == pytest.approx(average_precision_score(targets[:, 0], probs[:, 0])) == 1.0
     assert m["per_label"]["a"]["f1"] == 1.0 and m["per_label"]["a"]["support"] == 2
@@ -157,3 +162,37 @@ def test_report_keeps_the_sections_after_its_table(tmp_path):
     assert _sections_after_table(path) == ""
     path.write_text("Held-out ...\n\n| a |\n\n## Attention noise\n\ntable\n\n## Training time\n\n27 min\n")
     assert _sections_after_table(path) == "\n## Attention noise\n\ntable\n\n## Training time\n\n27 min\n"
+
+
+def test_threshold_search_as_the_papers_grid():
+    # a rare label (1 positive in 200 frames < 1%) is searched from 0.05: its positive at 0.07 is found
+    probs = np.full((200, 3), 0.01)
+    targets = np.zeros((200, 3))
+    probs[0, 0], targets[0, 0] = 0.07, 1
+    # a common label with a positive at 0.10, below the common grid's 0.15: F1 is 0 everywhere -> 0.5
+    probs[:3, 1], targets[:3, 1] = 0.10, 1
+    # a common label separable only above 0.84: the grid stops at 0.83, where F1 is the same 8 / 14 as
+    # at 0.15 (4 true, 6 false positives), so the first best, 0.15, is kept
+    probs[:4, 2], targets[:4, 2] = 0.95, 1
+    probs[4:10, 2] = 0.84
+    thr = search_thresholds(probs, targets)
+    assert thr[0] == pytest.approx(0.05)  # 0.05 already separates 0.07 from 0.01: the first best
+    assert thr[1] == pytest.approx(0.5)
+    assert thr[2] == pytest.approx(0.15)
+
+
+def test_text_prompt_term_as_the_papers():
+    from training.losses import TextPromptLoss
+
+    def softplus(v):
+        return math.log1p(math.exp(v))
+
+    term = TextPromptLoss(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), pos_weight=torch.tensor([2.0, 3.0]))
+    feats, y = torch.tensor([[3.0, 4.0]]), torch.tensor([[1.0, 0.0]])
+    # cos = 0.6, 0.8; scale 1 / 0.07; BCE with pos_weight 2 on the positive; mean of the two
+    s = 1 / 0.07
+    expected = (2 * softplus(-0.6 * s) + softplus(0.8 * s)) / 2
+    assert term(feats, y).item() == pytest.approx(expected, rel=1e-5)
+    with torch.no_grad():
+        term.logit_scale.fill_(math.log(500.0))  # the scale is clamped at 100
+    assert term(feats, y).item() == pytest.approx((2 * softplus(-60.0) + softplus(80.0)) / 2, rel=1e-5)

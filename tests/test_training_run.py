@@ -29,6 +29,7 @@ lr: 0.002
 text_weight: 0
 ema_warmup: true
 save_every_steps: 4
+amp: fp32
 """
 
 
@@ -87,13 +88,11 @@ def test_resume_without_state_is_a_clear_error(micro_config, tmp_path):
     assert run.returncode == 2 and "cannot resume" in run.stderr and "state.pt does not exist" in run.stderr
 
 
-def test_torchrun_ddp_matches_single_process(micro_config, tmp_path):
-    """Two gloo ranks with batch 8 each against one process with batch 16, mixup and dropout off (they
-    draw per-rank random numbers); the global BatchNorm makes the head see the global batch.
-    Tolerance: 1e-4 on every weight after one epoch (11 AdamW steps at lr 2e-3): all-reduce sums in another
-    order, and Adam divides by the root of tiny second moments, which magnifies rounding on near-zero
-    gradients (measured: 2.4e-5)."""
-    common = ["epochs=1", "mixup=false", "dropout=0.0", "ema=false"]
+def _single_and_ddp(micro_config, tmp_path, *extra):
+    """One process with batch 16 and two gloo ranks with batch 8 each, mixup and dropout off (they draw
+    per-rank random numbers); the global BatchNorm makes the head see the global batch. Returns both
+    final training states."""
+    common = ["epochs=1", "mixup=false", "dropout=0.0", "ema=false", *extra]
     single = _cli("train", "--config", micro_config, f"out_dir={tmp_path / 'single'}", "batch_size=16", *common)
     assert single.returncode == 0, single.stderr[-2000:]
     ddp = subprocess.run(
@@ -103,14 +102,43 @@ def test_torchrun_ddp_matches_single_process(micro_config, tmp_path):
         capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
+    precision = "bf16" if "amp=bf16" in extra else "fp32"
+    assert "in " + precision + ", 1 process(es)" in single.stderr and "in " + precision + ", 2 process(es)" in ddp.stderr
     a = torch.load(tmp_path / "single" / "state.pt", weights_only=True)
     b = torch.load(tmp_path / "ddp" / "state.pt", weights_only=True)
     assert a["progress"]["step"] == b["progress"]["step"] == 11
-    worst = max((a["model"][k].float() - b["model"][k].float()).abs().max().item() for k in a["model"])
-    assert worst <= 1e-4, worst
-    # only rank 0 wrote files: one metrics row, one checkpoint
+    # only rank 0 wrote files: one metrics row
     with open(tmp_path / "ddp" / "metrics.csv") as fh:
         assert len(list(csv.DictReader(fh))) == 1
+    return a, b
+
+
+#: measured 0.0095 (largest difference over all weights and BatchNorm statistics, 2-core CPU, emulated
+#: bf16); each AdamW step moves a weight by up to lr = 2e-3, so this is rounding, not divergence
+BF16_DDP_TOLERANCE = 0.03
+
+
+def _worst(a, b, keys=None):
+    return max((a["model"][k].float() - b["model"][k].float()).abs().max().item() for k in (keys or a["model"]))
+
+
+def test_torchrun_ddp_matches_single_process(micro_config, tmp_path):
+    """fp32. Tolerance: 1e-4 on every weight after one epoch (11 AdamW steps at lr 2e-3): all-reduce sums
+    in another order, and Adam divides by the root of tiny second moments, which magnifies rounding on
+    near-zero gradients (measured: 2.4e-5)."""
+    a, b = _single_and_ddp(micro_config, tmp_path)
+    assert _worst(a, b) <= 1e-4
+
+
+def test_torchrun_ddp_under_bf16_autocast_matches_single_process(micro_config, tmp_path):
+    """bf16 autocast (forced: it runs on any x86 CPU) through the global BatchNorm, whose statistics stay
+    fp32. bf16 rounds each rank's half-batch matmuls differently from the full batch, so the tolerance is
+    wider than fp32's (see BF16_DDP_TOLERANCE); the BatchNorm running statistics must stay fp32."""
+    a, b = _single_and_ddp(micro_config, tmp_path, "amp=bf16")
+    bn = [k for k in a["model"] if "running_" in k]
+    assert bn and all(b["model"][k].dtype == torch.float32 for k in bn)
+    worst, worst_bn = _worst(a, b), _worst(a, b, bn)
+    assert worst <= BF16_DDP_TOLERANCE and worst_bn <= BF16_DDP_TOLERANCE, (worst, worst_bn)
 
 
 def test_uncached_data_with_worker_processes_trains_identically(micro_config, tmp_path):

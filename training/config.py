@@ -49,6 +49,8 @@ class TrainConfig:
     backbone_lr_scale: float = 0.3
     weight_decay: float = 5e-4
     pct_start: float = 0.15
+    div_factor: float = 10.0  # OneCycle starts at lr / 10 and ends at lr / 10 / 100, as the paper's code
+    final_div_factor: float = 100.0
     grad_clip: float = 1.0
     amp: str = "auto"
     # imbalance

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from diffclip.atomic import atomic_path
 from diffclip.checkpoint import save_checkpoint
-from diffclip.device import autocast, autocast_dtype, resolve_device
+from diffclip.device import autocast, autocast_dtype, precision_name, resolve_device
 from diffclip.model import DiffCLIPClassifier, build_model
 
 from . import distributed as dist_utils
@@ -105,13 +105,13 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(enabled=self.amp_dtype == torch.float16)
 
         targets = self.train_set.targets.numpy()
+        pos_weight = pos_weight_from_targets(targets, cfg.pos_weight_max) if cfg.pos_weight else None
         self.criterion = AsymmetricFocalLoss(
-            cfg.gamma_pos, cfg.gamma_neg, cfg.clip, cfg.label_smoothing,
-            pos_weight=pos_weight_from_targets(targets, cfg.pos_weight_max) if cfg.pos_weight else None,
+            cfg.gamma_pos, cfg.gamma_neg, cfg.clip, cfg.label_smoothing, pos_weight=pos_weight,
         ).to(self.device)
         self.text_loss = None
         if cfg.text_weight > 0:
-            self.text_loss = TextPromptLoss(_text_features(cfg, model.labels)).to(self.device)
+            self.text_loss = TextPromptLoss(_text_features(cfg, model.labels), pos_weight).to(self.device)
         extra = list(self.text_loss.parameters()) if self.text_loss is not None else []
         self.optimizer = torch.optim.AdamW(
             parameter_groups(self.model, cfg.lr, cfg.backbone_lr_scale, extra), lr=cfg.lr, weight_decay=cfg.weight_decay
@@ -127,7 +127,8 @@ class Trainer:
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
             self.optimizer, max_lr=[g["lr"] for g in self.optimizer.param_groups], total_steps=self.total_steps,
-            pct_start=cfg.pct_start, anneal_strategy="cos",
+            pct_start=cfg.pct_start, anneal_strategy="cos", div_factor=cfg.div_factor,
+            final_div_factor=cfg.final_div_factor,
         )
         self.ema = ModelEmaV3(self.model, decay=cfg.ema_decay, use_warmup=cfg.ema_warmup) if cfg.ema else None
         self.ddp = self.model
@@ -140,6 +141,7 @@ class Trainer:
         if resume:
             self._load_state()
         if self.main:
+            log.info("training on %s in %s, %d process(es)", self.device, precision_name(self.amp_dtype), self.world)
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 

@@ -71,19 +71,24 @@ class AsymmetricFocalLoss(nn.Module):
 
 
 class TextPromptLoss(nn.Module):
-    """Sigmoid contrastive term between image features and frozen per-label text embeddings
-    ("a video capsule endoscopy image showing {label}"): ``BCE(t * cos(f, T_l) + b, y_l)`` with a
-    learnable temperature ``t`` and bias ``b`` (SigLIP-style, Zhai et al. 2023)."""
+    """The paper's contrastive term between image features and frozen per-label text embeddings
+    ("a video capsule endoscopy image showing {label}"): ``BCE(s * cos(f, T_l), y_l)`` with the same
+    pos_weight as the focal loss and a learnable temperature ``s = exp(min(log_s, log 100))``,
+    ``log_s`` initialised to ``log(1 / 0.07)`` as CLIP's."""
 
-    def __init__(self, text_features: torch.Tensor, init_scale: float = 10.0, init_bias: float = -5.0) -> None:
+    def __init__(self, text_features: torch.Tensor, pos_weight: torch.Tensor | None = None,
+                 init_scale: float = 1 / 0.07, max_scale: float = 100.0) -> None:
         super().__init__()
         self.register_buffer("text", F.normalize(text_features.float(), dim=-1))
+        self.register_buffer("pos_weight", None if pos_weight is None else torch.as_tensor(pos_weight).float())
         self.logit_scale = nn.Parameter(torch.tensor(math.log(init_scale)))
-        self.logit_bias = nn.Parameter(torch.tensor(init_bias))
+        self.max_log_scale = math.log(max_scale)
 
     def logits(self, image_features: torch.Tensor) -> torch.Tensor:
-        img = F.normalize(image_features.float(), dim=-1)
-        return self.logit_scale.exp() * img @ self.text.T + self.logit_bias
+        img = image_features.float()
+        img = img / (img.norm(dim=-1, keepdim=True) + 1e-8)
+        return self.logit_scale.clamp(max=self.max_log_scale).exp() * img @ self.text.T
 
     def forward(self, image_features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.binary_cross_entropy_with_logits(self.logits(image_features), targets.float())
+        return F.binary_cross_entropy_with_logits(self.logits(image_features), targets.float(),
+                                                  pos_weight=self.pos_weight)

@@ -44,7 +44,7 @@ def ensure_test_set(root: Path, seed: int, videos: int, frames: int, rare_share:
 def evaluate_checkpoint(checkpoint: str | Path, root: Path, batch_size: int = 64) -> dict:
     """Frame metrics of a checkpoint (with its own thresholds) on every frame under ``root``."""
     index = scan_galar(root)
-    predictor = Predictor(checkpoint, batch_size=batch_size)
+    predictor = Predictor(checkpoint, batch_size=batch_size, precision="fp32")  # the same table on any CPU
     probs = np.concatenate(list(tqdm(predictor.iter_batches([r.path for r in index.records]),
                                      total=-(-len(index) // batch_size), desc=Path(checkpoint).name, unit="batch")))
     return frame_metrics(probs, index.targets(), predictor.thresholds, predictor.labels)

@@ -7,14 +7,13 @@ import torch
 
 
 def sqrt_frequency_weights(targets: np.ndarray) -> np.ndarray:
-    """Frame weights for imbalanced multi-label data: each label weighs ``1 / sqrt(frequency)`` and a
-    frame takes the weight of its rarest label (frames without labels take the lowest label weight)."""
+    """Frame weights for imbalanced multi-label data, as the paper's code computes them: label j weighs
+    ``1 / sqrt((P_j + 1) / N)`` over N frames with P_j positives, a frame takes the weight of its rarest
+    (heaviest) label, and a frame without labels weighs 1."""
     t = np.asarray(targets) > 0.5
-    freq = t.mean(axis=0)
-    label_w = np.where(freq > 0, 1.0 / np.sqrt(np.where(freq > 0, freq, 1.0)), 0.0)
-    floor = label_w[freq > 0].min() if np.any(freq > 0) else 1.0
-    frame_w = np.where(t, label_w[None, :], 0.0).max(axis=1)
-    return np.where(frame_w > 0, frame_w, floor)
+    label_w = 1.0 / np.sqrt((t.sum(axis=0) + 1.0) / t.shape[0])
+    frame_w = np.where(t, label_w[None, :], 0.0).max(axis=1, initial=0.0)
+    return np.where(t.any(axis=1), frame_w, 1.0)
 
 
 class EpochSampler:

@@ -10,12 +10,18 @@ HELP = "show a checkpoint's configuration, labels, thresholds and parameter coun
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="checkpoint directory (model.safetensors + config.json)")
+    parser.add_argument("--device", default="auto", help="the device whose precision to report (default auto)")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
 
 
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import load_checkpoint
+    from ..device import autocast_dtype, precision_name, resolve_device
 
     model, config = load_checkpoint(args.checkpoint)
     n_params = sum(p.numel() for p in model.parameters())
-    print(json.dumps({**config, "parameters": n_params}, indent=2))
+    device = resolve_device(args.device)
+    runs = {"device": str(device), "precision": precision_name(autocast_dtype(device, args.precision)),
+            "requested": args.precision}
+    print(json.dumps({**config, "parameters": n_params, "inference": runs}, indent=2))
     return 0

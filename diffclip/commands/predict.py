@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=int, default=None, help="at most this many frames per video")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
-    parser.add_argument("--no-amp", action="store_true", help="full precision even where bf16/fp16 would pay")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                        help="auto: bf16 on CPUs with AMX/AVX512-BF16 and on CUDA, fp32 elsewhere (default auto)")
     parser.add_argument("--workers", type=int, default=None,
                         help="decoding processes for frame folders (default: 0 on CPU, one per spare core up to 16 with a GPU)")
     parser.add_argument("--median-window", type=int, default=7)
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     post = PostProcess(args.median_window, args.min_length, args.max_gap)
     sources = discover_sources(args.inputs, sampling)
     predictor = Predictor(args.checkpoint, device=args.device, batch_size=args.batch_size,
-                          amp=False if args.no_amp else "auto")
+                          precision=args.precision)
     results, stats = predict_sources(predictor, sources, post, probs_csv=args.probs, workers=args.workers)
     write_json(args.out, events_document({r.video_id: r.events for r in results}), indent=1)
     if args.scored:
@@ -58,6 +59,6 @@ def run(args: argparse.Namespace) -> int:
                           predictor.thresholds, r.active, predictor.labels, title=f"video {r.video_id}")
     n_events = sum(len(r.events) for r in results)
     print(f"{stats.frames} frames from {len(results)} video(s) in {stats.seconds:.1f} s: "
-          f"{stats.fps:.1f} frames/s on {predictor.device}")
+          f"{stats.fps:.1f} frames/s on {predictor.device} in {predictor.precision}")
     print(f"{n_events} events -> {args.out}")
     return 0
