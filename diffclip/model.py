@@ -21,7 +21,7 @@ class ModelConfig:
     attention: str = "diff"
     labels: tuple[str, ...] = LABELS
     dropout: float = 0.4
-    se_reduction: int = 4
+    se_reduction: int = 16  # the paper's excitation block (reduction 16)
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
@@ -45,7 +45,7 @@ class ModelConfig:
 class SqueezeExcite(nn.Module):
     """Feature gate ``x * sigmoid(W2 relu(W1 x))`` (Hu et al. 2018) on a pooled feature vector."""
 
-    def __init__(self, dim: int, reduction: int = 4) -> None:
+    def __init__(self, dim: int, reduction: int = 16) -> None:
         super().__init__()
         self.fc1 = nn.Linear(dim, dim // reduction)
         self.fc2 = nn.Linear(dim // reduction, dim)
@@ -57,7 +57,7 @@ class SqueezeExcite(nn.Module):
 class ClassifierHead(nn.Module):
     """SE gate, BatchNorm, dropout, linear to the labels."""
 
-    def __init__(self, dim: int, num_labels: int, dropout: float = 0.4, se_reduction: int = 4) -> None:
+    def __init__(self, dim: int, num_labels: int, dropout: float = 0.4, se_reduction: int = 16) -> None:
         super().__init__()
         self.se = SqueezeExcite(dim, se_reduction)
         self.bn = nn.BatchNorm1d(dim)
