@@ -159,3 +159,11 @@ def test_precision_auto_follows_the_cpu(tiny_checkpoint, monkeypatch):
     monkeypatch.setattr(device_mod, "cpu_has_fast_bf16", lambda: False)
     assert Predictor(tiny_checkpoint, device="cpu").precision == "fp32"
     assert Predictor(tiny_checkpoint, device="cpu", precision="bf16").precision == "bf16"
+
+
+def test_model_card_says_which_precision_runs(tiny_checkpoint, monkeypatch):
+    from demo.model_card import model_card
+
+    monkeypatch.setattr(device_mod, "cpu_has_fast_bf16", lambda: True)
+    assert "runs on: **cpu** in **bf16**" in model_card(Predictor(tiny_checkpoint, device="cpu"), "tiny")
+    assert "in **fp32**" in model_card(Predictor(tiny_checkpoint, device="cpu", precision="fp32"), "tiny")

@@ -149,3 +149,11 @@ def test_uncached_data_with_worker_processes_trains_identically(micro_config, tm
     a = torch.load(cached / "state.pt", weights_only=True)["model"]
     b = torch.load(loaded / "state.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_non_finite_loss_stops_the_run_with_a_clear_error(micro_config, tmp_path, monkeypatch):
+    from training.losses import AsymmetricFocalLoss
+
+    monkeypatch.setattr(AsymmetricFocalLoss, "forward", lambda self, x, y: x.sum() * float("nan"))
+    with pytest.raises(FloatingPointError, match=r"non-finite loss nan at step 1; the last saved state"):
+        train(load_config(micro_config, [f"out_dir={tmp_path / 'nan'}", "epochs=1"]))

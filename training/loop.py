@@ -209,6 +209,10 @@ class Trainer:
             else:
                 logits, feats = self.ddp(x, return_features=True)
                 loss = self.criterion(logits, y) + cfg.text_weight * self.text_loss(feats, y)
+        if not torch.isfinite(loss):
+            # docs/design.md, "Where we differ": the paper skips such batches silently
+            raise FloatingPointError(f"non-finite loss {loss.item()} at step {self.state.step + 1}; the last saved "
+                                     f"state is in {self.out / 'state.pt'} (lower lr or use amp=fp32)")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if cfg.grad_clip > 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 HELP = "train a classifier from a YAML config (training/configs/*.yaml); works under torchrun"
 
@@ -23,5 +24,8 @@ def run(args: argparse.Namespace) -> int:
     except Interrupted as exc:
         print(f"interrupted: {exc}; the state is saved, continue with --resume")
         return INTERRUPTED_EXIT
+    except FloatingPointError as exc:
+        print(f"diffclip train: error: {exc}", file=sys.stderr)
+        return 1
     print(f"done: {out}")
     return 0
