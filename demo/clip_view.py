@@ -86,7 +86,7 @@ def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames:
         x = torch.stack(batch)
         with torch.no_grad():
             logits, maps = model(x.to(predictor.device), return_attention=True)
-        kind = "diff" if maps[-1].a2 is not None else "a1"
+        kind = maps[-1].semantics.shown
         probs.append(torch.sigmoid(logits.float()).cpu().numpy())
         heat.extend(cls_map(maps, -1, None, kind))
         for i, (n, t) in enumerate(meta):
@@ -121,7 +121,7 @@ def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames:
         "timeline": save_timeline(out / f"{stem}_timeline.png", frames, probs_arr, predictor.thresholds, active,
                                   predictor.labels, title=f"clip {stem}"),
         "overlay": _write_overlay_mp4(out / f"{stem}_overlay.mp4", images, heat, probs_arr, predictor, fps,
-                                      overlay_alpha, diverging=model.config.attention != "vanilla"),
+                                      overlay_alpha, diverging=model.attention_semantics.signed),
     }
     return ClipResult(stem, frames, res.times, images, probs_arr, active, res.events, res.scored_events, files)
 

@@ -27,9 +27,8 @@ def load_mask(path: str | Path | None, size: int) -> np.ndarray | None:
 
 
 def attention_map(a: FrameAnalysis) -> tuple[np.ndarray, str]:
-    """The last layer's head-mean map that the layer applies: a1 for standard attention, diff otherwise."""
-    kind = "diff" if a.has_second_map else "a1"
-    return a.cls_map(kind, -1, None), kind
+    """The last layer's head-mean map that the layer shows (its semantics say which: a1 or diff)."""
+    return a.cls_map(a.shown_kind, -1, None), a.shown_kind
 
 
 def compare(standard: Predictor, differential: Predictor, image, label: str, mask_path=None, alpha: float = 0.5):
@@ -43,8 +42,8 @@ def compare(standard: Predictor, differential: Predictor, image, label: str, mas
     size = results["standard"][0].image.shape[0]
     mask = load_mask(mask_path, size)
     images = {}
-    for name, (a, m, kind) in results.items():
-        images[name] = overlay(a.image, m, alpha, diverging=kind == "diff")
+    for name, (a, m, _kind) in results.items():
+        images[name] = overlay(a.image, m, alpha, diverging=a.semantics.signed)
         images[name + "_rollout"] = overlay(a.image, a.rollout, alpha)
     rows = [("", "standard (vanilla)", "differential"), ("---", "---:", "---:")]
     j = results["standard"][0].label_index(label)

@@ -49,4 +49,4 @@ class ModelBank:
         a, b = self.main, self.compare
         if b is None:
             return a, None
-        return (a, b) if a.model.config.attention == "vanilla" else (b, a)
+        return (b, a) if a.model.attention_semantics.differential else (a, b)

@@ -8,7 +8,14 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn as nn
 
-from .attention import ATTENTION_VARIANTS, AttentionMaps, convert_attention, record_attention
+from .attention import (
+    ATTENTION_VARIANTS,
+    AttentionMaps,
+    MapSemantics,
+    convert_attention,
+    record_attention,
+    semantics_of,
+)
 from .backbones import BACKBONES, Preprocess, VisionTower, biomedclip, build_backbone
 from .labels import LABELS, check_labels
 
@@ -90,6 +97,11 @@ class DiffCLIPClassifier(nn.Module):
     @property
     def labels(self) -> tuple[str, ...]:
         return self.config.labels
+
+    @property
+    def attention_semantics(self) -> MapSemantics:
+        """What this model's attention maps mean (docs/design.md, "Attention maps")."""
+        return semantics_of(self.config.attention)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Projected image feature (before the classifier head), e.g. for a text-contrastive term."""

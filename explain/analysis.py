@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from diffclip.attention import AttentionMaps
+from diffclip.attention import AttentionMaps, MapSemantics
 from diffclip.images import ImageLike, to_rgb
 from diffclip.inference import Predictor
 
@@ -36,7 +36,8 @@ class FrameAnalysis:
     rollout: np.ndarray  # (gh, gw)
     labels: tuple[str, ...]
     thresholds: np.ndarray
-    variant: str
+    variant: str  # the model's attention variant, for captions only
+    semantics: MapSemantics  # what its maps mean: which one to show, signed or not
 
     @property
     def num_layers(self) -> int:
@@ -48,7 +49,12 @@ class FrameAnalysis:
 
     @property
     def has_second_map(self) -> bool:
-        return "a2" in self.cls_rows
+        return self.semantics.differential
+
+    @property
+    def shown_kind(self) -> str:
+        """The kind of map that shows what a layer attends to ("diff" or "a1")."""
+        return self.semantics.shown
 
     def label_index(self, label: str | int) -> int:
         if isinstance(label, (int, np.integer)):
@@ -81,7 +87,7 @@ def crop_image(x: torch.Tensor, mean, std) -> np.ndarray:
 def summarise(maps: list[AttentionMaps], index: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """CLS rows per kind (layers, heads, gh, gw), lambda (layers, heads) and rollout (gh, gw) of batch
     item ``index``."""
-    kinds = ("a1", "a2", "diff") if maps[0].a2 is not None else ("a1",)
+    kinds = ("a1", "a2", "diff") if maps[0].semantics.differential else ("a1",)
     rows = {}
     for kind in kinds:
         per_layer = []
@@ -91,9 +97,8 @@ def summarise(maps: list[AttentionMaps], index: int = 0) -> tuple[dict[str, np.n
             gh, gw = M.grid_shape(row.shape[-1])
             per_layer.append(row.reshape(-1, gh, gw).numpy())
         rows[kind] = np.stack(per_layer)
-    one = [AttentionMaps(m.a1[index : index + 1], None if m.a2 is None else m.a2[index : index + 1], m.lam,
-                         m.diff[index : index + 1]) for m in maps]
-    return rows, M.lambdas(maps), M.rollout(one, kind="diff")[0]
+    one = [m.select(index) for m in maps]
+    return rows, M.lambdas(maps), M.rollout(one, kind=maps[0].semantics.shown)[0]
 
 
 def analyse(predictor: Predictor, image: ImageLike) -> FrameAnalysis:
@@ -105,7 +110,8 @@ def analyse(predictor: Predictor, image: ImageLike) -> FrameAnalysis:
     rows, lam, roll = summarise(maps)
     pre = model.config.preprocess
     return FrameAnalysis(crop_image(x, pre.mean, pre.std), x, torch.sigmoid(logits.float())[0].cpu().numpy(),
-                         rows, lam, roll, predictor.labels, predictor.thresholds, model.config.attention)
+                         rows, lam, roll, predictor.labels, predictor.thresholds, model.config.attention,
+                         maps[0].semantics)
 
 
 def method_map(
@@ -124,8 +130,8 @@ def method_map(
     cached maps (rollout, single layer) or one backward pass (gradattn); Captum methods run the model."""
     j = analysis.label_index(label)
     if method == "attention":
-        kind = "diff" if analysis.has_second_map else "a1"
-        return analysis.cls_map(kind, layer, head), analysis.has_second_map, f"{kind} layer {_layer(analysis, layer)}"
+        kind = analysis.shown_kind
+        return analysis.cls_map(kind, layer, head), analysis.semantics.signed, f"{kind} layer {_layer(analysis, layer)}"
     if method == "rollout":
         return analysis.rollout, False, "attention rollout (positive part)"
     if method == "gradattn":

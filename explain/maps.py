@@ -97,17 +97,6 @@ def rollout(
     return row.reshape(-1, gh, gw).cpu().numpy()
 
 
-def applied_maps(m: AttentionMaps, variant: str) -> list[torch.Tensor]:
-    """The maps that a layer actually applies to its values (tensors of the forward graph): ``a1`` for
-    standard attention, ``diff`` for ``diff``/``diff_preserving``, and both groups ``a1`` and ``a2``
-    for ``diff_paper``, whose output heads are ``[A1 V1 - lambda A2 V2, A2 V2]``."""
-    if variant == "vanilla":
-        return [m.a1]
-    if variant == "diff_paper":
-        return [m.a1, m.a2]
-    return [m.diff]
-
-
 def gradient_weighted_attention(
     model: torch.nn.Module, x: torch.Tensor, label: int, prefix_tokens: int = 1
 ) -> np.ndarray:
@@ -118,7 +107,7 @@ def gradient_weighted_attention(
     model.eval()
     with torch.enable_grad():
         logits, maps = model(x.detach(), return_attention=True)
-        applied = [applied_maps(m, model.config.attention) for m in maps]
+        applied = [m.applied() for m in maps]  # what each layer multiplies with its values
         flat = [t for layer in applied for t in layer]
         grads = iter(torch.autograd.grad(logits[:, label].sum(), flat))
     attn = [torch.cat([t.detach() for t in layer], dim=1) for layer in applied]

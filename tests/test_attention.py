@@ -206,7 +206,7 @@ def test_converted_variants_train():
 
 @pytest.mark.parametrize("variant", ["diff", "diff_preserving"])
 def test_fast_path_in_batch_chunks_matches_maps_path_with_per_image_masks(variant, monkeypatch):
-    import diffclip.attention as attention_module
+    import diffclip.attention.kernels as attention_module
 
     attn = make_attention(variant, _pretrained_attention(), depth=2).eval()
     _randomise_lambdas(attn)
@@ -238,3 +238,53 @@ def test_fast_path_gradients_match_maps_path(variant):
     for name, g in grads[0].items():
         ref = grads[1][name]
         assert (g - ref).abs().max().item() <= 1e-5 * ref.abs().max().item(), name
+
+
+def test_a_fifth_variant_is_one_class_and_one_registration(tmp_path):
+    """A toy variant registered from this test flows through the model, checkpoints, the Predictor,
+    explanations and the demo's views without any of them naming it."""
+    import numpy as np
+
+    from demo.compare_view import compare
+    from demo.frames_view import attention_overlays
+    from demo.models import ModelBank
+    from diffclip.attention import (
+        ATTENTION_VARIANTS,
+        MapSemantics,
+        PreservingDiffAttention,
+        register_attention,
+    )
+    from diffclip.checkpoint import save_checkpoint
+    from diffclip.inference import Predictor
+    from diffclip.model import build_model
+    from explain.analysis import analyse, method_map
+
+    class ToyAttention(PreservingDiffAttention):
+        """The retrofit under another name, with one lambda per layer (its own semantics)."""
+
+        variant = "toy"
+        semantics = MapSemantics(differential=True, shown="diff", applied=("diff",), signed=True, lambda_per="layer")
+
+    register_attention(ToyAttention)
+    try:
+        model = build_model("micro", "toy").eval()
+        assert all(type(b.attn) is ToyAttention for b in model.backbone.trunk.blocks)
+        save_checkpoint(model, tmp_path / "toy", thresholds=[0.5] * 17)
+        predictor = Predictor(tmp_path / "toy", device="cpu", precision="fp32")
+        frame = (np.random.default_rng(0).random((80, 96, 3)) * 255).astype(np.uint8)
+        analysis = analyse(predictor, frame)
+        assert analysis.has_second_map and analysis.shown_kind == "diff" and analysis.semantics.signed
+        for method in ("attention", "rollout", "gradattn"):
+            m, signed, _ = method_map(analysis, predictor, method, "blood")
+            assert m.shape == (4, 4) and np.isfinite(m).all()
+        a1, a2, diff, caption = attention_overlays(analysis, 1, "mean", 0.5)
+        assert a2 is not None and diff is not None and "λ" in caption
+        vanilla = tmp_path / "vanilla"
+        save_checkpoint(build_model("micro", "vanilla").eval(), vanilla, thresholds=[0.5] * 17)
+        bank = ModelBank(tmp_path / "toy", vanilla, device="cpu")
+        standard, differential = bank.pair()
+        assert standard.model.config.attention == "vanilla" and differential.model.config.attention == "toy"
+        images, table = compare(standard, differential, frame, "blood")
+        assert images["differential"].shape == images["standard"].shape and "p(blood)" in table
+    finally:
+        ATTENTION_VARIANTS.pop("toy")

@@ -58,9 +58,16 @@ def test_cls_map_selects_layer_head_and_mean():
     assert M.lambdas([m, m]).shape == (2, 2)
 
 
+#: The maps each variant multiplies with its values, from their maths (docs/design.md): standard attention
+#: applies a1; diff and diff_preserving apply a1 - lambda a2; diff_paper's output heads are
+#: [A1 V1 - lambda A2 V2, A2 V2], so both softmax maps are applied.
+APPLIED = {"vanilla": ("a1",), "diff": ("diff",), "diff_preserving": ("diff",), "diff_paper": ("a1", "a2")}
+
+
 @pytest.mark.parametrize("variant", ["vanilla", "diff", "diff_preserving", "diff_paper"])
 def test_gradient_weighted_attention_equals_hand_computation(variant):
     """Two-layer toy model (the micro backbone: 2 blocks, 16 patches)."""
+    assert build_model("micro", variant).attention_semantics.applied == APPLIED[variant]
     torch.manual_seed(0)
     model = build_model("micro", variant).eval()
     with torch.no_grad():  # lambda away from its initial value, so both maps matter
@@ -72,7 +79,7 @@ def test_gradient_weighted_attention_equals_hand_computation(variant):
     got = M.gradient_weighted_attention(model, x, label)
     # by hand: gradients of the logit with respect to each applied map, then R = I; R += mean_h((g a)+) R
     logits, maps = model(x, return_attention=True)
-    applied = [M.applied_maps(m, variant) for m in maps]
+    applied = [[getattr(m, kind) for kind in APPLIED[variant]] for m in maps]
     n = applied[0][0].shape[-1]
     r = np.eye(n)
     for layer in applied:
