@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .atomic import atomic_path  # noqa: E402
-from .events import runs  # noqa: E402
-from .labels import LABELS, LANDMARKS, LESIONS, SECTIONS  # noqa: E402
+from .atomic import atomic_path
+from .events import runs
+from .labels import LABELS, LANDMARKS, LESIONS, SECTIONS
 
 GROUP_COLOURS = {"section": "#2b6cb0", "landmark": "#6b46c1", "lesion": "#c53030"}
 
@@ -42,7 +39,8 @@ def timeline_figure(
     (shaded) and, if given, the ground truth (a bar under the curve) and a marked frame."""
     order = anatomy_first(labels)
     n = len(order)
-    fig, axes = plt.subplots(n, 1, figsize=(12, 0.42 * n + 1.0), sharex=True, squeeze=False)
+    fig = Figure(figsize=(12, 0.42 * n + 1.0))  # no pyplot: no global backend, no shared state
+    axes = fig.subplots(n, 1, sharex=True, squeeze=False)
     x = np.asarray(frames)
     for row, lab in enumerate(order):
         ax = axes[row, 0]
@@ -78,5 +76,4 @@ def save_timeline(path: str | Path, *args, **kwargs) -> Path:
     fig = timeline_figure(*args, **kwargs)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
     return Path(path)

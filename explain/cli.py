@@ -42,7 +42,6 @@ def run(args: argparse.Namespace) -> int:
     from diffclip.inference import Predictor
 
     from .analysis import analyse, method_map, panel
-    from .overlay import figure_to_rgb
 
     predictor = Predictor(args.checkpoint, device=args.device, precision="fp32")
     if args.label not in predictor.labels:
@@ -57,7 +56,6 @@ def run(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out) as tmp:
             fig.savefig(tmp, dpi=110, format="png")
-        figure_to_rgb(fig)  # closes it
         if args.npy:
             np.save(_named(args.npy, Path(frame).stem, several), extra[0])
         print(f"{frame}: p({args.label}) = {analysis.probs[predictor.labels.index(args.label)]:.3f} -> {out}")

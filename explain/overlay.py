@@ -10,14 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import matplotlib
-
-matplotlib.use("Agg")
-import cv2  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib import colormaps  # noqa: E402
-from matplotlib.colors import Normalize, TwoSlopeNorm  # noqa: E402
+import cv2
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import Normalize, TwoSlopeNorm
+from matplotlib.figure import Figure
 
 SEQUENTIAL = "inferno"
 DIVERGING = "RdBu_r"
@@ -67,7 +65,9 @@ class PanelItem:
 
 def panel_figure(image: np.ndarray, items: Sequence[PanelItem], alpha: float = 0.5, suptitle: str = ""):
     """A row of panels with colorbars: the frame, then each map overlaid on it."""
-    fig, axes = plt.subplots(1, len(items), figsize=(3.3 * len(items), 3.6), squeeze=False)
+    # a Figure without pyplot: no global backend switch, no shared state between concurrent requests
+    fig = Figure(figsize=(3.3 * len(items), 3.6))
+    axes = fig.subplots(1, len(items), squeeze=False)
     for ax, item in zip(axes[0], items, strict=True):
         ax.set_axis_off()
         ax.set_title(item.title, fontsize=9)
@@ -87,8 +87,7 @@ def panel_figure(image: np.ndarray, items: Sequence[PanelItem], alpha: float = 0
 
 
 def figure_to_rgb(fig) -> np.ndarray:
-    """Render a matplotlib figure to an RGB uint8 array and close it."""
-    fig.canvas.draw()
-    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return rgb
+    """Render a matplotlib figure to an RGB uint8 array."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()

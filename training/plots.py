@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from diffclip.atomic import atomic_path  # noqa: E402
+from diffclip.atomic import atomic_path
 
 
 def plot_training_curves(history: list[dict], path: str | Path, title: str = "") -> Path:
     """Loss (train, validation) and validation mAP per epoch, side by side."""
     epochs = [r["epoch"] for r in history]
-    fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    fig = Figure(figsize=(10, 3.6), constrained_layout=True)  # no pyplot: no global backend
+    ax_loss, ax_map = fig.subplots(1, 2)
     ax_loss.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
     ax_loss.plot(epochs, [r["val_loss"] for r in history], "s-", label="validation")
     ax_loss.set(xlabel="epoch", ylabel="asymmetric focal loss", title="loss")
@@ -30,5 +28,4 @@ def plot_training_curves(history: list[dict], path: str | Path, title: str = "")
         fig.suptitle(title)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
     return Path(path)
