@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from diffclip.device import cpu_has_fast_bf16  # noqa: E402
-from diffclip.model import build_model  # noqa: E402
+from diffclip.factory import build_model  # noqa: E402
 
 
 def main() -> int:

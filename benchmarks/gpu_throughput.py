@@ -30,8 +30,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from diffclip.checkpoint import save_checkpoint
+    from diffclip.factory import build_model
     from diffclip.inference import Predictor
-    from diffclip.model import build_model
     from diffclip.pipeline import default_workers, predict_sources
     from diffclip.video import folder_source
 

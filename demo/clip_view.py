@@ -18,6 +18,7 @@ from diffclip.events import events_document
 from diffclip.images import to_rgb
 from diffclip.inference import Predictor
 from diffclip.memory import trim_heap
+from diffclip.mp4 import write_mp4
 from diffclip.pipeline import probability_rows, video_result
 from diffclip.timeline import save_timeline
 from diffclip.video import Sampling, video_source
@@ -138,14 +139,9 @@ def _write_overlay_mp4(path: Path, images, heat, probs, predictor: Predictor, fp
                        diverging: bool) -> Path:
     """H.264 (yuv420p) MP4 that browsers play: each sampled frame with the last layer's attention and
     its predicted labels."""
-    import av
-
     size = images[0].shape[0] * 2  # upscale for legibility
-    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
-        stream = container.add_stream("libx264", rate=max(1, round(fps)))
-        stream.width = stream.height = size
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "23", "preset": "veryfast"}
+
+    def frames():
         for img, h, p in zip(images, heat, probs, strict=True):
             frame = cv2.resize(overlay(img, h, alpha, diverging=diverging), (size, size),
                                interpolation=cv2.INTER_LINEAR)
@@ -154,9 +150,9 @@ def _write_overlay_mp4(path: Path, images, heat, probs, predictor: Predictor, fp
                 cv2.putText(frame, text, (8, 22 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
                 cv2.putText(frame, text, (8, 22 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1,
                             cv2.LINE_AA)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
-        container.mux(stream.encode(None))
-    return path
+            yield frame
+
+    return write_mp4(frames(), path, fps, crf=23)
 
 
 def events_rows(result: ClipResult, labels) -> list[list]:

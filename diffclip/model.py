@@ -3,20 +3,19 @@ projected feature, BatchNorm, dropout and a linear layer to the labels."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
 
 from .attention import (
     ATTENTION_VARIANTS,
-    AttentionMaps,
     MapSemantics,
     convert_attention,
     record_attention,
     semantics_of,
 )
-from .backbones import BACKBONES, Preprocess, VisionTower, biomedclip, build_backbone
+from .backbones import BACKBONES, Preprocess, VisionTower, build_backbone
 from .labels import LABELS, check_labels
 
 
@@ -75,12 +74,6 @@ class ClassifierHead(nn.Module):
         return self.fc(self.drop(self.bn(self.se(x))))
 
 
-@dataclass
-class ModelOutput:
-    logits: torch.Tensor
-    attention: list[AttentionMaps] = field(default_factory=list)
-
-
 class DiffCLIPClassifier(nn.Module):
     """Multi-label frame classifier: ``model(x)`` gives logits; ``model(x, return_attention=True)``
     gives ``(logits, maps)`` with one :class:`~diffclip.attention.AttentionMaps` per block."""
@@ -103,10 +96,6 @@ class DiffCLIPClassifier(nn.Module):
         """What this model's attention maps mean (docs/design.md, "Attention maps")."""
         return semantics_of(self.config.attention)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Projected image feature (before the classifier head), e.g. for a text-contrastive term."""
-        return self.backbone(x)
-
     def forward(self, x: torch.Tensor, return_attention: bool = False, return_features: bool = False):
         """Logits; with ``return_attention`` also the per-block maps, with ``return_features`` also the
         projected image feature (for the text-prompt term). Extras come after the logits in that order."""
@@ -118,34 +107,3 @@ class DiffCLIPClassifier(nn.Module):
         logits = self.head(feats)
         extras = ([maps] if return_attention else []) + ([feats] if return_features else [])
         return (logits, *extras) if extras else logits
-
-
-def build_model(
-    backbone: str = "biomedclip",
-    attention: str = "diff",
-    labels: tuple[str, ...] | list[str] = LABELS,
-    weights: str | None = None,
-    **kwargs,
-) -> DiffCLIPClassifier:
-    """Build the classifier.
-
-    ``weights``: None for random weights, ``"biomedclip"`` to start the biomedclip backbone from the
-    pretrained BiomedCLIP vision tower (through open_clip's hub id; the attention is converted after
-    loading so every variant reuses the pretrained qkv and proj), or a checkpoint directory written by
-    :func:`diffclip.checkpoint.save_checkpoint`.
-    """
-    config = ModelConfig(backbone=backbone, attention=attention, labels=tuple(labels), **kwargs)
-    if weights is None:
-        return DiffCLIPClassifier(config)
-    if weights == "biomedclip":
-        if backbone != "biomedclip":
-            raise ValueError("weights='biomedclip' needs backbone='biomedclip'")
-        return DiffCLIPClassifier(config, backbone=biomedclip(pretrained=True))
-    from .checkpoint import load_checkpoint
-
-    model, _ = load_checkpoint(weights)
-    if model.config.to_dict() != config.to_dict():
-        raise ValueError(
-            f"checkpoint {weights} was saved as {model.config.to_dict()}, not the requested {config.to_dict()}"
-        )
-    return model

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from diffclip.checkpoint import save_checkpoint
-from diffclip.model import build_model
+from diffclip.factory import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 

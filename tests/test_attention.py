@@ -255,8 +255,8 @@ def test_a_fifth_variant_is_one_class_and_one_registration(tmp_path):
         register_attention,
     )
     from diffclip.checkpoint import save_checkpoint
+    from diffclip.factory import build_model
     from diffclip.inference import Predictor
-    from diffclip.model import build_model
     from explain.analysis import analyse, method_map
 
     class ToyAttention(PreservingDiffAttention):

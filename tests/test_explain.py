@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from diffclip.attention import AttentionMaps
+from diffclip.factory import build_model
 from diffclip.inference import Predictor
-from diffclip.model import build_model
 from explain import maps as M
 from explain.analysis import analyse, method_map, panel
 from explain.attributions import METHODS, attribute

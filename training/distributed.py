@@ -28,10 +28,6 @@ def local_device(device: torch.device) -> torch.device:
     return device
 
 
-def is_main() -> bool:
-    return not dist.is_initialized() or dist.get_rank() == 0
-
-
 def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()

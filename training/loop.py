@@ -27,7 +27,8 @@ from tqdm.auto import tqdm
 from diffclip.atomic import atomic_path
 from diffclip.checkpoint import save_checkpoint
 from diffclip.device import autocast, autocast_dtype, precision_name, resolve_device
-from diffclip.model import DiffCLIPClassifier, build_model
+from diffclip.factory import build_model
+from diffclip.model import DiffCLIPClassifier
 
 from . import distributed as dist_utils
 from .config import TrainConfig
