@@ -1,6 +1,6 @@
 """Temporal events in the RARE-VISION format: maximal runs of frames with the same active label set.
 
-Submission / ground-truth JSON (DESIGN.md section 4)::
+Submission / ground-truth JSON (docs/design.md, "Events and scoring")::
 
     {"videos": [{"video_id": "...", "events": [{"start": 49, "end": 58, "label": ["mouth"]}]}]}
 
@@ -10,22 +10,15 @@ Submission / ground-truth JSON (DESIGN.md section 4)::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import median_filter
 
 from .labels import LABELS
+from .postprocess import DEFAULT_POSTPROCESS, PostProcess, postprocess, runs
 
-
-def runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Inclusive (start, end) index pairs of the True runs of a 1-D boolean array."""
-    mask = np.asarray(mask, dtype=bool)
-    if mask.size == 0:
-        return []
-    padded = np.concatenate([[False], mask, [False]])
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    return [(int(s), int(e) - 1) for s, e in zip(edges[::2], edges[1::2], strict=True)]
+# postprocess is also importable from here, where the temporal pipeline was first documented
+__all__ = ["DEFAULT_POSTPROCESS", "PostProcess", "events_document", "label_events", "label_set_events", "postprocess",
+           "runs"]
 
 
 def _typical_step(frames: np.ndarray) -> float:
@@ -95,67 +88,6 @@ def events_document(videos: Mapping[str, list[dict]]) -> dict:
     return {"videos": [{"video_id": vid, "events": list(evs)} for vid, evs in videos.items()]}
 
 
-# ---------------------------------------------------------------------------------------------------
-# Post-processing of per-frame probabilities
-
-
-@dataclass(frozen=True)
-class PostProcess:
-    """Per label: threshold -> median filter -> drop short runs -> merge short gaps (DESIGN.md section 1).
-    Windows and lengths count sampled frames."""
-
-    median_window: int = 7
-    min_length: int = 3
-    max_gap: int = 5
-
-    def __post_init__(self) -> None:
-        if self.median_window < 1 or self.median_window % 2 == 0:
-            raise ValueError(f"median_window must be a positive odd number, got {self.median_window}")
-        if self.min_length < 1 or self.max_gap < 0:
-            raise ValueError("min_length must be >= 1 and max_gap >= 0")
-
-
-DEFAULT_POSTPROCESS = PostProcess()
-
-
-def median_filter_binary(active: np.ndarray, window: int) -> np.ndarray:
-    """Majority vote over a centred window (a median filter on 0/1). The ends are handled as scipy's
-    default ``mode="reflect"`` (the sequence mirrored about its end), as the paper's code does."""
-    if window == 1:
-        return np.asarray(active, bool).copy()
-    return median_filter(np.asarray(active, np.uint8), size=window, mode="reflect").astype(bool)
-
-
-def drop_short_runs(active: np.ndarray, min_length: int) -> np.ndarray:
-    out = np.asarray(active, bool).copy()
-    for s, e in runs(out):
-        if e - s + 1 < min_length:
-            out[s : e + 1] = False
-    return out
-
-
-def merge_gaps(active: np.ndarray, max_gap: int) -> np.ndarray:
-    """Fill gaps of at most ``max_gap`` frames between two runs."""
-    out = np.asarray(active, bool).copy()
-    spans = runs(out)
-    for (_, e1), (s2, _) in zip(spans, spans[1:], strict=False):
-        if s2 - e1 - 1 <= max_gap:
-            out[e1 + 1 : s2] = True
-    return out
-
-
-def postprocess(probs: np.ndarray, thresholds: np.ndarray, config: PostProcess = DEFAULT_POSTPROCESS) -> np.ndarray:
-    """(N, L) probabilities -> (N, L) boolean activity after the temporal pipeline, label by label."""
-    probs = np.asarray(probs)
-    active = probs >= np.asarray(thresholds)[None, :]
-    out = np.zeros_like(active)
-    for j in range(active.shape[1]):
-        col = median_filter_binary(active[:, j], config.median_window)
-        col = drop_short_runs(col, config.min_length)
-        out[:, j] = merge_gaps(col, config.max_gap)
-    return out
-
-
 def label_events(
     active: np.ndarray,
     probs: np.ndarray,
@@ -179,54 +111,3 @@ def label_events(
                 out.append({"label": lab, "start": int(frames[a]), "end": end,
                             "score": round(float(np.mean(probs[a:b, j])), 6)})
     return sorted(out, key=lambda ev: (ev["start"], ev["end"], labels.index(ev["label"])))
-
-
-# ---------------------------------------------------------------------------------------------------
-# Validation
-
-
-class SubmissionError(ValueError):
-    """A RARE-VISION JSON document that breaks the challenge's rules; the message says where."""
-
-
-def validate_document(doc, truth=None, labels: Sequence[str] = LABELS, name: str = "submission") -> None:
-    """Apply the challenge's sanity checks: the document shape, ``label`` a list of known labels,
-    integer inclusive ``start <= end``, and (given ``truth``) the same set of video ids."""
-    if not isinstance(doc, Mapping) or not isinstance(doc.get("videos"), list):
-        raise SubmissionError(f'{name}: expected an object with a "videos" list')
-    known = set(labels)
-    seen: list[str] = []
-    for v, video in enumerate(doc["videos"]):
-        if not isinstance(video, Mapping) or not isinstance(video.get("video_id"), str):
-            raise SubmissionError(f'{name}: videos[{v}] needs a string "video_id"')
-        vid = video["video_id"]
-        if vid in seen:
-            raise SubmissionError(f"{name}: video {vid!r} appears twice")
-        seen.append(vid)
-        events = video.get("events")
-        if not isinstance(events, list):
-            raise SubmissionError(f'{name}: video {vid!r} needs an "events" list')
-        for e, ev in enumerate(events):
-            where = f"{name}: video {vid!r} event {e}"
-            if not isinstance(ev, Mapping):
-                raise SubmissionError(f"{where}: expected an object, got {type(ev).__name__}")
-            for key in ("start", "end"):
-                if not isinstance(ev.get(key), int) or isinstance(ev.get(key), bool):
-                    raise SubmissionError(f'{where}: "{key}" must be an integer frame number, got {ev.get(key)!r}')
-            if ev["start"] > ev["end"]:
-                raise SubmissionError(f"{where}: start {ev['start']} is after end {ev['end']}")
-            if ev["start"] < 0:
-                raise SubmissionError(f"{where}: negative start {ev['start']}")
-            lab = ev.get("label")
-            if not isinstance(lab, list):
-                raise SubmissionError(f'{where}: "label" must be a list of label names, got {lab!r}')
-            unknown = [x for x in lab if x not in known]
-            if unknown:
-                raise SubmissionError(f"{where}: unknown label(s) {unknown}; labels must be among the 17")
-    if truth is not None:
-        truth_ids = {v["video_id"] for v in truth["videos"]}
-        if set(seen) != truth_ids:
-            missing, extra = sorted(truth_ids - set(seen)), sorted(set(seen) - truth_ids)
-            raise SubmissionError(
-                f"{name}: video ids differ from the ground truth's (missing {missing}, not in the truth {extra})"
-            )

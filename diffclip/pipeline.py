@@ -16,10 +16,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .events import DEFAULT_POSTPROCESS, PostProcess, label_events, label_set_events, postprocess
+from .events import label_events, label_set_events
 from .images import load_crop
 from .inference import Predictor
 from .memory import TRIM_EVERY_BATCHES, trim_heap
+from .postprocess import DEFAULT_POSTPROCESS, PostProcess, postprocess
 from .video import Frame, FrameSource, prefetch
 
 log = logging.getLogger(__name__)

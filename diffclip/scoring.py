@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .events import validate_document
 from .labels import LABELS
+from .submission import validate_document
 
 THRESHOLDS = (0.5, 0.95)
 

@@ -9,8 +9,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .atomic import atomic_path
-from .events import runs
 from .labels import LABELS, LANDMARKS, LESIONS, SECTIONS
+from .postprocess import runs
 
 GROUP_COLOURS = {"section": "#2b6cb0", "landmark": "#6b46c1", "lesion": "#c53030"}
 

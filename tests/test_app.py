@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-from diffclip.events import validate_document
 from diffclip.labels import LABELS
+from diffclip.submission import validate_document
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "demo" / "examples" / "frames" / "blood.png"

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from diffclip.cli import main
-from diffclip.events import validate_document
 from diffclip.labels import LABELS
+from diffclip.submission import validate_document
 
 BUNDLED = Path(__file__).resolve().parents[1] / "demo" / "weights" / "diff"
 

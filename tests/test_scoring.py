@@ -2,9 +2,9 @@
 
 import pytest
 
-from diffclip.events import SubmissionError, validate_document
 from diffclip.labels import LABELS
 from diffclip.scoring import average_precision, evaluate, ranked_ap, score, tiou
+from diffclip.submission import SubmissionError, validate_document
 
 
 def doc(*videos):

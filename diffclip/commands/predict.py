@@ -38,9 +38,10 @@ def timeline_path(plot: str, video_id: str, several: bool):
 
 def run(args: argparse.Namespace) -> int:
     from ..atomic import write_json
-    from ..events import PostProcess, events_document
+    from ..events import events_document
     from ..inference import Predictor
     from ..pipeline import predict_sources
+    from ..postprocess import PostProcess
     from ..timeline import save_timeline
     from ..video import Sampling, discover_sources
 
