@@ -21,7 +21,8 @@ from .images import load_crop
 from .inference import Predictor
 from .memory import TRIM_EVERY_BATCHES, trim_heap
 from .postprocess import DEFAULT_POSTPROCESS, PostProcess, postprocess
-from .video import Frame, FrameSource, prefetch
+from .prefetch import prefetch
+from .video import Frame, FrameSource
 
 log = logging.getLogger(__name__)
 

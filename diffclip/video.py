@@ -3,27 +3,25 @@ challenge layouts) and loose images, streamed so that memory stays bounded on 10
 
 Every source yields :class:`Frame` items with the frame's number in the original video (so events
 refer to real frame numbers whatever the sampling) and, for video files, its presentation time.
-:func:`prefetch` runs a source (decoding and preprocessing) in a background thread, ahead of the
-model.
+:func:`diffclip.prefetch.prefetch` runs a source (decoding and preprocessing) in a background thread,
+ahead of the model; :mod:`diffclip.frames` lists frame folders.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import re
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .frames import frame_folders, has_frames, list_frame_files
+
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-FRAME_FILE_RE = re.compile(r"^frame_(\d+)\.png$", re.IGNORECASE)
 
 
 @dataclass
@@ -124,22 +122,6 @@ def video_source(path: str | Path, sampling: Sampling | None = None, video_id: s
     return FrameSource(video_id or path.stem, "video", path, iterate, estimate)
 
 
-def list_frame_files(folder: Path) -> list[tuple[int, Path]]:
-    """(frame number, path) of ``frame_<digits>.png`` files (any case), sorted by number; where two
-    files carry the same number (an upper- and a lower-case copy), the first by name is kept."""
-    files: dict[int, Path] = {}
-    for entry in sorted(folder.iterdir()):
-        m = FRAME_FILE_RE.match(entry.name)
-        if m:
-            number = int(m.group(1))
-            if number in files:
-                log.warning("%s: %s and %s both hold frame %d; using the first", folder, files[number].name,
-                            entry.name, number)
-                continue
-            files[number] = entry
-    return sorted(files.items())
-
-
 def folder_source(folder: str | Path, sampling: Sampling | None = None, video_id: str | None = None) -> FrameSource:
     """Frames of a frame folder (Galar ``frame_000123.PNG`` or challenge ``frame_0000049.png``).
     The listing holds names only; pixels are read as frames are consumed."""
@@ -174,13 +156,11 @@ def images_source(paths: Iterable[str | Path], video_id: str = "images") -> Fram
 
 
 def _sources_in(folder: Path, sampling: Sampling) -> list[FrameSource]:
-    found = []
-    for child in sorted(folder.iterdir()):
-        if child.is_dir() and list_frame_files(child):
-            found.append(folder_source(child, sampling))
-        elif child.is_file() and child.suffix.lower() in VIDEO_SUFFIXES:
-            found.append(video_source(child, sampling))
-    return found
+    """The frame folders and video files directly in ``folder``, by name."""
+    entries = [(name, folder_source(path, sampling)) for name, path in frame_folders(folder, (), False).items()]
+    entries += [(child.name, video_source(child, sampling)) for child in folder.iterdir()
+                if child.is_file() and child.suffix.lower() in VIDEO_SUFFIXES]
+    return [source for _, source in sorted(entries, key=lambda e: e[0])]
 
 
 def discover_sources(inputs: Iterable[str | Path], sampling: Sampling | None = None) -> list[FrameSource]:
@@ -202,7 +182,7 @@ def discover_sources(inputs: Iterable[str | Path], sampling: Sampling | None = N
             else:
                 raise ValueError(f"{item}: not a video ({', '.join(sorted(VIDEO_SUFFIXES))}) or image file")
             continue
-        if list_frame_files(item):
+        if has_frames(item):
             sources.append(folder_source(item, sampling))
             continue
         found = _sources_in(item, sampling)
@@ -221,44 +201,3 @@ def discover_sources(inputs: Iterable[str | Path], sampling: Sampling | None = N
     return sources
 
 
-_END = object()
-
-
-def prefetch(items: Iterable, depth: int = 4) -> Iterator:
-    """Iterate ``items`` in a background thread, at most ``depth`` items ahead, re-raising its errors
-    here. Decoding and preprocessing run there while the model runs here (PyAV, Pillow and torch
-    release the GIL in their heavy loops)."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def worker() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    return
-            put(_END)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            put(exc)
-
-    thread = threading.Thread(target=worker, daemon=True, name="diffclip-prefetch")
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)

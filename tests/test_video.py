@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from diffclip.video import Sampling, discover_sources, folder_source, images_source, prefetch, video_source
+from diffclip.prefetch import prefetch
+from diffclip.video import Sampling, discover_sources, folder_source, images_source, video_source
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +114,7 @@ def test_prefetch_runs_ahead_and_reraises():
 def test_upper_and_lower_case_copies_of_a_frame_count_once(tmp_path, caplog):
     import logging
 
-    from diffclip.video import list_frame_files
+    from diffclip.frames import list_frame_files
 
     _frames(tmp_path / "v", [0, 1], upper=True)
     _frames(tmp_path / "v", [1], upper=False)

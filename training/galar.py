@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from diffclip.frames import FRAME_FILE_RE, frame_folders, list_frame_files
 from diffclip.labels import LABELS
 
 log = logging.getLogger(__name__)
 
-FRAME_RE = re.compile(r"^frame_(\d{6,7})\.png$", re.IGNORECASE)
 MASK_SUFFIX = "_mask.png"
 
 
@@ -61,16 +60,6 @@ def _video_key(video_id: str) -> str:
     return str(int(video_id)) if video_id.isdigit() else video_id
 
 
-def list_frames(folder: Path) -> dict[int, Path]:
-    """Frame number -> path for the ``frame_XXXXXX.PNG`` / ``frame_XXXXXXX.png`` files of a folder."""
-    frames = {}
-    for entry in folder.iterdir():
-        m = FRAME_RE.match(entry.name)
-        if m:
-            frames[int(m.group(1))] = entry
-    return frames
-
-
 def find_labels_dir(root: Path) -> Path:
     """``Labels`` or ``labels`` under ``root`` or one level deeper."""
     for base in (root, *sorted(p for p in root.iterdir() if p.is_dir())):
@@ -80,25 +69,12 @@ def find_labels_dir(root: Path) -> Path:
     raise FileNotFoundError(f"no Labels/ or labels/ folder under {root} (or one level deeper)")
 
 
-def _frame_dirs(base: Path) -> dict[str, Path]:
-    found = {}
-    with os.scandir(base) as it:
-        for entry in sorted(it, key=lambda e: e.name):
-            if entry.is_dir() and entry.name.lower() != "labels":
-                with os.scandir(entry.path) as inner:
-                    if any(FRAME_RE.match(e.name) for e in inner):
-                        found.setdefault(_video_key(entry.name), Path(entry.path))
-    return found
-
-
 def find_video_dirs(root: Path, video_ids: Iterable[str] | None = None) -> dict[str, Path]:
-    """Map video ids to their frame folders: the folders of ``root`` that hold frames, or, when it has
-    none, those one level deeper (some extractions nest them)."""
-    found = _frame_dirs(root)
-    if not found:
-        for sub in sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower() != "labels"):
-            for key, folder in _frame_dirs(sub).items():
-                found.setdefault(key, folder)
+    """Map video ids to their frame folders (:func:`diffclip.frames.frame_folders`: the folders of
+    ``root`` that hold frames, or, when it has none, those one level deeper)."""
+    found: dict[str, Path] = {}
+    for name, folder in frame_folders(root).items():
+        found.setdefault(_video_key(name), folder)
     if video_ids is not None:
         wanted = {_video_key(v) for v in video_ids}
         found = {k: v for k, v in found.items() if k in wanted}
@@ -221,7 +197,7 @@ def scan_galar(
     for key, csv_path in csvs.items():
         frames, targets, sections = read_label_csv(csv_path)
         folder = folders.get(key)
-        on_disk = list_frames(folder) if folder is not None else {}
+        on_disk = dict(list_frame_files(folder)) if folder is not None else {}
         video_id = folder.name if folder is not None else key
         missing[video_id] = 0
         for i in range(0, len(frames), every):
@@ -254,7 +230,7 @@ def read_split(split_csv: str | Path, root: str | Path) -> GalarIndex:
             if not value:
                 raise GalarFormatError(f"{split_csv}:{reader.line_num}: empty 'path'")
             rel = Path(value)
-            m = FRAME_RE.match(rel.name)
+            m = FRAME_FILE_RE.match(rel.name)
             if m is None or len(rel.parts) < 2:
                 raise GalarFormatError(
                     f"{split_csv}:{reader.line_num}: path must look like '<video>/frame_000000.PNG', got {rel}"
@@ -283,7 +259,7 @@ def scan_challenge_test(root: str | Path) -> GalarIndex:
     records = [
         FrameRecord(folder.name, number, path)
         for folder in folders.values()
-        for number, path in sorted(list_frames(folder).items())
+        for number, path in list_frame_files(folder)
     ]
     return GalarIndex(records)
 
