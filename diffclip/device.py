@@ -33,6 +33,10 @@ def cpu_has_fast_bf16() -> bool:
     return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
 
 
+#: What ``precision`` accepts everywhere (CLI, Predictor, training's ``amp``).
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
 def autocast_dtype(device: torch.device, mode: bool | str | None = "auto") -> torch.dtype | None:
     """The autocast dtype to use on ``device``, or None for full precision.
 

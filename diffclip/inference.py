@@ -67,6 +67,9 @@ def _as_list(images) -> list:
     return list(images)
 
 
+DEFAULT_BATCH_SIZE = 32
+
+
 class Predictor:
     """Run a checkpoint on frames.
 
@@ -80,7 +83,7 @@ class Predictor:
         self,
         checkpoint: str | Path | DiffCLIPClassifier,
         device: str | torch.device = "auto",
-        batch_size: int = 32,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         precision: str = "auto",
         thresholds: Sequence[float] | None = None,
     ) -> None:

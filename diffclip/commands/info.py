@@ -11,7 +11,9 @@ HELP = "show a checkpoint's configuration, labels, thresholds and parameter coun
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="checkpoint directory (model.safetensors + config.json)")
     parser.add_argument("--device", default="auto", help="the device whose precision to report (default auto)")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    from ..device import PRECISIONS
+
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,13 @@ HELP = "predict per-frame labels and RARE-VISION events for videos, frame folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # defaults come from the dataclasses and constants that define them, not retyped here
+    from ..device import PRECISIONS
+    from ..inference import DEFAULT_BATCH_SIZE
+    from ..postprocess import PostProcess
+    from ..video import Sampling
+
+    post, sampling = PostProcess(), Sampling()
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="video files, frame folders, folders of those (Galar/challenge roots) or images")
     parser.add_argument("--checkpoint", required=True, help="checkpoint directory")
@@ -15,18 +22,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--probs", help="per-frame probabilities CSV (video_id, frame, 17 labels)")
     parser.add_argument("--plot", help="timeline PNG (one per video: the video id is added when there are several)")
     parser.add_argument("--scored", help="per-label events with mean scores (JSON), for `evaluate --ranked`")
-    parser.add_argument("--stride", type=int, default=1, help="keep every K-th frame (default 1)")
+    parser.add_argument("--stride", type=int, default=sampling.stride,
+                        help=f"keep every K-th frame (default {sampling.stride})")
     parser.add_argument("--fps", type=float, default=None, help="video files: sample about this many frames per second")
     parser.add_argument("--max-frames", type=int, default=None, help="at most this many frames per video")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="auto: bf16 on CPUs with AMX/AVX512-BF16 and on CUDA, fp32 elsewhere (default auto)")
     parser.add_argument("--workers", type=int, default=None,
                         help="decoding processes for frame folders (default: 0 on CPU, one per spare core up to 16 with a GPU)")
-    parser.add_argument("--median-window", type=int, default=7)
-    parser.add_argument("--min-length", type=int, default=3)
-    parser.add_argument("--max-gap", type=int, default=5)
+    parser.add_argument("--median-window", type=int, default=post.median_window)
+    parser.add_argument("--min-length", type=int, default=post.min_length)
+    parser.add_argument("--max-gap", type=int, default=post.max_gap)
 
 
 def timeline_path(plot: str, video_id: str, several: bool):

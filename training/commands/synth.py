@@ -8,17 +8,21 @@ HELP = "generate synthetic capsule videos (frames, masks, label CSVs, ground-tru
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..synthetic.plan import SynthConfig
+
+    c = SynthConfig()  # the defaults, defined once
     parser.add_argument("--out", required=True, help="output directory (a Galar-style root)")
     parser.add_argument("--videos", type=int, default=2, help="number of videos (default 2)")
-    parser.add_argument("--frames", type=int, default=1000, help="frames per video (default 1000)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical files")
-    parser.add_argument("--size", type=int, default=224, help="frame size in pixels (default 224)")
+    parser.add_argument("--frames", type=int, default=c.frames, help=f"frames per video (default {c.frames})")
+    parser.add_argument("--seed", type=int, default=c.seed, help="random seed; the same seed gives identical files")
+    parser.add_argument("--size", type=int, default=c.size, help=f"frame size in pixels (default {c.size})")
     parser.add_argument(
-        "--rare-share", type=float, default=0.0,
-        help="raise every landmark and lesion to at least this share of frames (default 0: Galar's frequencies)",
+        "--rare-share", type=float, default=c.rare_share,
+        help=f"raise every landmark and lesion to at least this share of frames (default {c.rare_share}: "
+             "Galar's frequencies)",
     )
     parser.add_argument("--mp4", action="store_true", help="also write an H.264 MP4 per video under videos/")
-    parser.add_argument("--fps", type=float, default=10.0, help="frame rate of the MP4s (default 10)")
+    parser.add_argument("--fps", type=float, default=c.fps, help=f"frame rate of the MP4s (default {c.fps:g})")
     parser.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
     parser.add_argument("--first-id", type=int, default=1, help="id of the first video (default 1)")
 
