@@ -74,7 +74,6 @@ class TrainConfig:
     eval_batch_size: int = 64
     save_every_steps: int = 200
     log_every_steps: int = 10
-    debug_sigterm_at_step: int = 0  # test hook: send SIGTERM to ourselves after this global step
 
     def __post_init__(self) -> None:
         if self.data not in ("synthetic", "galar"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import os
 import shutil
 import signal
 import time
@@ -306,8 +305,6 @@ class Trainer:
                     losses.append(self._train_step(indices, raw))
                     self.state.batch += 1
                     bar.set_postfix(loss=f"{losses[-1]:.4f}")
-                    if cfg.debug_sigterm_at_step and self.state.step == cfg.debug_sigterm_at_step:
-                        os.kill(os.getpid(), signal.SIGTERM)
                     if self._stop:
                         self.save_state()
                         raise Interrupted(f"stopped at epoch {epoch + 1}, batch {self.state.batch}")
