@@ -45,12 +45,8 @@ def median_time(fn, repeats: int = 3) -> float:
 
 def model_alone_fps(predictor, folder: Path, frames: int, repeats: int = 3) -> float:
     """Frames/s of the model on the same frames, preprocessed in memory beforehand."""
-    from diffclip.images import to_rgb
-
     paths = sorted(folder.iterdir())[:frames]
-    import torch
-
-    tensors = torch.stack([predictor.transform(to_rgb(p)) for p in paths])
+    tensors = predictor.preprocess(paths)
     bs = predictor.batch_size
 
     def run():

@@ -11,18 +11,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from diffclip.atomic import write_json
 from diffclip.events import events_document
-from diffclip.images import to_rgb
 from diffclip.inference import Predictor
 from diffclip.memory import trim_heap
 from diffclip.mp4 import write_mp4
-from diffclip.pipeline import probability_rows, video_result
+from diffclip.pipeline import batches, probability_rows, video_result
 from diffclip.timeline import save_timeline
 from diffclip.video import Sampling, video_source
-from explain.analysis import crop_image
 from explain.maps import cls_map
 from explain.overlay import overlay
 
@@ -79,34 +76,18 @@ def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames:
     max_frames = int(min(max_frames, MAX_CLIP_FRAMES))
     source = video_source(path, Sampling(fps=float(fps), max_frames=max_frames), video_id=path.stem)
     total = source.estimate or max_frames
-    model, pre = predictor.model, predictor.model.config.preprocess
     numbers, times, images, probs, heat = [], [], [], [], []
-    batch, meta = [], []
-
-    def flush():
-        x = torch.stack(batch)
-        with torch.no_grad():
-            logits, maps = model(x.to(predictor.device), return_attention=True)
-        kind = maps[-1].semantics.shown
-        probs.append(torch.sigmoid(logits.float()).cpu().numpy())
-        heat.extend(cls_map(maps, -1, None, kind))
-        for i, (n, t) in enumerate(meta):
-            numbers.append(n)
-            times.append(t)
-            images.append(crop_image(x[i : i + 1], pre.mean, pre.std))
-        batch.clear()
-        meta.clear()
-        if progress is not None:
-            progress(min(1.0, len(numbers) / max(total, 1)), f"{len(numbers)} frames")
-
     try:
-        for frame in source:
-            batch.append(predictor.transform(to_rgb(frame.image)))
-            meta.append((frame.number, np.nan if frame.time is None else frame.time))
-            if len(batch) == predictor.batch_size:
-                flush()
-        if batch:
-            flush()
+        # the pipeline's batching and the Predictor's one forward pass; only the maps are extra here
+        for nums, ts, crops in batches(predictor, source, workers=0):
+            out = predictor.run(crops, maps=True)
+            probs.append(out.probs)
+            heat.extend(cls_map(out.maps, -1, None, out.maps[-1].semantics.shown))
+            images.extend(out.image(i) for i in range(len(nums)))
+            numbers.extend(nums)
+            times.extend(ts)
+            if progress is not None:
+                progress(min(1.0, len(numbers) / max(total, 1)), f"{len(numbers)} frames")
     except ValueError as exc:
         raise ValueError(f"{path.name}: {exc}") from None
     if not numbers:
@@ -122,7 +103,7 @@ def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames:
         "timeline": save_timeline(out / f"{stem}_timeline.png", frames, probs_arr, predictor.thresholds, active,
                                   predictor.labels, title=f"clip {stem}"),
         "overlay": _write_overlay_mp4(out / f"{stem}_overlay.mp4", images, heat, probs_arr, predictor, fps,
-                                      overlay_alpha, diverging=model.attention_semantics.signed),
+                                      overlay_alpha, diverging=predictor.model.attention_semantics.signed),
     }
     return ClipResult(stem, frames, res.times, images, probs_arr, active, res.events, res.scored_events, files)
 

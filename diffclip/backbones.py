@@ -43,13 +43,29 @@ BIOMEDCLIP_OPEN_CLIP_CONFIG: dict = {
 
 @dataclass(frozen=True)
 class Preprocess:
-    """How frames are turned into model input: bicubic resize of the short side, centre crop, normalise."""
+    """How frames are turned into model input, the one route for every caller (docs/design.md,
+    "Preprocessing"): decode to RGB -> resize the short side (bicubic) and centre-crop -> uint8 crop
+    (:meth:`crop`, the pixels the model sees) -> normalise on the model's device
+    (:meth:`normalize_uint8`). A checkpoint stores it and :func:`diffclip.checkpoint.load_checkpoint`
+    reads it back."""
 
     image_size: int = 224
     mean: tuple[float, float, float] = CLIP_MEAN
     std: tuple[float, float, float] = CLIP_STD
     interpolation: str = "bicubic"
     resize_mode: str = "shortest"
+
+    def __post_init__(self) -> None:
+        if self.resize_mode != "shortest":
+            raise ValueError(f"resize_mode {self.resize_mode!r} is not supported; the crop resizes the shortest side")
+        if self.interpolation not in ("bicubic", "bilinear"):
+            raise ValueError(f"interpolation must be 'bicubic' or 'bilinear', got {self.interpolation!r}")
+
+    def crop(self, image) -> torch.Tensor:
+        """The (3, S, S) uint8 crop the model sees of ``image`` (a path, PIL image or array)."""
+        from .images import load_crop
+
+        return load_crop(image, self.image_size, self.interpolation)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise a (B, 3, H, W) batch in [0, 1] with the CLIP mean and std, on ``x``'s device."""

@@ -22,7 +22,7 @@ WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 FORMAT = "diffclip-vce"
 FORMAT_VERSION = 1
-_MODEL_KEYS = ("backbone", "attention", "labels", "dropout", "se_reduction")
+_MODEL_KEYS = ("backbone", "attention", "labels", "dropout", "se_reduction", "preprocess")
 _PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
 
 
@@ -57,7 +57,6 @@ def save_checkpoint(model: DiffCLIPClassifier, directory: str | Path, **metadata
     cfg = model.config
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, **cfg.to_dict()}
     config["thresholds"] = normalise_thresholds(metadata.pop("thresholds", None), cfg.labels)
-    config["preprocess"] = cfg.preprocess.to_dict()
     config["training"] = metadata.pop("training", {})
     config.update(metadata)
     json.dumps(config)  # fail before writing anything if metadata is not serialisable
@@ -148,7 +147,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     _refuse_pickle(weights)
     try:
         model_config = ModelConfig(**{k: config[k] for k in _MODEL_KEYS if k in config})
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, KeyError) as exc:
         raise CheckpointError(f"{config_path}: {exc}") from None
     model = DiffCLIPClassifier(model_config)
     expected = model.state_dict()

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from open_clip.transform import image_transform
 from PIL import Image
 
+from .attention import AttentionMaps
 from .backbones import Preprocess
 from .checkpoint import load_checkpoint
 from .device import autocast, autocast_dtype, precision_name, resolve_device
-from .images import ImageLike, load_crop, to_rgb
+from .images import ImageLike
 from .model import DiffCLIPClassifier
 
 log = logging.getLogger(__name__)
@@ -47,18 +47,6 @@ class Prediction:
         return len(self.probs)
 
 
-def build_transform(preprocess: Preprocess):
-    """open_clip's eval transform: bicubic resize of the short side, centre crop, CLIP normalisation."""
-    return image_transform(
-        preprocess.image_size,
-        is_train=False,
-        mean=preprocess.mean,
-        std=preprocess.std,
-        resize_mode=preprocess.resize_mode,
-        interpolation=preprocess.interpolation,
-    )
-
-
 def _as_list(images) -> list:
     if isinstance(images, (str, Path, Image.Image)):
         return [images]
@@ -68,6 +56,21 @@ def _as_list(images) -> list:
 
 
 DEFAULT_BATCH_SIZE = 32
+
+
+@dataclass
+class BatchOutput:
+    """What one forward pass over a batch of crops gives every view: probabilities, the crops the model
+    saw and, when asked for, the attention maps of every layer."""
+
+    probs: np.ndarray  # (B, L)
+    crops: torch.Tensor  # (B, 3, S, S) uint8, on the CPU
+    maps: list[AttentionMaps] | None = None  # one per layer, with maps=True
+    x: torch.Tensor | None = None  # (B, 3, S, S) normalised input on the device, with maps=True
+
+    def image(self, i: int) -> np.ndarray:
+        """Crop ``i`` as an (S, S, 3) uint8 RGB array."""
+        return self.crops[i].permute(1, 2, 0).numpy()
 
 
 class Predictor:
@@ -107,24 +110,41 @@ class Predictor:
         self.batch_size = batch_size
         self.amp_dtype = autocast_dtype(self.device, precision)
         self.precision = precision_name(self.amp_dtype)
-        self.transform = build_transform(self.model.config.preprocess)
+        self.pre: Preprocess = self.model.config.preprocess  # the checkpoint's, read back on load
         log.info("predictor on %s in %s (precision %s)", self.device, self.precision, precision)
-
-    def preprocess(self, images: Iterable[ImageLike]) -> torch.Tensor:
-        """Stack images into a normalised (B, 3, S, S) tensor."""
-        return torch.stack([self.transform(to_rgb(img)) for img in images])
 
     def load_crop(self, image: ImageLike) -> torch.Tensor:
         """(3, S, S) uint8 crop of ``image`` as the model sees it (normalisation happens on the device)."""
-        pre = self.model.config.preprocess
-        return load_crop(image, pre.image_size, pre.interpolation)
+        return self.pre.crop(image)
 
-    @torch.inference_mode()
+    def crops(self, images: Iterable[ImageLike]) -> torch.Tensor:
+        """(B, 3, S, S) uint8 crops of ``images``."""
+        return torch.stack([self.pre.crop(img) for img in images])
+
+    def normalize(self, crops: torch.Tensor) -> torch.Tensor:
+        """A (B, 3, S, S) uint8 batch moved to the device (4x less to move than floats) and normalised
+        there: the model's input."""
+        return self.pre.normalize_uint8(crops.to(self.device, non_blocking=True))
+
+    def preprocess(self, images: Iterable[ImageLike]) -> torch.Tensor:
+        """The model's normalised (B, 3, S, S) input for ``images``, on the device."""
+        return self.normalize(self.crops(images))
+
+    def run(self, crops: torch.Tensor, maps: bool = False) -> BatchOutput:
+        """One forward pass over a (B, 3, S, S) uint8 batch of crops, in this predictor's precision:
+        the one route by which the pipeline, the frames view and the clip view run the model."""
+        x = self.normalize(crops)
+        with torch.inference_mode(), autocast(self.device, self.amp_dtype):
+            if maps:
+                logits, recorded = self.model(x, return_attention=True)
+            else:
+                logits, recorded = self.model(x), None
+        probs = torch.sigmoid(logits.float()).cpu().numpy()
+        return BatchOutput(probs, crops.cpu(), recorded, x if maps else None)
+
     def predict_uint8(self, batch: torch.Tensor) -> np.ndarray:
-        """Probabilities (B, L) for a (B, 3, S, S) uint8 batch, normalised on the device (4x less to
-        move than floats)."""
-        x = batch.to(self.device, non_blocking=True)
-        return self.predict_tensor(self.model.config.preprocess.normalize_uint8(x))
+        """Probabilities (B, L) for a (B, 3, S, S) uint8 batch of crops."""
+        return self.run(batch).probs
 
     @torch.inference_mode()
     def predict_tensor(self, batch: torch.Tensor) -> np.ndarray:
@@ -139,10 +159,10 @@ class Predictor:
         for img in images:
             chunk.append(img)
             if len(chunk) == self.batch_size:
-                yield self.predict_tensor(self.preprocess(chunk))
+                yield self.predict_uint8(self.crops(chunk))
                 chunk = []
         if chunk:
-            yield self.predict_tensor(self.preprocess(chunk))
+            yield self.predict_uint8(self.crops(chunk))
 
     def predict(self, images) -> Prediction:
         """Probabilities and thresholded labels for one image or a sequence of images."""

@@ -28,10 +28,19 @@ class ModelConfig:
     labels: tuple[str, ...] = LABELS
     dropout: float = 0.4
     se_reduction: int = 16  # the paper's excitation block (reduction 16)
+    preprocess: Preprocess | None = None  # None: the backbone's; a checkpoint stores its own
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
             raise ValueError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
+        native = BACKBONES[self.backbone].preprocess
+        if self.preprocess is None:
+            self.preprocess = native
+        elif isinstance(self.preprocess, dict):
+            self.preprocess = Preprocess.from_dict(self.preprocess)
+        if self.preprocess.image_size != native.image_size:
+            raise ValueError(f"preprocess image_size {self.preprocess.image_size} does not fit the {self.backbone} "
+                             f"backbone, which takes {native.image_size} px")
         if self.attention not in ATTENTION_VARIANTS:
             raise ValueError(
                 f"unknown attention variant {self.attention!r}; choose one of {', '.join(ATTENTION_VARIANTS)}"
@@ -41,11 +50,8 @@ class ModelConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["labels"] = list(self.labels)
+        d["preprocess"] = self.preprocess.to_dict()
         return d
-
-    @property
-    def preprocess(self) -> Preprocess:
-        return BACKBONES[self.backbone].preprocess
 
 
 class SqueezeExcite(nn.Module):

@@ -120,7 +120,7 @@ def run_source(
     for i, (nums, ts, batch) in enumerate(batches(predictor, source, workers)):
         if i % TRIM_EVERY_BATCHES == TRIM_EVERY_BATCHES - 1:
             trim_heap()  # flat memory over long videos (see diffclip.memory)
-        p = predictor.predict_uint8(batch)
+        p = predictor.run(batch).probs
         numbers.extend(nums)
         times.extend(ts)
         probs.append(p)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from diffclip.attention import AttentionMaps, MapSemantics
-from diffclip.images import ImageLike, to_rgb
+from diffclip.images import ImageLike
 from diffclip.inference import Predictor
 
 from . import maps as M
@@ -77,13 +77,6 @@ class FrameAnalysis:
         return float(lam.mean() if head is None else lam[head])
 
 
-def crop_image(x: torch.Tensor, mean, std) -> np.ndarray:
-    """Undo the normalisation of a (1, 3, S, S) input: the RGB crop the model saw."""
-    m = torch.tensor(mean).view(3, 1, 1)
-    s = torch.tensor(std).view(3, 1, 1)
-    return ((x[0].cpu() * s + m).clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
-
-
 def summarise(maps: list[AttentionMaps], index: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """CLS rows per kind (layers, heads, gh, gw), lambda (layers, heads) and rollout (gh, gw) of batch
     item ``index``."""
@@ -103,15 +96,10 @@ def summarise(maps: list[AttentionMaps], index: int = 0) -> tuple[dict[str, np.n
 
 def analyse(predictor: Predictor, image: ImageLike) -> FrameAnalysis:
     """Run the model once on ``image`` and keep its probabilities and a summary of its attention."""
-    x = predictor.transform(to_rgb(image)).unsqueeze(0)
-    model = predictor.model
-    with torch.no_grad():
-        logits, maps = model(x.to(predictor.device), return_attention=True)
-    rows, lam, roll = summarise(maps)
-    pre = model.config.preprocess
-    return FrameAnalysis(crop_image(x, pre.mean, pre.std), x, torch.sigmoid(logits.float())[0].cpu().numpy(),
-                         rows, lam, roll, predictor.labels, predictor.thresholds, model.config.attention,
-                         maps[0].semantics)
+    out = predictor.run(predictor.load_crop(image).unsqueeze(0), maps=True)  # the model's one route
+    rows, lam, roll = summarise(out.maps)
+    return FrameAnalysis(out.image(0), out.x.cpu(), out.probs[0], rows, lam, roll, predictor.labels,
+                         predictor.thresholds, predictor.model.config.attention, out.maps[0].semantics)
 
 
 def method_map(

@@ -17,6 +17,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from captum.attr import IntegratedGradients, LayerGradCam, NoiseTunnel, Occlusion, Saliency
 
+from diffclip.backbones import Preprocess
+
 Progress = Callable[[float], None] | None
 METHODS = ("ig", "noise_tunnel", "saliency", "occlusion", "gradcam")
 
@@ -47,11 +49,10 @@ class _Counting(nn.Module):
         return out
 
 
-def baseline_like(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """A black image in the model's normalised input space (the dark field of a capsule frame)."""
-    m = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-    return ((0 - m) / s).expand_as(x).contiguous()
+def baseline_like(x: torch.Tensor, pre: Preprocess) -> torch.Tensor:
+    """A black image in the model's normalised input space (the dark field of a capsule frame), through
+    the model's own normalisation."""
+    return pre.normalize_uint8(torch.zeros(x.shape, dtype=torch.uint8, device=x.device)).to(x.dtype)
 
 
 def integrated_gradients(model, x, label, baseline, steps=64, internal_batch_size=16, progress: Progress = None):
@@ -114,7 +115,7 @@ def attribute(
         raise ValueError(f"expected one image of shape (1, 3, H, W), got {tuple(x.shape)}")
     model.eval()
     pre = model.config.preprocess
-    baseline = baseline_like(x, pre.mean, pre.std)
+    baseline = baseline_like(x, pre)
     h, w = x.shape[-2:]
     with torch.enable_grad():
         if method == "ig":

@@ -208,8 +208,7 @@ def test_integrated_gradients_completeness_on_the_bundled_model():
     bundled = Predictor(root / "demo" / "weights" / "diff", device="cpu", precision="fp32")
     analysis = analyse(bundled, root / "demo" / "examples" / "frames" / "blood.png")
     label = bundled.labels.index("blood")
-    pre = bundled.model.config.preprocess
-    baseline = baseline_like(analysis.x, pre.mean, pre.std)
+    baseline = baseline_like(analysis.x, bundled.pre)
     attr, delta = integrated_gradients(bundled.model, analysis.x, label, baseline, steps=256)
     with torch.no_grad():
         fx = bundled.model(analysis.x)[0, label].item()

@@ -167,3 +167,29 @@ def test_model_card_says_which_precision_runs(tiny_checkpoint, monkeypatch):
     monkeypatch.setattr(device_mod, "cpu_has_fast_bf16", lambda: True)
     assert "runs on: **cpu** in **bf16**" in model_card(Predictor(tiny_checkpoint, device="cpu"), "tiny")
     assert "in **fp32**" in model_card(Predictor(tiny_checkpoint, device="cpu", precision="fp32"), "tiny")
+
+
+@pytest.mark.parametrize("shape", [(480, 640), (336, 336), (300, 200)])
+def test_one_preprocessing_route_matches_open_clip_on_frames_that_need_resizing(tiny_checkpoint, tmp_path, shape):
+    """The Predictor, the explanations and the video pipeline share one route (crop -> uint8 ->
+    normalise); it equals open_clip's eval transform, BiomedCLIP's reference preprocessing."""
+    from open_clip.transform import image_transform
+
+    from diffclip.pipeline import batches
+    from diffclip.video import Sampling, folder_source
+    from explain.analysis import analyse
+
+    rng = np.random.default_rng(sum(shape))
+    img = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    (tmp_path / "v").mkdir()
+    Image.fromarray(img).save(tmp_path / "v" / "frame_000000.png")
+    predictor = Predictor(tiny_checkpoint, device="cpu", precision="fp32")
+    pre = predictor.pre
+    reference = image_transform(pre.image_size, is_train=False, mean=pre.mean, std=pre.std,
+                                interpolation=pre.interpolation, resize_mode=pre.resize_mode)(Image.fromarray(img))
+    ours = predictor.preprocess([img])[0]
+    assert ours.shape == reference.shape == (3, 224, 224)
+    assert (ours - reference).abs().max().item() <= 1e-5  # float rounding of x * a + b against (x / 255 - m) / s
+    assert torch.equal(analyse(predictor, img).x[0], ours)
+    (_, _, crops), = list(batches(predictor, folder_source(tmp_path / "v", Sampling()), workers=0))
+    assert torch.equal(predictor.normalize(crops)[0], ours)

@@ -182,3 +182,24 @@ def test_garbage_weights(tmp_path, tiny_checkpoint):
     (ckpt / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all!")
     with pytest.raises(CheckpointError, match=r"garbage/model\.safetensors: not a readable safetensors"):
         load_checkpoint(ckpt)
+
+
+def test_the_checkpoints_preprocess_is_read_back_and_checked(tmp_path, tiny_checkpoint):
+    ckpt = _copy(tiny_checkpoint, tmp_path / "pre")
+    config = json.loads((ckpt / "config.json").read_text())
+    assert config["preprocess"]["image_size"] == 224 and config["preprocess"]["interpolation"] == "bicubic"
+    config["preprocess"].update(mean=[0.5, 0.5, 0.5], std=[0.25, 0.25, 0.25], interpolation="bilinear")
+    (ckpt / "config.json").write_text(json.dumps(config))
+    model, _ = load_checkpoint(ckpt)
+    pre = model.config.preprocess
+    assert (pre.mean, pre.std, pre.interpolation) == ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25), "bilinear")
+    x = pre.normalize_uint8(torch.full((1, 3, 2, 2), 255, dtype=torch.uint8))
+    assert torch.allclose(x, torch.full_like(x, 2.0))  # (1 - 0.5) / 0.25
+    config["preprocess"]["image_size"] = 336
+    (ckpt / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="image_size 336 does not fit the tiny backbone"):
+        load_checkpoint(ckpt)
+    config["preprocess"] = {"image_size": 224}
+    (ckpt / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="mean"):
+        load_checkpoint(ckpt)
