@@ -3,7 +3,10 @@ synthetic lesion frames with masks. Per method: mean share of the map inside the
 game hit rate (15 px) and mean map entropy (0 focused, 1 uniform). Whichever model wins, this is
 what it measures.
 
-    python benchmarks/attention_noise.py [--frames 80] [--seed 777]
+    python benchmarks/attention_noise.py [--frames 80] [--seed 777] [--methods attention rollout gradattn gradcam]
+
+Methods come from the explanation registry (default: every registered method; the Captum ones that run
+the model many times per frame, ig, noise_tunnel and occlusion, take minutes).
 """
 
 from __future__ import annotations
@@ -21,12 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT  # noqa: E402
 from diffclip.inference import Predictor  # noqa: E402
 from diffclip.labels import LABELS, LESIONS  # noqa: E402
-from explain.analysis import analyse, method_map  # noqa: E402
+from explain.analysis import analyse  # noqa: E402
 from explain.faithfulness import entropy, mass_in_mask, pointing_game  # noqa: E402
+from explain.methods import EXPLAINERS, explain  # noqa: E402
 from training.synthetic import SynthConfig, plan_video, render_frame  # noqa: E402
-
-METHODS = {"attention (last layer)": "attention", "rollout": "rollout", "gradient-weighted attention": "gradattn",
-           "Grad-CAM": "gradcam"}
 
 
 def lesion_frames(n: int, seed: int):
@@ -54,7 +55,9 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=80)
     parser.add_argument("--seed", type=int, default=777)
     parser.add_argument("--models", nargs=2, default=[str(COMPARE_CHECKPOINT), str(DEFAULT_CHECKPOINT)])
+    parser.add_argument("--methods", nargs="+", default=list(EXPLAINERS), choices=list(EXPLAINERS))
     args = parser.parse_args()
+    methods = {EXPLAINERS[m].title: m for m in args.methods}
     torch.manual_seed(0)
     start = time.time()
     frames = lesion_frames(args.frames, args.seed)
@@ -62,11 +65,11 @@ def main() -> int:
     for path in args.models:
         predictor = Predictor(path, precision="fp32")
         name = predictor.model.config.attention
-        rows = {m: {"mask": [], "hit": [], "entropy": []} for m in METHODS}
+        rows = {m: {"mask": [], "hit": [], "entropy": []} for m in methods}
         for rgb, mask, label in frames:
             analysis = analyse(predictor, rgb)
-            for title, method in METHODS.items():
-                m, _, _ = method_map(analysis, predictor, method, label)
+            for title, method in methods.items():
+                m = explain(analysis, predictor, method, label).map
                 rows[title]["mask"].append(mass_in_mask(m, mask))
                 rows[title]["hit"].append(pointing_game(m, mask, tolerance=15))
                 rows[title]["entropy"].append(entropy(m))
@@ -77,7 +80,7 @@ def main() -> int:
     header = f"{'method':<30}" + "".join(f"{n + ' ' + k:>22}" for k in ("mask share", "hit rate", "entropy")
                                          for n in names)
     print(header)
-    for title in METHODS:
+    for title in methods:
         cells = []
         for key in ("mask", "hit", "entropy"):
             for n in names:

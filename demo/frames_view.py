@@ -12,21 +12,20 @@ from pathlib import Path
 import numpy as np
 
 from diffclip.inference import Predictor
-from explain.analysis import FrameAnalysis, analyse, method_map
+from explain.analysis import FrameAnalysis, analyse
+from explain.methods import EXPLAINERS, explain, get_explainer
 from explain.overlay import color_limits, overlay
 
 from .resources import MAX_IMAGES
 from .scores import scores_html
 
-ATTRIBUTION_METHODS = {
-    "Grad-CAM (token grid)": "gradcam",
-    "Integrated Gradients": "ig",
-    "Saliency": "saliency",
-    "Occlusion": "occlusion",
-    "NoiseTunnel (SmoothGrad IG)": "noise_tunnel",
-    "Attention rollout": "rollout",
-    "Gradient-weighted attention": "gradattn",
-}
+DEFAULT_METHOD = "gradcam"
+
+
+def attribution_choices() -> list[str]:
+    """The titles of the registered methods offered in the attribution menu, default first."""
+    listed = [e for e in EXPLAINERS.values() if e.listed]
+    return [e.title for e in sorted(listed, key=lambda e: e.name != DEFAULT_METHOD)]
 
 
 @dataclass
@@ -102,15 +101,15 @@ def attribution_overlay(state: FramesState, predictor: Predictor, label: str, me
     """The attribution of ``method_name`` for ``label`` on the selected frame, computed once per
     (frame, label, method, steps) and reused for alpha changes."""
     analysis = state.current
-    method = ATTRIBUTION_METHODS.get(method_name, method_name)
-    key = (state.selected, label, method, int(steps) if method in ("ig", "noise_tunnel") else 0)
+    explainer = get_explainer(method_name)
+    key = (state.selected, label, explainer.name, int(steps) if "steps" in explainer.uses else 0)
     if key not in state.attributions:
-        state.attributions[key] = method_map(analysis, predictor, method, label, steps=int(steps),
-                                             samples=4, window=32, progress=progress)
-    m, signed, desc = state.attributions[key]
+        state.attributions[key] = explain(analysis, predictor, explainer.name, label, progress=progress,
+                                          steps=int(steps))
+    attr = state.attributions[key]
     j = analysis.label_index(label)
-    caption = f"**{method_name}** for **{label}** (p = {analysis.probs[j]:.2f}) · {desc}"
-    return overlay(analysis.image, m, alpha, diverging=signed), caption
+    caption = f"**{explainer.title}** for **{label}** (p = {analysis.probs[j]:.2f}) · {attr.caption}"
+    return overlay(analysis.image, attr.map, alpha, diverging=attr.signed), caption
 
 
 def scores_for(analysis: FrameAnalysis) -> str:

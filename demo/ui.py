@@ -176,7 +176,7 @@ def build_demo(bank: ModelBank) -> gr.Blocks:
                     attr_img = gr.Image(label="attribution", type="numpy", elem_id="attribution")
                 with gr.Row():
                     label = gr.Dropdown(labels, value=labels[0], label="Label to explain", elem_id="label")
-                    method = gr.Dropdown(list(frames_view.ATTRIBUTION_METHODS), value="Grad-CAM (token grid)",
+                    method = gr.Dropdown(frames_view.attribution_choices(), value=frames_view.attribution_choices()[0],
                                          label="Attribution method", elem_id="method")
                     steps = gr.Slider(4, 128, value=32, step=4, label="IG steps (quality vs time)")
                     explain_btn = gr.Button("Explain", elem_id="explain-btn")

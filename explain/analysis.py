@@ -3,7 +3,6 @@ kind or overlay can be drawn again without running the model; attributions on de
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,12 +13,7 @@ from diffclip.images import ImageLike
 from diffclip.inference import Predictor
 
 from . import maps as M
-from .attributions import attribute
 from .overlay import PanelItem, panel_figure
-
-ATTENTION_METHODS = ("attention", "rollout", "gradattn")
-CAPTUM_METHODS = ("ig", "noise_tunnel", "saliency", "occlusion", "gradcam")
-METHODS = ATTENTION_METHODS + CAPTUM_METHODS
 
 
 @dataclass
@@ -102,44 +96,14 @@ def analyse(predictor: Predictor, image: ImageLike) -> FrameAnalysis:
                          predictor.thresholds, predictor.model.config.attention, out.maps[0].semantics)
 
 
-def method_map(
-    analysis: FrameAnalysis,
-    predictor: Predictor,
-    method: str,
-    label: str | int,
-    layer: int = -1,
-    head: int | None = None,
-    steps: int = 32,
-    samples: int = 4,
-    window: int = 32,
-    progress: Callable[[float], None] | None = None,
-) -> tuple[np.ndarray, bool, str]:
-    """The map of ``method`` for ``label``: (map, signed?, description). Attention methods reuse the
-    cached maps (rollout, single layer) or one backward pass (gradattn); Captum methods run the model."""
-    j = analysis.label_index(label)
-    if method == "attention":
-        kind = analysis.shown_kind
-        return analysis.cls_map(kind, layer, head), analysis.semantics.signed, f"{kind} layer {_layer(analysis, layer)}"
-    if method == "rollout":
-        return analysis.rollout, False, "attention rollout (positive part)"
-    if method == "gradattn":
-        x = analysis.x.to(predictor.device)
-        return M.gradient_weighted_attention(predictor.model, x, j)[0], False, "gradient-weighted attention"
-    if method not in CAPTUM_METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    attr = attribute(predictor.model, analysis.x.to(predictor.device), j, method, steps=steps, samples=samples,
-                     window=window, progress=progress)
-    extra = f", delta {attr.delta:.3g}" if attr.delta is not None else ""
-    return attr.map, attr.signed, f"{method}{extra}"
-
-
 def _layer(analysis: FrameAnalysis, layer: int) -> int:
     return layer % analysis.num_layers
 
 
 def panel(analysis: FrameAnalysis, layer: int = -1, head: int | None = None, extra=None, alpha: float = 0.5,
           label: str | None = None):
-    """Frame, a1, a2, diff (for ``layer``/``head``) and optionally an extra (map, signed, title) panel."""
+    """Frame, a1, a2, diff (for ``layer``/``head``) and optionally an extra panel, an
+    :class:`~explain.methods.Attribution`."""
     where = f"layer {_layer(analysis, layer)}, {'head mean' if head is None else f'head {head}'}"
     lam = analysis.lam_value(layer, head)
     items = [PanelItem("frame", None)]
@@ -152,7 +116,7 @@ def panel(analysis: FrameAnalysis, layer: int = -1, head: int | None = None, ext
     else:
         items.append(PanelItem(f"attention (standard)\n{where}", analysis.cls_map("a1", layer, head)))
     if extra is not None:
-        m, signed, title = extra
+        m, signed, title = extra.map, extra.signed, extra.caption
         items.append(PanelItem(title + (f"\nlabel: {label}" if label else ""), m, diverging=signed))
     top = ", ".join(f"{lab} {p:.2f}" for lab, p in sorted(zip(analysis.labels, analysis.probs, strict=True),
                                                          key=lambda t: -t[1])[:3])

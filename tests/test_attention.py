@@ -257,7 +257,8 @@ def test_a_fifth_variant_is_one_class_and_one_registration(tmp_path):
     from diffclip.checkpoint import save_checkpoint
     from diffclip.factory import build_model
     from diffclip.inference import Predictor
-    from explain.analysis import analyse, method_map
+    from explain.analysis import analyse
+    from explain.methods import explain
 
     class ToyAttention(PreservingDiffAttention):
         """The retrofit under another name, with one lambda per layer (its own semantics)."""
@@ -275,7 +276,7 @@ def test_a_fifth_variant_is_one_class_and_one_registration(tmp_path):
         analysis = analyse(predictor, frame)
         assert analysis.has_second_map and analysis.shown_kind == "diff" and analysis.semantics.signed
         for method in ("attention", "rollout", "gradattn"):
-            m, signed, _ = method_map(analysis, predictor, method, "blood")
+            m = explain(analysis, predictor, method, "blood").map
             assert m.shape == (4, 4) and np.isfinite(m).all()
         a1, a2, diff, caption = attention_overlays(analysis, 1, "mean", 0.5)
         assert a2 is not None and diff is not None and "λ" in caption

@@ -7,9 +7,9 @@ import torch
 from diffclip.attention import AttentionMaps
 from diffclip.factory import build_model
 from diffclip.inference import Predictor
+from diffclip.labels import LABELS
 from explain import maps as M
-from explain.analysis import analyse, method_map, panel
-from explain.attributions import METHODS, attribute
+from explain.analysis import analyse, panel
 from explain.faithfulness import (
     deletion_curve,
     entropy,
@@ -17,6 +17,7 @@ from explain.faithfulness import (
     mass_in_mask,
     pointing_game,
 )
+from explain.methods import EXPLAINERS, Attribution, Explainer, explain, register
 from explain.overlay import color_limits, colorize, overlay
 
 
@@ -160,21 +161,27 @@ def test_every_method_returns_an_image_sized_map(predictor):
     frame = np.random.default_rng(0).integers(0, 255, (224, 224, 3), dtype=np.uint8)
     analysis = analyse(predictor, frame)
     assert analysis.image.shape == (224, 224, 3) and analysis.num_layers == 6
-    for method in ("attention", "rollout", "gradattn"):
-        m, _, _ = method_map(analysis, predictor, method, "blood")
-        assert m.shape == (14, 14)
-    for method in METHODS:
+    assert list(EXPLAINERS) == ["attention", "gradattn", "gradcam", "ig", "noise_tunnel", "occlusion", "rollout",
+                                "saliency"]
+    for method, explainer in EXPLAINERS.items():
         seen = []
-        att = attribute(predictor.model, analysis.x, 10, method, steps=4, samples=2, window=56,
-                        progress=seen.append, internal_batch_size=8)
-        assert att.map.shape == (224, 224), method
-        assert seen and seen[-1] == pytest.approx(1.0), method
+        att = explain(analysis, predictor, method, "blood", progress=seen.append, steps=4, samples=2, window=56,
+                      internal_batch_size=8)
+        assert isinstance(att, Attribution) and att.method == method and att.label == LABELS.index("blood")
+        if explainer.family == "attention":
+            assert att.map.shape == (14, 14), method
+        else:
+            assert att.map.shape == (224, 224), method
+            assert seen and seen[-1] == pytest.approx(1.0), method
         assert np.isfinite(att.map).all() and np.abs(att.map).sum() > 0, method
-    with pytest.raises(ValueError, match="unknown attribution method"):
-        attribute(predictor.model, analysis.x, 0, "lime")
+    assert explain(analysis, predictor, "ig", "blood", steps=4).delta is not None
+    with pytest.raises(ValueError, match="unknown explanation method 'lime'"):
+        explain(analysis, predictor, "lime", "blood")
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['stpes'\]"):
+        explain(analysis, predictor, "ig", "blood", stpes=4)
     with pytest.raises(ValueError, match="unknown label 'tumour'"):
-        method_map(analysis, predictor, "attention", "tumour")
-    fig = panel(analysis, layer=2, head=1, extra=method_map(analysis, predictor, "rollout", "blood"))
+        explain(analysis, predictor, "attention", "tumour")
+    fig = panel(analysis, layer=2, head=1, extra=explain(analysis, predictor, "rollout", "blood"))
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert any("layer 2, head 1" in t for t in titles) and any("diff = a1 -" in t for t in titles)
 
@@ -202,7 +209,8 @@ def test_integrated_gradients_completeness_on_the_bundled_model():
     straight path from the black baseline this logit is far from smooth, and 64 steps miss by 100%)."""
     from pathlib import Path
 
-    from explain.attributions import baseline_like, integrated_gradients
+    from explain.methods.captum_tools import baseline_like
+    from explain.methods.integrated_gradients import integrated_gradients
 
     root = Path(__file__).resolve().parents[1]
     bundled = Predictor(root / "demo" / "weights" / "diff", device="cpu", precision="fp32")
@@ -217,3 +225,29 @@ def test_integrated_gradients_completeness_on_the_bundled_model():
     assert abs(fx - fb) > 0.5  # a meaningful difference to explain
     assert abs(total - (fx - fb)) <= 0.05 * abs(fx - fb), (total, fx - fb)
     assert abs(delta) == pytest.approx(abs(total - (fx - fb)), rel=1e-3, abs=1e-4)
+
+
+def test_a_new_method_is_one_registration(predictor, tiny_checkpoint):
+    """A toy method registered from this test is offered by the CLI, the frames view's menu and the
+    benchmark's choices, and runs through the one verb, without any of them naming it."""
+    from demo.frames_view import FramesState, attribution_choices, attribution_overlay
+    from diffclip.cli import build_parser
+
+    def brightness(ctx, label, opt):
+        return Attribution(ctx.analysis.image.mean(-1), False, "mean brightness")
+
+    register(Explainer("toy", "Toy brightness", brightness))
+    try:
+        frame = np.random.default_rng(1).integers(0, 255, (224, 224, 3), dtype=np.uint8)
+        analysis = analyse(predictor, frame)
+        att = explain(analysis, predictor, "toy", "polyp")
+        assert att.caption == "mean brightness" and np.allclose(att.map, frame.mean(-1))
+        assert "Toy brightness" in attribution_choices()
+        state = FramesState([analysis], ["f"], ["f"])
+        image, caption = attribution_overlay(state, predictor, "polyp", "Toy brightness", 0.5)
+        assert image.shape == (224, 224, 3) and "**Toy brightness** for **polyp**" in caption
+        args = build_parser().parse_args(["explain", "f.png", "--checkpoint", "c", "--label", "polyp", "--method", "toy",
+                                          "--out", "p.png"])
+        assert args.method == "toy"
+    finally:
+        EXPLAINERS.pop("toy")

@@ -1,0 +1,22 @@
+"""Explanation methods (docs/design.md, "Explanations"): one registry and one verb.
+
+``explain(analysis, predictor, method, label, **options)`` returns an :class:`Attribution` for any
+registered method. A new method is one module that builds an :class:`Explainer` and calls
+:func:`register`, plus its name on the import line below.
+"""
+
+from . import (  # noqa: F401
+           attention_map,
+           gradattn,
+           gradcam,
+           integrated_gradients,
+           noise_tunnel,
+           occlusion,
+           rollout,
+           saliency,
+)
+from .base import Attribution, ExplainContext, Explainer, Options
+from .registry import EXPLAINERS, explain, get_explainer, register
+
+__all__ = ["EXPLAINERS", "Attribution", "ExplainContext", "Explainer", "Options", "explain", "get_explainer",
+           "register"]

@@ -1,0 +1,14 @@
+"""Gradient-weighted attention relevance (Chefer, Gur & Wolf, ICCV 2021) for the label."""
+
+from __future__ import annotations
+
+from .. import maps as M
+from .base import Attribution, ExplainContext, Explainer, Options
+from .registry import register
+
+
+def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
+    return Attribution(M.gradient_weighted_attention(ctx.model, ctx.x, label)[0], False, "gradient-weighted attention")
+
+
+GRADATTN = register(Explainer("gradattn", "Gradient-weighted attention", _compute, family="attention"))

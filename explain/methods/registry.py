@@ -1,0 +1,48 @@
+"""The registry of explanation methods and its one verb, :func:`explain`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from .base import Attribution, ExplainContext, Explainer, Options, Progress
+
+if TYPE_CHECKING:
+    from diffclip.inference import Predictor
+
+    from ..analysis import FrameAnalysis
+
+#: name -> method, in the order the UI and the CLI list them.
+EXPLAINERS: dict[str, Explainer] = {}
+
+
+def register(explainer: Explainer) -> Explainer:
+    """Add a method (a new method is one module that calls this, and one import line in __init__)."""
+    if explainer.name in EXPLAINERS and EXPLAINERS[explainer.name] is not explainer:
+        raise ValueError(f"explanation method {explainer.name!r} is already registered")
+    EXPLAINERS[explainer.name] = explainer
+    return explainer
+
+
+def get_explainer(name: str) -> Explainer:
+    """The method registered as ``name`` (or titled ``name``); a ValueError lists the known ones."""
+    if name in EXPLAINERS:
+        return EXPLAINERS[name]
+    for e in EXPLAINERS.values():
+        if e.title == name:
+            return e
+    raise ValueError(f"unknown explanation method {name!r}; choose one of {', '.join(EXPLAINERS)}")
+
+
+def explain(analysis: FrameAnalysis, predictor: Predictor, method: str, label: str | int,
+            progress: Progress = None, **options) -> Attribution:
+    """Explain ``label`` on an analysed frame with ``method``; ``options`` are :class:`Options` fields."""
+    explainer = get_explainer(method)
+    j = analysis.label_index(label)
+    unknown = set(options) - set(Options.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown option(s) {sorted(unknown)}; known: {', '.join(Options.__dataclass_fields__)}")
+    ctx = ExplainContext(analysis, predictor.model, predictor.device, progress)
+    attr = explainer.compute(ctx, j, replace(Options(), **options))
+    attr.method, attr.label = explainer.name, j
+    return attr

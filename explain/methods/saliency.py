@@ -1,0 +1,21 @@
+"""Saliency (Simonyan et al. 2014): the largest absolute input gradient over the colour channels."""
+
+from __future__ import annotations
+
+import torch
+from captum.attr import Saliency
+
+from .base import Attribution, ExplainContext, Explainer, Options
+from .captum_tools import Counting
+from .registry import register
+
+
+def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
+    ctx.model.eval()
+    with torch.enable_grad():
+        wrapped = Counting(ctx.model, 1, ctx.progress)
+        attr = Saliency(wrapped).attribute(ctx.x.clone().requires_grad_(True), target=label, abs=True)
+    return Attribution(attr.max(1).values[0].detach().cpu().numpy(), False, "saliency")
+
+
+SALIENCY = register(Explainer("saliency", "Saliency", _compute))
