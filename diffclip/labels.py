@@ -1,4 +1,4 @@
-"""The RARE-VISION label vocabulary (DESIGN.md section 3)."""
+"""The RARE-VISION label vocabulary (docs/design.md, "Labels")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RARE-VISION temporal mAP, reproduced exactly (DESIGN.md section 6), plus what is needed to read it.
+"""RARE-VISION temporal mAP, reproduced exactly (docs/design.md, "Events and scoring"), plus what is needed to read it.
 
 Official rule, per (video, label):
 

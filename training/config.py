@@ -13,7 +13,7 @@ import yaml
 
 @dataclass
 class TrainConfig:
-    """Every knob of a training run. Defaults are the paper's recipe (DESIGN.md section 1)."""
+    """Every knob of a training run. Defaults are the paper's recipe (docs/design.md, "The paper's recipe")."""
 
     name: str = "run"
     out_dir: str = "runs/run"

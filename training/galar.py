@@ -1,6 +1,6 @@
 """Reader for Galar (and data written in its format) and for the RARE-VISION challenge test layout.
 
-Galar on disk (DESIGN.md section 4)::
+Galar on disk (docs/design.md, "Data formats")::
 
     <root>[/<one more level>]/<video_id>/frame_000123.PNG     frames (also lower-case .png)
     <root>/Labels/<video_id>.csv  (or labels/)                index, 0/1 label columns, section, frame

@@ -1,0 +1,58 @@
+"""What the tabs share: plain error messages, uploaded-file paths, and showing an analysed frame."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import gradio as gr
+
+from . import frames_view
+
+log = logging.getLogger(__name__)
+
+
+def plain_errors(fn):
+    """Turn expected failures into a plain gr.Error message; the server keeps serving."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (ValueError, FileNotFoundError, OSError) as exc:
+            log.info("request failed: %s", exc)
+            raise gr.Error(str(exc)) from None
+
+    return wrapper
+
+
+def file_paths(files) -> list[str]:
+    """Paths of what a gr.File gave (one file, several, or nothing)."""
+    if files is None:
+        return []
+    if not isinstance(files, (list, tuple)):
+        files = [files]
+    return [getattr(f, "name", f) for f in files]
+
+
+def show_frame(state: frames_view.FramesState, index: int):
+    """Select analysed frame ``index``: the state, the gallery, the scores, and the layer, head and label
+    controls set for it (the outputs listed in ``frames.analysed``)."""
+    state.selected = int(index)
+    a = state.current
+    return (
+        state,
+        frames_view.gallery_items(state),
+        frames_view.scores_for(a),
+        gr.update(maximum=a.num_layers, value=a.num_layers),
+        gr.update(choices=frames_view.head_choices(a), value="mean"),
+        gr.update(value=frames_view.top_label(a)),
+    )
+
+
+@plain_errors
+def render_attention(state, layer, head, alpha):
+    """a1, a2 and diff overlays and their caption for the selected frame."""
+    return frames_view.attention_overlays(state.current, layer, head, alpha)

@@ -1,0 +1,12 @@
+"""The app's tabs, in display order. A new tab is one module with a builder and one entry here; a tab
+may wire to components that earlier tabs left in ``AppContext.shared``."""
+
+from .base import AppContext, Tab
+from .card import CARD
+from .clip import CLIP
+from .compare import COMPARE
+from .frames import FRAMES
+
+TABS: list[Tab] = [FRAMES, CLIP, COMPARE, CARD]
+
+__all__ = ["TABS", "AppContext", "Tab"]

@@ -1,0 +1,57 @@
+"""The Compare tab: one frame through the standard and the differential model, side by side."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from .. import compare_view
+from ..callbacks import plain_errors
+from ..models import gpu
+from ..resources import mask_for
+from .base import AppContext, Tab
+
+
+def build(ctx: AppContext) -> None:
+    labels, example_list = ctx.labels, ctx.examples
+    standard, differential = ctx.bank.pair()
+
+    @gpu
+    @plain_errors
+    def on_compare(image_path, label, alpha):
+        if standard is None or differential is None or standard is differential:
+            raise ValueError("comparison needs a standard and a differential model (--compare-checkpoint)")
+        if not image_path:
+            raise ValueError("pick an example or upload a frame to compare")
+        images, table = compare_view.compare(standard, differential, image_path, label, mask_for(image_path), alpha)
+        return images["standard"], images["differential"], images["standard_rollout"], \
+            images["differential_rollout"], table
+
+    def on_compare_example(evt: gr.SelectData):
+        ex = example_list[evt.index]
+        return str(ex.image), ex.shows
+
+    gr.Markdown("The same frame through the **standard** and the **differential** model. Lower entropy "
+                "and more attention inside the lesion mean less attention noise.")
+    with gr.Row():
+        with gr.Column(scale=1):
+            cmp_gallery = gr.Gallery(value=[(str(e.image), e.shows) for e in example_list],
+                                     label="Examples with lesion masks (click one)", columns=4, height=220,
+                                     allow_preview=False)
+            cmp_image = gr.Image(label="Frame", type="filepath", elem_id="compare-image")
+            cmp_label = gr.Dropdown(labels, value="blood" if "blood" in labels else labels[0], label="Label")
+            cmp_btn = gr.Button("Compare", variant="primary", elem_id="compare-btn")
+        with gr.Column(scale=2):
+            with gr.Row():
+                std_img = gr.Image(label="standard · last layer a1", type="numpy")
+                dif_img = gr.Image(label="differential · last layer diff", type="numpy")
+            with gr.Row():
+                std_roll = gr.Image(label="standard · rollout", type="numpy")
+                dif_roll = gr.Image(label="differential · rollout", type="numpy")
+            cmp_table = gr.Markdown(elem_id="compare-table")
+
+    cmp_gallery.select(on_compare_example, None, [cmp_image, cmp_label])
+    cmp_btn.click(on_compare, [cmp_image, cmp_label, ctx.shared["frames.alpha"]],
+                  [std_img, dif_img, std_roll, dif_roll, cmp_table], api_name="compare")
+
+
+COMPARE = Tab("compare", "Compare", build)

@@ -1,0 +1,86 @@
+"""The Frames tab: upload or pick frames, read the scores, see both softmax maps, their difference and an
+attribution for a chosen label."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from .. import frames_view
+from ..callbacks import file_paths, plain_errors, render_attention, show_frame
+from ..models import gpu
+from .base import AppContext, Tab
+
+
+def build(ctx: AppContext) -> None:
+    main, labels, example_list = ctx.bank.main, ctx.labels, ctx.examples
+
+    @gpu
+    @plain_errors
+    def on_analyse(files, names=None):
+        return show_frame(frames_view.analyse_frames(main, file_paths(files), names), 0)
+
+    @plain_errors
+    def on_example(evt: gr.SelectData):
+        ex = example_list[evt.index]
+        return on_analyse([str(ex.image)], [f"example: {ex.shows}"])
+
+    @plain_errors
+    def on_select(state, evt: gr.SelectData):
+        return show_frame(state, evt.index)
+
+    @gpu
+    @plain_errors
+    def on_attribution(state, label, method, alpha, steps, progress=gr.Progress()):
+        img, caption = frames_view.attribution_overlay(state, main, label, method, alpha, steps,
+                                                       progress=lambda f: progress(f, desc=method))
+        return img, caption, state
+
+    frames_state = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=1):
+            upload = gr.File(label="Upload frames (PNG, JPEG; RGB, RGBA, grayscale, 16-bit)",
+                             file_count="multiple", file_types=["image"], elem_id="frame-upload")
+            analyse_btn = gr.Button("Analyse", variant="primary", elem_id="analyse-btn")
+            example_gallery = gr.Gallery(
+                value=[(str(e.image), e.shows) for e in example_list], label="Examples (synthetic; click one)",
+                columns=4, height=220, allow_preview=False, elem_id="example-gallery")
+            frame_gallery = gr.Gallery(label="Analysed frames (click to select)", columns=4, height=200,
+                                       allow_preview=False, object_fit="contain", elem_id="frame-gallery")
+        with gr.Column(scale=1):
+            scores = gr.HTML(label="Scores", elem_id="scores")
+    with gr.Row():
+        layer = gr.Slider(1, 12, value=12, step=1, label="Layer", elem_id="layer")
+        head = gr.Dropdown(["mean"], value="mean", label="Head", elem_id="head")
+        alpha = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Overlay alpha", elem_id="alpha")
+    attn_caption = gr.Markdown()
+    with gr.Row():
+        a1_img = gr.Image(label="a1 · softmax map 1", type="numpy", elem_id="a1")
+        a2_img = gr.Image(label="a2 · softmax map 2", type="numpy", elem_id="a2")
+        diff_img = gr.Image(label="diff = a1 − λ·a2 (diverging)", type="numpy", elem_id="diff")
+        attr_img = gr.Image(label="attribution", type="numpy", elem_id="attribution")
+    with gr.Row():
+        choices = frames_view.attribution_choices()
+        label = gr.Dropdown(labels, value=labels[0], label="Label to explain", elem_id="label")
+        method = gr.Dropdown(choices, value=choices[0], label="Attribution method", elem_id="method")
+        steps = gr.Slider(4, 128, value=32, step=4, label="IG steps (quality vs time)")
+        explain_btn = gr.Button("Explain", elem_id="explain-btn")
+    attr_caption = gr.Markdown()
+
+    analysed = [frames_state, frame_gallery, scores, layer, head, label]
+    view = [frames_state, layer, head, alpha]
+    overlays = [a1_img, a2_img, diff_img, attn_caption]
+    attr_in, attr_out = [frames_state, label, method, alpha, steps], [attr_img, attr_caption, frames_state]
+    analyse_btn.click(on_analyse, [upload], analysed, api_name="analyse_frames").then(
+        render_attention, view, overlays).then(on_attribution, attr_in, attr_out)
+    example_gallery.select(on_example, None, analysed).then(
+        render_attention, view, overlays).then(on_attribution, attr_in, attr_out)
+    frame_gallery.select(on_select, [frames_state], analysed).then(render_attention, view, overlays)
+    for control in (layer, head, alpha):
+        control.change(render_attention, view, overlays, show_progress="hidden")
+    explain_btn.click(on_attribution, attr_in, attr_out, api_name="attribution")
+    alpha.change(on_attribution, attr_in, attr_out, show_progress="hidden")
+    ctx.shared.update({"frames.analysed": analysed, "frames.view": view, "frames.overlays": overlays,
+                       "frames.alpha": alpha})
+
+
+FRAMES = Tab("frames", "Frames", build)
