@@ -23,6 +23,23 @@ def check_pretrained(attn: nn.Module, need_even_heads: bool) -> None:
         raise ValueError(f"differential attention needs an even number of heads, got {attn.num_heads}")
 
 
+def init_layers(layer: nn.Module, dim: int, num_heads: int, qkv_bias: bool, proj_bias: bool, attn_drop: float,
+                proj_drop: float) -> None:
+    """The sizes and layers a timm ``Attention`` has (qkv, q/k norms, dropouts, norm, proj), on ``layer``;
+    ``adopt`` later shares a pretrained layer's in their place."""
+    layer.num_heads = num_heads
+    layer.head_dim = dim // num_heads
+    layer.attn_dim = dim
+    layer.scale = layer.head_dim**-0.5
+    layer.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+    layer.q_norm = nn.Identity()
+    layer.k_norm = nn.Identity()
+    layer.attn_drop = nn.Dropout(attn_drop)
+    layer.norm = nn.Identity()
+    layer.proj = nn.Linear(dim, dim, bias=proj_bias)
+    layer.proj_drop = nn.Dropout(proj_drop)
+
+
 def layer_kwargs(attn: Attention) -> dict:
     """Constructor arguments that a converted layer takes over from the pretrained one."""
     return {

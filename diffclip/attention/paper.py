@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import Attention
 
-from .base import RecordingAttention, adopt, check_pretrained, layer_kwargs
+from .base import RecordingAttention, adopt, check_pretrained, init_layers, layer_kwargs
 from .kernels import softmax_maps, split_qkv
 from .maps import AttentionMaps, MapSemantics
 
@@ -40,19 +40,9 @@ class PaperDiffAttention(RecordingAttention, nn.Module):
         super().__init__()
         if num_heads % 2:
             raise ValueError(f"diff_paper needs an even number of heads, got {num_heads}")
-        self.num_heads = num_heads
-        self.head_dim = dim // num_heads
-        self.attn_dim = dim
-        self.scale = self.head_dim**-0.5
+        init_layers(self, dim, num_heads, qkv_bias, proj_bias, attn_drop, proj_drop)
         self.lambda_init = lambda_init
         self.lambda_clamp = lambda_clamp
-        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
-        self.q_norm = nn.Identity()
-        self.k_norm = nn.Identity()
-        self.attn_drop = nn.Dropout(attn_drop)
-        self.norm = nn.Identity()
-        self.proj = nn.Linear(dim, dim, bias=proj_bias)
-        self.proj_drop = nn.Dropout(proj_drop)
         half = num_heads // 2
         self.lambda_q1 = nn.Parameter(torch.empty(half, self.head_dim))
         self.lambda_k1 = nn.Parameter(torch.empty(half, self.head_dim))

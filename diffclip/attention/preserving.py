@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import Attention
 
-from .base import RecordingAttention, adopt, check_pretrained, layer_kwargs
+from .base import RecordingAttention, adopt, check_pretrained, init_layers, layer_kwargs
 from .kernels import differential_attention, softmax_maps, split_qkv
 from .maps import AttentionMaps, MapSemantics
 
@@ -34,18 +34,8 @@ class PreservingDiffAttention(RecordingAttention, nn.Module):
         proj_drop: float = 0.0,
     ) -> None:
         super().__init__()
-        self.num_heads = num_heads
-        self.head_dim = dim // num_heads
-        self.attn_dim = dim
-        self.scale = self.head_dim**-0.5
-        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
-        self.qk2 = nn.Linear(dim, 2 * dim, bias=qkv_bias)
-        self.q_norm = nn.Identity()
-        self.k_norm = nn.Identity()
-        self.attn_drop = nn.Dropout(attn_drop)
-        self.norm = nn.Identity()
-        self.proj = nn.Linear(dim, dim, bias=proj_bias)
-        self.proj_drop = nn.Dropout(proj_drop)
+        init_layers(self, dim, num_heads, qkv_bias, proj_bias, attn_drop, proj_drop)
+        self.qk2 = nn.Linear(dim, 2 * dim, bias=qkv_bias)  # copied from the pretrained q/k by from_attention
         self.lambda_a = nn.Parameter(torch.zeros(num_heads))
         self.lambda_b = nn.Parameter(torch.zeros(num_heads))
 
