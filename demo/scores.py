@@ -7,10 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from diffclip.labels import LANDMARKS, SECTIONS
-
-_GROUP = {**{s: "section" for s in SECTIONS}, **{s: "landmark" for s in LANDMARKS}}
-_COLOURS = {"section": "#2b6cb0", "landmark": "#6b46c1", "lesion": "#c53030"}
+from diffclip.labels import GROUP_COLOURS, label_group
 
 
 def scores_html(probs: np.ndarray, thresholds: Sequence[float], labels: Sequence[str], sort: bool = True) -> str:
@@ -21,7 +18,7 @@ def scores_html(probs: np.ndarray, thresholds: Sequence[float], labels: Sequence
     for j in order:
         p, t, lab = float(probs[j]), float(thresholds[j]), labels[j]
         on = p >= t
-        colour = _COLOURS[_GROUP.get(lab, "lesion")]
+        colour = GROUP_COLOURS[label_group(lab)]
         rows.append(
             f'<div class="dc-row" data-label="{html.escape(lab)}" data-on="{int(on)}">'
             f'<span class="dc-name" style="font-weight:{700 if on else 400}">{"&#10003; " if on else ""}'

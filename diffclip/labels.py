@@ -74,6 +74,15 @@ GALAR_EXTRA_LABELS: tuple[str, ...] = (
 )
 
 
+#: One colour per label group, shared by every plot and view (timeline, score bars).
+GROUP_COLOURS = {"section": "#2b6cb0", "landmark": "#6b46c1", "lesion": "#c53030"}
+
+
+def label_group(label: str) -> str:
+    """"section", "landmark" or "lesion" (anything unknown counts as a lesion)."""
+    return "section" if label in SECTIONS else "landmark" if label in LANDMARKS else "lesion"
+
+
 def check_labels(labels: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Return ``labels`` as a tuple after checking they are unique, non-empty strings."""
     labels = tuple(labels)

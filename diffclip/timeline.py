@@ -9,20 +9,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .atomic import atomic_path
-from .labels import LABELS, LANDMARKS, LESIONS, SECTIONS
+from .labels import GROUP_COLOURS, LABELS, LANDMARKS, LESIONS, SECTIONS, label_group
 from .postprocess import runs
-
-GROUP_COLOURS = {"section": "#2b6cb0", "landmark": "#6b46c1", "lesion": "#c53030"}
 
 
 def anatomy_first(labels: Sequence[str]) -> list[str]:
     """Sections in passage order, then landmarks, then lesions, then anything else."""
     order = [*SECTIONS, *LANDMARKS, *LESIONS]
     return sorted(labels, key=lambda lab: order.index(lab) if lab in order else len(order))
-
-
-def _group(label: str) -> str:
-    return "section" if label in SECTIONS else "landmark" if label in LANDMARKS else "lesion"
 
 
 def timeline_figure(
@@ -45,7 +39,7 @@ def timeline_figure(
     for row, lab in enumerate(order):
         ax = axes[row, 0]
         j = list(labels).index(lab)
-        colour = GROUP_COLOURS[_group(lab)]
+        colour = GROUP_COLOURS[label_group(lab)]
         if active is not None:
             for s, e in runs(active[:, j]):
                 ax.axvspan(x[s], x[e], color=colour, alpha=0.18, lw=0)
