@@ -102,7 +102,7 @@ def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames:
         "probs": _write_probs(out / f"{stem}_probs.csv", stem, frames, probs_arr, predictor.labels),
         "timeline": save_timeline(out / f"{stem}_timeline.png", frames, probs_arr, predictor.thresholds, active,
                                   predictor.labels, title=f"clip {stem}"),
-        "overlay": _write_overlay_mp4(out / f"{stem}_overlay.mp4", images, heat, probs_arr, predictor, fps,
+        "overlay": _write_overlay_mp4(out / f"{stem}_overlay.mp4", images, heat, active, predictor.labels, fps,
                                       overlay_alpha, diverging=predictor.model.attention_semantics.signed),
     }
     return ClipResult(stem, frames, res.times, images, probs_arr, active, res.events, res.scored_events, files)
@@ -116,17 +116,17 @@ def _write_probs(path: Path, video_id: str, frames, probs, labels) -> Path:
     return path
 
 
-def _write_overlay_mp4(path: Path, images, heat, probs, predictor: Predictor, fps: float, alpha: float,
+def _write_overlay_mp4(path: Path, images, heat, active, labels, fps: float, alpha: float,
                        diverging: bool) -> Path:
     """H.264 (yuv420p) MP4 that browsers play: each sampled frame with the last layer's attention and
-    its predicted labels."""
+    its labels after the temporal post-processing (the same ones as the events and the timeline)."""
     size = images[0].shape[0] * 2  # upscale for legibility
 
     def frames():
-        for img, h, p in zip(images, heat, probs, strict=True):
+        for img, h, row in zip(images, heat, active, strict=True):
             frame = cv2.resize(overlay(img, h, alpha, diverging=diverging), (size, size),
                                interpolation=cv2.INTER_LINEAR)
-            on = [lab for lab, v, t in zip(predictor.labels, p, predictor.thresholds, strict=True) if v >= t]
+            on = [lab for lab, is_on in zip(labels, row, strict=True) if is_on]
             for k, text in enumerate(on[:4]):
                 cv2.putText(frame, text, (8, 22 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
                 cv2.putText(frame, text, (8, 22 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1,

@@ -91,7 +91,9 @@ def attention_overlays(analysis: FrameAnalysis, layer: int, head: str | int | No
     a2 = overlay(analysis.image, analysis.cls_map("a2", li, h), alpha)
     diff = overlay(analysis.image, d, alpha, diverging=True, limits=(lo, hi))
     lam = analysis.lam_value(li, h)
-    caption = (f"**{where}** · λ = {lam:.3f} · diff = a1 − λ·a2, rows sum to 1 − λ = {1 - lam:.3f}; "
+    # one lambda per layer, or one per head (then the head mean is the mean of the heads' lambdas)
+    which = "mean λ over the heads" if analysis.semantics.lambda_per == "head" and h is None else "λ"
+    caption = (f"**{where}** · {which} = {lam:.3f} · diff = a1 − λ·a2, rows sum to 1 − λ = {1 - lam:.3f}; "
                f"diverging colours: blue negative, red positive, white zero, limits ±{hi:.3g}")
     return a1, a2, diff, caption
 

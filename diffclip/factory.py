@@ -21,7 +21,8 @@ def build_model(
     ``weights``: None for random weights, ``"biomedclip"`` to start the biomedclip backbone from the
     pretrained BiomedCLIP vision tower (through open_clip's hub id; the attention is converted after
     loading so every variant reuses the pretrained qkv and proj), or a checkpoint directory written by
-    :func:`diffclip.checkpoint.save_checkpoint`.
+    :func:`diffclip.checkpoint.save_checkpoint`, whose own settings (head, preprocessing) are kept; its
+    backbone, attention and labels must be the requested ones.
     """
     config = ModelConfig(backbone=backbone, attention=attention, labels=tuple(labels), **kwargs)
     if weights is None:
@@ -31,8 +32,8 @@ def build_model(
             raise ValueError("weights='biomedclip' needs backbone='biomedclip'")
         return DiffCLIPClassifier(config, backbone=biomedclip(pretrained=True))
     model, _ = load_checkpoint(weights)
-    if model.config.to_dict() != config.to_dict():
-        raise ValueError(
-            f"checkpoint {weights} was saved as {model.config.to_dict()}, not the requested {config.to_dict()}"
-        )
+    saved = (model.config.backbone, model.config.attention, model.config.labels)
+    if saved != (config.backbone, config.attention, config.labels):
+        raise ValueError(f"checkpoint {weights} holds backbone={saved[0]}, attention={saved[1]} and its own labels; "
+                         f"requested backbone={config.backbone}, attention={config.attention}")
     return model

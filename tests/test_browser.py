@@ -16,7 +16,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 
 def test_upload_frame_shows_scores_and_overlays(app_url):
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    assert Path(chromium).exists(), "Debian's chromium is missing: apt-get install chromium (.ci/run does)"
+    assert Path(chromium).exists(), "Debian's chromium is missing: apt-get install chromium (make test does, as root)"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)

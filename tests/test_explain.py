@@ -228,8 +228,8 @@ def test_integrated_gradients_completeness_on_the_bundled_model():
 
 
 def test_a_new_method_is_one_registration(predictor, tiny_checkpoint):
-    """A toy method registered from this test is offered by the CLI, the frames view's menu and the
-    benchmark's choices, and runs through the one verb, without any of them naming it."""
+    """A toy method registered from this test is offered by the CLI and the frames view's menu, and runs
+    through the one verb, without either naming it."""
     from demo.frames_view import FramesState, attribution_choices, attribution_overlay
     from diffclip.cli import build_parser
 

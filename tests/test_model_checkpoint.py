@@ -203,3 +203,11 @@ def test_the_checkpoints_preprocess_is_read_back_and_checked(tmp_path, tiny_chec
     (ckpt / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match="mean"):
         load_checkpoint(ckpt)
+
+
+def test_build_model_from_a_checkpoint_keeps_its_own_head_and_checks_the_rest(tmp_path):
+    save_checkpoint(build_model("micro", "diff", se_reduction=4), tmp_path / "se4")
+    model = build_model("micro", "diff", weights=str(tmp_path / "se4"))
+    assert model.config.se_reduction == 4 and model.head.se.fc1.out_features == 64 // 4
+    with pytest.raises(ValueError, match="holds backbone=micro, attention=diff"):
+        build_model("micro", "vanilla", weights=str(tmp_path / "se4"))

@@ -25,7 +25,7 @@ def folder(tmp_path_factory):
 
 @pytest.mark.parametrize("workers", [0, 1])
 def test_decoding_routes_match_the_predictor(tiny_checkpoint, folder, workers, monkeypatch):
-    predictor = Predictor(tiny_checkpoint, device="cpu", batch_size=4)
+    predictor = Predictor(tiny_checkpoint, device="cpu", batch_size=4, precision="fp32")
     decoders = set()
     load_crop = predictor.load_crop
 
@@ -54,6 +54,6 @@ def test_long_runs_hand_free_heap_pages_back_every_few_batches(tiny_checkpoint, 
     calls = []
     monkeypatch.setattr(pipeline, "trim_heap", lambda: calls.append(1))
     monkeypatch.setattr(pipeline, "TRIM_EVERY_BATCHES", 2)
-    predictor = Predictor(tiny_checkpoint, device="cpu", batch_size=2)
+    predictor = Predictor(tiny_checkpoint, device="cpu", batch_size=2, precision="fp32")
     pipeline.predict_sources(predictor, [folder_source(folder, Sampling())], progress=False)
     assert len(calls) == 2  # 5 batches: at the 2nd and at the 4th

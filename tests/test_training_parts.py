@@ -196,3 +196,27 @@ def test_text_prompt_term_as_the_papers():
     with torch.no_grad():
         term.logit_scale.fill_(math.log(500.0))  # the scale is clamped at 100
     assert term(feats, y).item() == pytest.approx((2 * softplus(-60.0) + softplus(80.0)) / 2, rel=1e-5)
+
+
+def test_global_batchnorm_keeps_fp32_statistics_under_bf16_autocast(tmp_path):
+    """Under bf16 autocast the head's features arrive in bf16; the running statistics stay fp32 and equal
+    the fp32 update of the same batch (before the fix, lerp_ refused bf16 statistics)."""
+    import torch.distributed as dist
+
+    from training.distributed import GlobalBatchNorm1d
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        torch.manual_seed(0)
+        x = (torch.randn(16, 8) * 3 + 1).bfloat16()
+        bn = GlobalBatchNorm1d(8).train()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = bn(x)
+        xf = x.float()
+        assert out.dtype == torch.bfloat16 and bn.running_mean.dtype == torch.float32
+        assert torch.allclose(bn.running_mean, 0.1 * xf.mean(0), atol=1e-6)
+        assert torch.allclose(bn.running_var, 0.9 + 0.1 * xf.var(0, unbiased=True), atol=1e-5)
+        ref = torch.nn.functional.batch_norm(xf, None, None, training=True)
+        assert torch.allclose(out.float(), ref, atol=0.05)  # bf16 output of the fp32 normalisation
+    finally:
+        dist.destroy_process_group()

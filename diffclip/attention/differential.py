@@ -10,6 +10,9 @@ from .base import RecordingAttention, adopt, check_pretrained, layer_kwargs
 from .kernels import causal_bias, differential_attention, softmax_maps
 from .maps import AttentionMaps, MapSemantics
 
+if not hasattr(DiffAttention, "_compute_lambda"):  # pragma: no cover - guards a timm upgrade
+    raise ImportError("this timm's DiffAttention has no _compute_lambda; install timm>=1.0.31,<1.1 (pyproject.toml)")
+
 
 class TimmDiffAttention(RecordingAttention, DiffAttention):
     """Differential attention of Ye et al. (ICLR 2025), built on timm's ``DiffAttention``.
@@ -34,7 +37,12 @@ class TimmDiffAttention(RecordingAttention, DiffAttention):
 
     def lambda_per_head(self) -> torch.Tensor:
         """The layer's lambda, repeated for each head (shape (heads,))."""
-        return self._compute_lambda().reshape(1).expand(self.num_heads)
+        return self.layer_lambda().reshape(1).expand(self.num_heads)
+
+    def layer_lambda(self) -> torch.Tensor:
+        """The layer's scalar lambda, the one place that calls timm's private ``_compute_lambda`` (checked
+        to exist at import: timm is pinned to the versions the tests run on)."""
+        return self._compute_lambda()
 
     def forward_fast(self, x, attn_mask=None, is_causal=False):
         """No maps kept. On CUDA: timm's fused path (scaled-dot-product attention kernels handle a value
@@ -52,7 +60,7 @@ class TimmDiffAttention(RecordingAttention, DiffAttention):
         q = self.q_norm(q.reshape(b, n, 2 * h, d).transpose(1, 2))  # heads (2i, 2i+1) = (Q1, Q2) of head i
         k = self.k_norm(k.reshape(b, n, 2 * h, d).transpose(1, 2))
         v = v.reshape(b, n, h, 2 * d).transpose(1, 2)
-        out = differential_attention(q.view(b, h, 2, n, d), k.view(b, h, 2, n, d), v, self._compute_lambda(),
+        out = differential_attention(q.view(b, h, 2, n, d), k.view(b, h, 2, n, d), v, self.layer_lambda(),
                                      self.scale, attn_mask, is_causal, self.attn_drop)
         weight = self.sub_norm.weight * (1 - self.lambda_init)
         out = F.rms_norm(out, (2 * d,), weight.to(out.dtype), self.sub_norm.eps)

@@ -19,8 +19,14 @@ def register_attention(cls: type[nn.Module]) -> type[nn.Module]:
     """Add a variant class (it names itself in ``cls.variant`` and describes its maps in
     ``cls.semantics``); usable as a class decorator."""
     name = getattr(cls, "variant", "")
-    if not name or not isinstance(getattr(cls, "semantics", None), MapSemantics):
+    semantics = getattr(cls, "semantics", None)
+    if not name or not isinstance(semantics, MapSemantics):
         raise TypeError(f"{cls.__name__} needs a 'variant' name and 'semantics' (MapSemantics)")
+    kinds = ("a1", "diff") + (("a2",) if semantics.differential else ())
+    bad = [k for k in (semantics.shown, *semantics.applied) if k not in kinds]
+    if bad or semantics.lambda_per not in ("layer", "head"):
+        raise ValueError(f"{cls.__name__}.semantics names maps {bad} not among {kinds}, or lambda_per "
+                         f"{semantics.lambda_per!r} is not 'layer' or 'head'")
     if name in ATTENTION_VARIANTS and ATTENTION_VARIANTS[name] is not cls:
         raise ValueError(f"attention variant {name!r} is already registered")
     ATTENTION_VARIANTS[name] = cls

@@ -21,6 +21,8 @@ class VanillaAttention(RecordingAttention, Attention):
     def from_attention(cls, attn: Attention, depth: int = 0) -> VanillaAttention:
         """Wrap a pretrained timm ``Attention``, sharing all of its layers."""
         check_pretrained(attn, need_even_heads=False)
+        # Not through Attention.__init__: that would build (and randomly initialise) layers only to drop
+        # them for the pretrained ones, moving the random stream of everything built after it.
         new = cls.__new__(cls)
         nn.Module.__init__(new)
         for name in ("num_heads", "head_dim", "attn_dim", "scale"):
