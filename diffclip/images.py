@@ -9,6 +9,30 @@ from PIL import Image, UnidentifiedImageError
 
 ImageLike = str | Path | Image.Image | np.ndarray
 
+#: The largest image (in pixels) any reader decodes: 40 megapixels (a 16000 x 16000 PNG of 729 KB would
+#: take 768 MB to decode; a capsule frame has under 1 megapixel).
+MAX_PIXELS = 40_000_000
+
+
+def check_pixels(width: int, height: int, name: str) -> None:
+    """Refuse an image or video frame larger than :data:`MAX_PIXELS`, before anything is decoded."""
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"{name}: {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); images and "
+                         f"video frames of at most {MAX_PIXELS / 1e6:.0f} megapixels are accepted")
+
+
+def _header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the file's header (Pillow reads no pixel data until asked), or None when
+    Pillow cannot identify it."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except Image.DecompressionBombError:  # Pillow's own guard, at twice its pixel limit: far beyond ours
+        raise ValueError(f"{path.name}: more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels; images "
+                         f"and video frames of at most {MAX_PIXELS / 1e6:.0f} megapixels are accepted") from None
+    except (UnidentifiedImageError, OSError):
+        return None
+
 
 def _array_to_rgb(arr: np.ndarray, name: str) -> Image.Image:
     if arr.ndim == 3 and arr.shape[2] == 1:
@@ -70,6 +94,9 @@ def _read_path(path: Path) -> Image.Image:
         raise FileNotFoundError(f"image file {path} does not exist")
     if path.is_dir():
         raise ValueError(f"{path} is a directory, not an image")
+    size = _header_size(path)
+    if size is not None:
+        check_pixels(*size, path.name)
     if path.suffix.lower() == ".png":
         # OpenCV decodes PNG faster than Pillow and keeps 16-bit colour at full depth (Pillow does not).
         import cv2
@@ -99,8 +126,11 @@ def to_rgb(image: ImageLike, name: str | None = None) -> Image.Image:
         return _read_path(Path(image))
     label = name or type(image).__name__
     if isinstance(image, Image.Image):
+        check_pixels(*image.size, label)
         return _pil_to_rgb(image, label)
     if isinstance(image, np.ndarray):
+        if image.ndim >= 2:
+            check_pixels(image.shape[1], image.shape[0], name or f"array {image.shape}")
         return _array_to_rgb(image, name or f"array {image.shape}")
     raise ValueError(
         f"{label}: cannot read an image from {type(image).__name__}; pass a path, a PIL image or a numpy array"

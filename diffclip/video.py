@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .frames import frame_folders, has_frames, list_frame_files
+from .images import check_pixels
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ def video_source(path: str | Path, sampling: Sampling | None = None, video_id: s
             if not container.streams.video:
                 raise ValueError(f"{path} has no video stream")
             stream = container.streams.video[0]
+            check_pixels(stream.codec_context.width or 0, stream.codec_context.height or 0,
+                         f"{path.name} (video frames)")
             count = stream.frames or None
             rate = float(stream.average_rate) if stream.average_rate else None
             if count is None and stream.duration and rate:

@@ -60,6 +60,16 @@ def test_bad_inputs_give_plain_errors_and_the_server_keeps_serving(client, tmp_p
     big.write_bytes(b"\x89PNG" + b"\x00" * (51 * 1024 * 1024))
     with pytest.raises(Exception, match="(?i)size|large"):
         client.predict([handle_file(str(big))], api_name="/analyse_frames")
+    # a 16000 x 16000 PNG header in a few hundred bytes: refused from its header, quickly, without paths
+    import time
+
+    from test_inference import _png_claiming
+
+    bomb = _png_claiming(tmp_path / "bomb.png", 16000, 16000)
+    start = time.perf_counter()
+    with pytest.raises(Exception, match=r"bomb.png: more than \d+ megapixels; images and video frames of at most 40") as err:
+        client.predict([handle_file(str(bomb))], api_name="/analyse_frames")
+    assert time.perf_counter() - start < 10 and "/" not in str(err.value)
     # still serving
     out = client.predict(handle_file(str(EXAMPLE)), api_name="/predict_frame")
     assert len(out["scores"]) == 17

@@ -193,3 +193,31 @@ def test_one_preprocessing_route_matches_open_clip_on_frames_that_need_resizing(
     assert torch.equal(analyse(predictor, img).x[0], ours)
     (_, _, crops), = list(batches(predictor, folder_source(tmp_path / "v", Sampling()), workers=0))
     assert torch.equal(predictor.normalize(crops)[0], ours)
+
+
+def _png_claiming(path, width, height):
+    """A small PNG whose header claims ``width`` x ``height`` (a real image, then its IHDR rewritten)."""
+    import struct
+    import zlib
+
+    Image.new("RGB", (4, 4)).save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = struct.pack(">II", width, height) + bytes(data[24:29])
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("size", [(7000, 7000), (16000, 16000), (50000, 50000)])
+def test_images_over_the_pixel_limit_are_refused_before_decoding(predictor, tmp_path, size):
+    import time
+
+    big = _png_claiming(tmp_path / "big.png", *size)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"big.png: (\d+ x \d+ pixels|more than \d+ megapixels).*at most 40 megapixels"):
+        predictor([big])
+    assert time.perf_counter() - start < 5  # refused from the header, nothing decoded
+    with pytest.raises(ValueError, match="at most 40 megapixels"):
+        predictor([np.zeros((8000, 6000, 3), np.uint8)])
+    assert predictor([np.zeros((4000, 6000, 3), np.uint8)]).probs.shape == (1, 17)  # 24 megapixels: fine

@@ -122,3 +122,11 @@ def test_upper_and_lower_case_copies_of_a_frame_count_once(tmp_path, caplog):
         files = list_frame_files(tmp_path / "v")
     assert [n for n, _ in files] == [0, 1] and files[1][1].name == "frame_000001.PNG"
     assert "both hold frame 1" in caplog.text
+
+
+def test_video_frames_over_the_pixel_limit_are_refused_before_decoding(clip, monkeypatch):
+    from diffclip import images
+
+    monkeypatch.setattr(images, "MAX_PIXELS", 64 * 64 - 1)  # the clip's 64 x 64 frames are one pixel over
+    with pytest.raises(ValueError, match=r"clip.mp4 \(video frames\): 64 x 64 pixels .* at most 0 megapixels"):
+        video_source(clip)
