@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 
 import gradio as gr
 
@@ -23,9 +24,25 @@ def plain_errors(fn):
             raise
         except (ValueError, FileNotFoundError, OSError) as exc:
             log.info("request failed: %s", exc)
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(without_paths(str(exc))) from None
 
     return wrapper
+
+
+_PATH = re.compile(r"""(?:[A-Za-z]:)?(?:[\\/][^\\/\s'"]+)+[\\/]([^\\/\s'"]+)""")
+
+
+def without_paths(message: str) -> str:
+    """``message`` with every file path cut to its file name: users see their file's name, never where
+    the server keeps it."""
+    return _PATH.sub(r"\1", message)
+
+
+def require_frames(state: frames_view.FramesState | None) -> frames_view.FramesState:
+    """The session's analysed frames, or a plain error when nothing has been analysed yet."""
+    if state is None or not state.analyses:
+        raise ValueError("analyse a frame first: upload frames or pick an example")
+    return state
 
 
 def file_paths(files) -> list[str]:
@@ -55,4 +72,4 @@ def show_frame(state: frames_view.FramesState, index: int):
 @plain_errors
 def render_attention(state, layer, head, alpha):
     """a1, a2 and diff overlays and their caption for the selected frame."""
-    return frames_view.attention_overlays(state.current, layer, head, alpha)
+    return frames_view.attention_overlays(require_frames(state).current, layer, head, alpha)

@@ -50,8 +50,12 @@ def test_clip_returns_timeline_and_valid_json(client):
 def test_bad_inputs_give_plain_errors_and_the_server_keeps_serving(client, tmp_path):
     fake_png = tmp_path / "fake.png"
     fake_png.write_bytes(b"not really a png")
-    with pytest.raises(Exception, match="fake.png is not an image file"):
+    with pytest.raises(Exception, match="fake.png is not an image file") as err:
         client.predict([handle_file(str(fake_png))], api_name="/analyse_frames")
+    assert "/" not in str(err.value)  # the file's name, not where the server keeps it
+    fresh = Client(client.src, verbose=False)  # a new session: nothing analysed yet
+    with pytest.raises(Exception, match="analyse a frame first"):
+        fresh.predict("blood", "Grad-CAM (token grid)", 0.5, 32, api_name="/attribution")
     bad_video = tmp_path / "broken.mp4"
     bad_video.write_bytes(b"\x00" * 4096)
     with pytest.raises(Exception, match="broken.mp4 is not a readable video"):

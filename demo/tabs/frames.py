@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import frames_view
-from ..callbacks import file_paths, plain_errors, render_attention, show_frame
+from ..callbacks import file_paths, plain_errors, render_attention, require_frames, show_frame
 from ..models import gpu
 from .base import AppContext, Tab
 
@@ -26,12 +26,12 @@ def build(ctx: AppContext) -> None:
 
     @plain_errors
     def on_select(state, evt: gr.SelectData):
-        return show_frame(state, evt.index)
+        return show_frame(require_frames(state), evt.index)
 
     @gpu
     @plain_errors
     def on_attribution(state, label, method, alpha, steps, progress=gr.Progress()):
-        img, caption = frames_view.attribution_overlay(state, main, label, method, alpha, steps,
+        img, caption = frames_view.attribution_overlay(require_frames(state), main, label, method, alpha, steps,
                                                        progress=lambda f: progress(f, desc=method))
         return img, caption, state
 
