@@ -11,10 +11,29 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 
+def writable_target(path: str | Path, what: str = "output") -> Path:
+    """Check, before any work, that ``path`` can be written as a regular file, and return where: a
+    symlink is followed (its target is written, the link stays); a directory, device or FIFO is refused;
+    the folder must exist (or be creatable) and be writable. ``what`` names the option in messages."""
+    path = Path(path)
+    target = path.resolve() if path.is_symlink() else path
+    if target.exists() and not target.is_file():
+        kind = "a directory" if target.is_dir() else "not a regular file"
+        raise ValueError(f"{what} {path} is {kind}; give a file name")
+    folder = target.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} {path}: cannot write in {folder}")
+    return target
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on normal exit it replaces ``path``, on error it is removed."""
+    """Yield a temporary path beside ``path``; on normal exit it replaces ``path``, on error it is removed.
+    A symlink is followed, so that the link stays and its target is replaced."""
     path = Path(path)
+    path = path.resolve() if path.is_symlink() else path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)

@@ -94,6 +94,8 @@ def _read_path(path: Path) -> Image.Image:
         raise FileNotFoundError(f"image file {path} does not exist")
     if path.is_dir():
         raise ValueError(f"{path} is a directory, not an image")
+    if not path.is_file():  # a FIFO or a device would block or stream forever
+        raise ValueError(f"{path} is not a regular file (a FIFO or a device?), not an image")
     size = _header_size(path)
     if size is not None:
         check_pixels(*size, path.name)

@@ -3,6 +3,7 @@ model, then the temporal post-processing turns probabilities into events."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import logging
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .atomic import atomic_path
 from .events import label_events, label_set_events
 from .images import load_crop
 from .inference import Predictor
@@ -174,17 +176,19 @@ def predict_sources(
     bar = tqdm(total=total, unit="frame", desc="predict", disable=not progress, smoothing=0.1)
     results = []
     start = time.perf_counter()
-    fh = open(probs_csv, "w", newline="", encoding="utf-8") if probs_csv else None  # noqa: SIM115
-    try:
-        writer = csv.writer(fh) if fh else None
-        if writer:
+    # written beside its final name and renamed at the end: an interrupted run leaves the old file
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if probs_csv:
+            fh = stack.enter_context(open(stack.enter_context(atomic_path(probs_csv)), "w", newline="",
+                                          encoding="utf-8"))
+            writer = csv.writer(fh)
             writer.writerow(["video_id", "frame", *predictor.labels])
-        for source in sources:
-            bar.set_postfix_str(source.video_id)
-            results.append(run_source(predictor, source, post, writer, bar, workers))
-    finally:
-        if fh:
-            fh.close()
-        bar.close()
+        try:
+            for source in sources:
+                bar.set_postfix_str(source.video_id)
+                results.append(run_source(predictor, source, post, writer, bar, workers))
+        finally:
+            bar.close()
     seconds = time.perf_counter() - start
     return results, RunStats(sum(len(r.frames) for r in results), seconds)

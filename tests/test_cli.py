@@ -43,3 +43,36 @@ def test_console_script_help():
         [sys.executable, "-m", "diffclip.cli", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "info" in out and "usage: diffclip" in out
+
+
+def test_predict_checks_its_outputs_before_any_work_and_keeps_old_files(tiny_checkpoint, tmp_path, capsys):
+    import os
+
+    from PIL import Image
+
+    folder = tmp_path / "7"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("RGB", (64, 64), (40 * i, 60, 90)).save(folder / f"frame_{i:06d}.png")
+    base = ["predict", str(folder), "--checkpoint", str(tiny_checkpoint), "--device", "cpu"]
+    # a directory as --out: refused at once, in one line, before the checkpoint is even loaded
+    assert main([*base[:3], str(tmp_path / "no-such-checkpoint"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and f"--out {tmp_path} is a directory" in err
+    # a symlink is written through: the link stays, its target gets the events
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    (tmp_path / "link.json").symlink_to(target)
+    assert main([*base, "--out", str(tmp_path / "link.json")]) == 0
+    assert (tmp_path / "link.json").is_symlink() and json.loads(target.read_text())["videos"][0]["video_id"] == "7"
+    # a run that fails half-way leaves the previous --probs file as it was, and no temporary file
+    probs = tmp_path / "probs.csv"
+    probs.write_text("previous run\n")
+    (folder / "frame_000003.png").write_bytes(b"not a png")
+    assert main([*base, "--out", str(tmp_path / "e.json"), "--probs", str(probs)]) == 2
+    assert probs.read_text() == "previous run\n" and not list(tmp_path.glob(".probs.csv.*"))
+    # a FIFO named like a frame is refused, not read forever
+    (folder / "frame_000003.png").unlink()
+    os.mkfifo(folder / "frame_000004.png")
+    assert main([*base, "--out", str(tmp_path / "e.json")]) == 2
+    assert "frame_000004.png is not a regular file" in capsys.readouterr().err

@@ -45,7 +45,7 @@ def timeline_path(plot: str, video_id: str, several: bool):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..atomic import write_json
+    from ..atomic import writable_target, write_json
     from ..events import events_document
     from ..inference import Predictor
     from ..pipeline import predict_sources
@@ -53,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
     from ..timeline import save_timeline
     from ..video import Sampling, discover_sources
 
+    # every output is checked before any frame is read: a mistyped --out fails now, not after the video
+    for option in ("out", "probs", "plot", "scored"):
+        if getattr(args, option):
+            writable_target(getattr(args, option), f"--{option}")
     sampling = Sampling(stride=args.stride, fps=args.fps, max_frames=args.max_frames)
     post = PostProcess(args.median_window, args.min_length, args.max_gap)
     sources = discover_sources(args.inputs, sampling)
