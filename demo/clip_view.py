@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -37,6 +37,7 @@ class ClipResult:
     events: list[dict]
     scored: list[dict]
     files: dict[str, Path]
+    warnings: list[str] = field(default_factory=list)  # e.g. a truncated file
 
 
 def clip_duration(path: str | Path) -> float | None:
@@ -105,7 +106,8 @@ def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames:
         "overlay": _write_overlay_mp4(out / f"{stem}_overlay.mp4", images, heat, active, predictor.labels, fps,
                                       overlay_alpha, diverging=predictor.model.attention_semantics.signed),
     }
-    return ClipResult(stem, frames, res.times, images, probs_arr, active, res.events, res.scored_events, files)
+    return ClipResult(stem, frames, res.times, images, probs_arr, active, res.events, res.scored_events, files,
+                      list(source.warnings))
 
 
 def _write_probs(path: Path, video_id: str, frames, probs, labels) -> Path:

@@ -57,10 +57,11 @@ class FrameSource:
     """A named, re-iterable stream of frames with a length estimate (for progress bars)."""
 
     def __init__(self, video_id: str, kind: str, path: Path | None, iterate: Callable[[], Iterator[Frame]],
-                 estimate: int | None) -> None:
+                 estimate: int | None, warnings: list[str] | None = None) -> None:
         self.video_id, self.kind, self.path = video_id, kind, path
         self._iterate = iterate
         self.estimate = estimate
+        self.warnings: list[str] = warnings if warnings is not None else []  # filled while iterating
 
     def __iter__(self) -> Iterator[Frame]:
         return self._iterate()
@@ -98,13 +99,17 @@ def video_source(path: str | Path, sampling: Sampling | None = None, video_id: s
     if sampling.max_frames:
         estimate = min(estimate or sampling.max_frames, sampling.max_frames)
 
+    warnings: list[str] = []
+
     def iterate() -> Iterator[Frame]:
-        kept, next_time = 0, None
+        kept, next_time, decoded = 0, None, 0
+        warnings.clear()
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             try:
                 for number, frame in enumerate(container.decode(stream)):
+                    decoded = number + 1
                     t = float(frame.pts * stream.time_base) if frame.pts is not None else None
                     if sampling.fps is not None and t is not None:
                         if next_time is not None and t < next_time - 1e-6:
@@ -121,8 +126,12 @@ def video_source(path: str | Path, sampling: Sampling | None = None, video_id: s
                         return
             except av.error.FFmpegError as exc:
                 raise ValueError(f"{path}: decoding failed after {kept} frames ({exc})") from None
+        if count and decoded < count - max(1, count // 50):  # the container promised more frames
+            message = f"{path.name}: decoded {decoded} of {count} frames; the file looks truncated"
+            log.warning(message)
+            warnings.append(message)
 
-    return FrameSource(video_id or path.stem, "video", path, iterate, estimate)
+    return FrameSource(video_id or path.stem, "video", path, iterate, estimate, warnings)
 
 
 def folder_source(folder: str | Path, sampling: Sampling | None = None, video_id: str | None = None) -> FrameSource:

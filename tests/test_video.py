@@ -130,3 +130,34 @@ def test_video_frames_over_the_pixel_limit_are_refused_before_decoding(clip, mon
     monkeypatch.setattr(images, "MAX_PIXELS", 64 * 64 - 1)  # the clip's 64 x 64 frames are one pixel over
     with pytest.raises(ValueError, match=r"clip.mp4 \(video frames\): 64 x 64 pixels .* at most 0 megapixels"):
         video_source(clip)
+
+
+def test_a_truncated_video_says_so(tmp_path, capsys):
+    from diffclip.cli import main
+    from diffclip.mp4 import write_mp4
+    from diffclip.video import video_source
+
+    rng = np.random.default_rng(0)
+    full = write_mp4((rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(100)), tmp_path / "f.mp4", 10)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 3])
+    source = video_source(cut)
+    n = len(list(source))
+    assert 0 < n < 100 and source.warnings == [f"cut.mp4: decoded {n} of 100 frames; the file looks truncated"]
+    whole = video_source(full)
+    assert len(list(whole)) == 100 and whole.warnings == []
+    capped = video_source(cut, Sampling(max_frames=5))
+    assert len(list(capped)) == 5 and capped.warnings == []  # stopped on purpose: nothing to say
+    from diffclip.checkpoint import save_checkpoint
+    from diffclip.factory import build_model
+
+    save_checkpoint(build_model("micro", "diff"), tmp_path / "m")
+    assert main(["predict", str(cut), "--checkpoint", str(tmp_path / "m"), "--out", str(tmp_path / "e.json"),
+                 "--device", "cpu"]) == 0
+    assert f"warning: cut.mp4: decoded {n} of 100 frames; the file looks truncated" in capsys.readouterr().out
+    from demo.clip_view import analyse_clip
+    from diffclip.inference import Predictor
+
+    result = analyse_clip(Predictor(tmp_path / "m", device="cpu", precision="fp32"), cut, 30, 200,
+                          out_dir=tmp_path / "clip")
+    assert len(result.frames) == n and result.warnings == source.warnings

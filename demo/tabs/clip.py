@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import clip_view, frames_view
-from ..callbacks import plain_errors, render_attention, show_frame
+from ..callbacks import plain_errors, render_attention, show_frame, without_paths
 from ..models import gpu
 from ..resources import MAX_CLIP_FRAMES, example_clip
 from .base import AppContext, Tab
@@ -19,6 +19,8 @@ def build(ctx: AppContext) -> None:
     @plain_errors
     def on_clip(video, fps, cap, progress=gr.Progress()):
         result = clip_view.analyse_clip(main, video, fps, cap, progress=lambda f, d: progress(f, desc=d))
+        for warning in result.warnings:
+            gr.Warning(without_paths(warning))
         gallery = [(img, f"frame {int(n)}") for img, n in zip(result.images, result.frames, strict=True)]
         files = [str(result.files[k]) for k in ("events", "probs", "overlay")]
         return (result, str(result.files["timeline"]), clip_view.events_rows(result, labels), files,

@@ -70,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
         for r in results:
             save_timeline(timeline_path(args.plot, r.video_id, len(results) > 1), r.frames, r.probs,
                           predictor.thresholds, r.active, predictor.labels, title=f"video {r.video_id}")
+    for source in sources:
+        for warning in source.warnings:
+            print(f"warning: {warning}")
     n_events = sum(len(r.events) for r in results)
     print(f"{stats.frames} frames from {len(results)} video(s) in {stats.seconds:.1f} s: "
           f"{stats.fps:.1f} frames/s on {predictor.device} in {predictor.precision}")
