@@ -7,6 +7,7 @@ Pickled checkpoints are refused: unpickling can run arbitrary code.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -38,11 +39,16 @@ def normalise_thresholds(thresholds: Mapping[str, float] | list | tuple | None, 
         values = [float(t) for t in thresholds]
         if len(values) != len(labels):
             raise ValueError(f"{len(values)} thresholds for {len(labels)} labels")
-        return dict(zip(labels, values, strict=True))
-    unknown = set(thresholds) - set(labels)
-    if unknown:
-        raise ValueError(f"thresholds for unknown labels: {sorted(unknown)}")
-    return {lab: float(thresholds.get(lab, 0.5)) for lab in labels}
+        out = dict(zip(labels, values, strict=True))
+    else:
+        unknown = set(thresholds) - set(labels)
+        if unknown:
+            raise ValueError(f"thresholds for unknown labels: {sorted(unknown)}")
+        out = {lab: float(thresholds.get(lab, 0.5)) for lab in labels}
+    bad = {lab: t for lab, t in out.items() if not math.isfinite(t)}
+    if bad:
+        raise ValueError(f"thresholds must be finite numbers, got {bad}")
+    return out
 
 
 def save_checkpoint(model: DiffCLIPClassifier, directory: str | Path, **metadata: Any) -> Path:
@@ -180,6 +186,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
                         f"expects {tuple(expected[key].shape)}"
                     )
                 state[key] = fh.get_tensor(key)
+                if state[key].is_floating_point() and not torch.isfinite(state[key]).all():
+                    raise CheckpointError(f"{weights}: key '{key}' holds NaN or infinite values")
     except SafetensorError as exc:
         raise CheckpointError(f"{weights}: not a readable safetensors file ({exc})") from None
     model.load_state_dict(state, strict=True)

@@ -46,6 +46,10 @@ class ModelConfig:
                 f"unknown attention variant {self.attention!r}; choose one of {', '.join(ATTENTION_VARIANTS)}"
             )
         self.labels = check_labels(self.labels)
+        if isinstance(self.se_reduction, bool) or not isinstance(self.se_reduction, int) or self.se_reduction < 1:
+            raise ValueError(f"se_reduction must be a whole number >= 1, got {self.se_reduction!r}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)

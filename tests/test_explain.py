@@ -251,3 +251,20 @@ def test_a_new_method_is_one_registration(predictor, tiny_checkpoint):
         assert args.method == "toy"
     finally:
         EXPLAINERS.pop("toy")
+
+
+def test_explain_command_refuses_bad_options_in_one_line(tiny_checkpoint, tmp_path, capsys):
+    from PIL import Image
+
+    from diffclip.cli import main
+
+    frame = tmp_path / "f.png"
+    Image.fromarray(np.full((224, 224, 3), 90, np.uint8)).save(frame)
+    base = ["explain", str(frame), "--checkpoint", str(tiny_checkpoint), "--label", "polyp", "--out",
+            str(tmp_path / "p.png")]
+    for extra, message in [(["--layer", "99"], "layer 99 out of range: the model has 6 layers"),
+                           (["--method", "ig", "--steps", "0"], "steps must be a whole number >= 1, got 0"),
+                           (["--method", "occlusion", "--window", "0"], "window must be a whole number >= 1, got 0")]:
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and err.strip().count("\n") == 0

@@ -211,3 +211,22 @@ def test_build_model_from_a_checkpoint_keeps_its_own_head_and_checks_the_rest(tm
     assert model.config.se_reduction == 4 and model.head.se.fc1.out_features == 64 // 4
     with pytest.raises(ValueError, match="holds backbone=micro, attention=diff"):
         build_model("micro", "vanilla", weights=str(tmp_path / "se4"))
+
+
+def test_broken_checkpoint_values_are_refused_at_load(tmp_path, tiny_checkpoint):
+    for key, value, message in [("se_reduction", 0, "se_reduction must be a whole number >= 1, got 0"),
+                                ("dropout", "high", "dropout must be a number in \\[0, 1\\), got 'high'"),
+                                ("thresholds", [float("nan")] * 17, "thresholds must be finite numbers")]:
+        ckpt = _copy(tiny_checkpoint, tmp_path / key)
+        config = json.loads((ckpt / "config.json").read_text())
+        config[key] = value
+        (ckpt / "config.json").write_text(json.dumps(config))
+        with pytest.raises(CheckpointError, match=message):
+            load_checkpoint(ckpt)
+    ckpt = _copy(tiny_checkpoint, tmp_path / "nan-weights")
+    state = load_file(ckpt / "model.safetensors")
+    state["head.fc.bias"][3] = float("inf")
+    with safe_open(str(tiny_checkpoint / "model.safetensors"), framework="pt") as fh:
+        save_file(state, ckpt / "model.safetensors", metadata=fh.metadata())
+    with pytest.raises(CheckpointError, match="key 'head.fc.bias' holds NaN or infinite values"):
+        load_checkpoint(ckpt)

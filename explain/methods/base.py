@@ -29,6 +29,12 @@ class Options:
     window: int = 32
     internal_batch_size: int = 16
 
+    def __post_init__(self) -> None:
+        for name in ("steps", "samples", "window", "internal_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+
 
 @dataclass
 class ExplainContext:

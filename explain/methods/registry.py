@@ -42,7 +42,11 @@ def explain(analysis: FrameAnalysis, predictor: Predictor, method: str, label: s
     unknown = set(options) - set(Options.__dataclass_fields__)
     if unknown:
         raise ValueError(f"unknown option(s) {sorted(unknown)}; known: {', '.join(Options.__dataclass_fields__)}")
+    opt = replace(Options(), **options)
+    if not -analysis.num_layers <= opt.layer < analysis.num_layers:
+        raise ValueError(f"layer {opt.layer} out of range: the model has {analysis.num_layers} layers "
+                         f"(0..{analysis.num_layers - 1}, or negative from the last)")
     ctx = ExplainContext(analysis, predictor.model, predictor.device, progress)
-    attr = explainer.compute(ctx, j, replace(Options(), **options))
+    attr = explainer.compute(ctx, j, opt)
     attr.method, attr.label = explainer.name, j
     return attr
