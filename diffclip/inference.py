@@ -134,24 +134,23 @@ class Predictor:
         """One forward pass over a (B, 3, S, S) uint8 batch of crops, in this predictor's precision:
         the one route by which the pipeline, the frames view and the clip view run the model."""
         x = self.normalize(crops)
-        with torch.inference_mode(), autocast(self.device, self.amp_dtype):
-            if maps:
-                logits, recorded = self.model(x, return_attention=True)
-            else:
-                logits, recorded = self.model(x), None
-        probs = torch.sigmoid(logits.float()).cpu().numpy()
+        probs, recorded = self._forward(x, maps)
         return BatchOutput(probs, crops.cpu(), recorded, x if maps else None)
+
+    @torch.inference_mode()
+    def _forward(self, x: torch.Tensor, maps: bool = False) -> tuple[np.ndarray, list[AttentionMaps] | None]:
+        """Probabilities (and the maps, with ``maps``) of a normalised batch, in this predictor's precision."""
+        with autocast(self.device, self.amp_dtype):
+            logits, recorded = self.model(x, return_attention=True) if maps else (self.model(x), None)
+        return torch.sigmoid(logits.float()).cpu().numpy(), recorded
 
     def predict_uint8(self, batch: torch.Tensor) -> np.ndarray:
         """Probabilities (B, L) for a (B, 3, S, S) uint8 batch of crops."""
         return self.run(batch).probs
 
-    @torch.inference_mode()
     def predict_tensor(self, batch: torch.Tensor) -> np.ndarray:
         """Probabilities (B, L) for an already preprocessed batch."""
-        with autocast(self.device, self.amp_dtype):
-            logits = self.model(batch.to(self.device, non_blocking=True))
-        return torch.sigmoid(logits.float()).cpu().numpy()
+        return self._forward(batch.to(self.device, non_blocking=True))[0]
 
     def iter_batches(self, images: Iterable[ImageLike]) -> Iterator[np.ndarray]:
         """Yield probabilities batch by batch, holding at most one batch of images."""

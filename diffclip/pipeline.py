@@ -18,8 +18,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .atomic import atomic_path
+from .backbones import Preprocess
 from .events import label_events, label_set_events
-from .images import load_crop
 from .inference import Predictor
 from .memory import TRIM_EVERY_BATCHES, trim_heap
 from .postprocess import DEFAULT_POSTPROCESS, PostProcess, postprocess
@@ -45,15 +45,15 @@ class VideoResult:
 class _CropDataset(torch.utils.data.Dataset):
     """Frames of a folder or image list, loaded as uint8 crops in DataLoader worker processes."""
 
-    def __init__(self, frames: list[Frame], image_size: int, interpolation: str) -> None:
-        self.frames, self.image_size, self.interpolation = frames, image_size, interpolation
+    def __init__(self, frames: list[Frame], pre: Preprocess) -> None:
+        self.frames, self.pre = frames, pre
 
     def __len__(self) -> int:
         return len(self.frames)
 
     def __getitem__(self, i: int):
         f = self.frames[i]
-        crop = load_crop(f.image, self.image_size, self.interpolation)
+        crop = self.pre.crop(f.image)
         return f.number, np.nan if f.time is None else f.time, crop
 
 
@@ -87,12 +87,11 @@ def batches(predictor: Predictor, source: FrameSource, workers: int = 0, prefetc
     decoder running beside it would take turns with torch's threads, which costs more than it overlaps.
     Video files decode sequentially in one background thread (PyAV uses its own threads).
     """
-    pre = predictor.model.config.preprocess
     if source.kind in ("folder", "images"):
         if workers == 0:
             return _decoded_between_batches(predictor, source, predictor.batch_size, torch.get_num_threads())
         loader = torch.utils.data.DataLoader(
-            _CropDataset(list(source), pre.image_size, pre.interpolation), batch_size=predictor.batch_size,
+            _CropDataset(list(source), predictor.pre), batch_size=predictor.batch_size,
             num_workers=workers, collate_fn=_collate, pin_memory=predictor.device.type == "cuda",
             prefetch_factor=prefetch_batches, persistent_workers=False,
         )

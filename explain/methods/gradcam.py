@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from captum.attr import LayerGradCam
 
@@ -13,8 +12,7 @@ from .registry import register
 
 def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
     x = ctx.x
-    ctx.model.eval()
-    with torch.enable_grad(), token_grid_tap(ctx.model) as grid_layer:
+    with token_grid_tap(ctx.model) as grid_layer:
         wrapped = Counting(ctx.model, 1, ctx.progress)
         cam = LayerGradCam(wrapped, grid_layer).attribute(x, target=label, relu_attributions=True)
     up = F.interpolate(cam.detach(), size=x.shape[-2:], mode="bilinear", align_corners=False)

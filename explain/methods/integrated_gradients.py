@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from captum.attr import IntegratedGradients
 
 from .base import Attribution, ExplainContext, Explainer, Options, Progress
@@ -22,10 +21,8 @@ def integrated_gradients(model, x, label, baseline, steps=64, internal_batch_siz
 
 def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
     x = ctx.x
-    ctx.model.eval()
-    with torch.enable_grad():
-        attr, delta = integrated_gradients(ctx.model, x, label, black_baseline(ctx.model, x), opt.steps,
-                                           opt.internal_batch_size, ctx.progress)
+    attr, delta = integrated_gradients(ctx.model, x, label, black_baseline(ctx.model, x), opt.steps,
+                                       opt.internal_batch_size, ctx.progress)
     return Attribution(attr.sum(1)[0].detach().cpu().numpy(), True, f"ig, delta {delta:.3g}", meta={"delta": delta})
 
 

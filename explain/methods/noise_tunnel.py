@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from captum.attr import IntegratedGradients, NoiseTunnel
 
 from .base import Attribution, ExplainContext, Explainer, Options
@@ -12,12 +11,10 @@ from .registry import register
 
 def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
     x = ctx.x
-    ctx.model.eval()
-    with torch.enable_grad():
-        wrapped = Counting(ctx.model, opt.samples * opt.steps, ctx.progress)
-        attr = NoiseTunnel(IntegratedGradients(wrapped)).attribute(
-            x, baselines=black_baseline(ctx.model, x), target=label, nt_type="smoothgrad", nt_samples=opt.samples,
-            nt_samples_batch_size=1, stdevs=0.15, n_steps=opt.steps, internal_batch_size=opt.internal_batch_size)
+    wrapped = Counting(ctx.model, opt.samples * opt.steps, ctx.progress)
+    attr = NoiseTunnel(IntegratedGradients(wrapped)).attribute(
+        x, baselines=black_baseline(ctx.model, x), target=label, nt_type="smoothgrad", nt_samples=opt.samples,
+        nt_samples_batch_size=1, stdevs=0.15, n_steps=opt.steps, internal_batch_size=opt.internal_batch_size)
     return Attribution(attr.sum(1)[0].detach().cpu().numpy(), True, "noise_tunnel")
 
 

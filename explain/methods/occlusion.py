@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from captum.attr import Occlusion
 
 from .base import Attribution, ExplainContext, Explainer, Options
@@ -16,13 +15,11 @@ def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
     window = opt.window
     stride = max(1, window // 2)
     n_windows = (1 + max(0, h - window) // stride) * (1 + max(0, w - window) // stride)
-    ctx.model.eval()
-    with torch.enable_grad():
-        wrapped = Counting(ctx.model, n_windows + 1, ctx.progress)
-        attr = Occlusion(wrapped).attribute(x, sliding_window_shapes=(x.shape[1], window, window),
-                                            strides=(x.shape[1], stride, stride),
-                                            baselines=black_baseline(ctx.model, x), target=label,
-                                            perturbations_per_eval=opt.internal_batch_size)
+    wrapped = Counting(ctx.model, n_windows + 1, ctx.progress)
+    attr = Occlusion(wrapped).attribute(x, sliding_window_shapes=(x.shape[1], window, window),
+                                        strides=(x.shape[1], stride, stride),
+                                        baselines=black_baseline(ctx.model, x), target=label,
+                                        perturbations_per_eval=opt.internal_batch_size)
     return Attribution(attr.sum(1)[0].detach().cpu().numpy(), True, "occlusion")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import torch
+
 from .base import Attribution, ExplainContext, Explainer, Options, Progress
 
 if TYPE_CHECKING:
@@ -47,6 +49,8 @@ def explain(analysis: FrameAnalysis, predictor: Predictor, method: str, label: s
         raise ValueError(f"layer {opt.layer} out of range: the model has {analysis.num_layers} layers "
                          f"(0..{analysis.num_layers - 1}, or negative from the last)")
     ctx = ExplainContext(analysis, predictor.model, predictor.device, progress)
-    attr = explainer.compute(ctx, j, opt)
+    predictor.model.eval()
+    with torch.enable_grad():  # the gradient methods need it, whatever the caller's grad mode
+        attr = explainer.compute(ctx, j, opt)
     attr.method, attr.label = explainer.name, j
     return attr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from captum.attr import Saliency
 
 from .base import Attribution, ExplainContext, Explainer, Options
@@ -11,10 +10,8 @@ from .registry import register
 
 
 def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
-    ctx.model.eval()
-    with torch.enable_grad():
-        wrapped = Counting(ctx.model, 1, ctx.progress)
-        attr = Saliency(wrapped).attribute(ctx.x.clone().requires_grad_(True), target=label, abs=True)
+    wrapped = Counting(ctx.model, 1, ctx.progress)
+    attr = Saliency(wrapped).attribute(ctx.x.clone().requires_grad_(True), target=label, abs=True)
     return Attribution(attr.max(1).values[0].detach().cpu().numpy(), False, "saliency")
 
 
