@@ -19,8 +19,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="create a public Gradio link")
-    parser.add_argument("--concurrency", type=int, default=2, help="requests processed at once")
-    parser.add_argument("--queue-size", type=int, default=16, help="requests waiting at most")
+    parser.add_argument("--concurrency", type=int, default=2,
+                        help="model-bound requests processed at once, all endpoints together")
+    parser.add_argument("--queue-size", type=int, default=16,
+                        help="requests waiting at most; more are answered 'busy, try again'")
+    parser.add_argument("--session-ttl", type=float, default=3600.0,
+                        help="seconds a session's analyses and files are kept after their last use")
     return parser.parse_args(argv)
 
 
@@ -34,7 +38,7 @@ def main(argv=None) -> int:
     compare = None if args.compare_checkpoint.lower() == "none" else args.compare_checkpoint
     try:
         bank = ModelBank(args.checkpoint, compare, args.device)
-        demo = build_demo(bank)
+        demo = build_demo(bank, args.concurrency, args.session_ttl)
     except (FileNotFoundError, ValueError) as exc:
         print(f"app.py: error: {exc}", file=sys.stderr)
         return 2

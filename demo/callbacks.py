@@ -9,6 +9,7 @@ import re
 import gradio as gr
 
 from . import frames_view
+from .sessions import FOLDERS
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,30 @@ def require_frames(state: frames_view.FramesState | None) -> frames_view.FramesS
     return state
 
 
+def session_of(request: gr.Request | None) -> str | None:
+    """The id of the browser (or client) session a request belongs to."""
+    return getattr(request, "session_hash", None)
+
+
+def release_frames(state: frames_view.FramesState | None) -> None:
+    """Remove the crops of a session's analysis (a new analysis replaces it, or its state expired)."""
+    if state is not None:
+        FOLDERS.release(state.folder)
+
+
+def analyse_in_session(predictor, files: list, names: list[str] | None, previous: frames_view.FramesState | None,
+                       request: gr.Request | None) -> frames_view.FramesState:
+    """Analyse frames for a session: the previous analysis goes, the new crops live in a folder of the
+    session (removed with it), not in memory."""
+    release_frames(previous)
+    folder = FOLDERS.new(session_of(request), prefix="frames-")
+    try:
+        return frames_view.analyse_frames(predictor, files, names, folder)
+    except BaseException:
+        FOLDERS.release(folder)
+        raise
+
+
 def file_paths(files) -> list[str]:
     """Paths of what a gr.File gave (one file, several, or nothing)."""
     if files is None:
@@ -67,6 +92,16 @@ def show_frame(state: frames_view.FramesState, index: int):
         gr.update(choices=frames_view.head_choices(a), value="mean"),
         gr.update(value=frames_view.top_label(a)),
     )
+
+
+def clear_on_failure(event, outputs: list, values: tuple) -> None:
+    """After ``event`` fails, put ``values`` in its ``outputs``: the old results go (they no longer match
+    the input), and with them Gradio's red "Error" badges; the message itself is gr.Error's toast."""
+    event.failure(lambda: values, None, outputs, show_progress="hidden", queue=False, api_visibility="private")
+
+
+STALE = ("<p class='dc-stale'>Nothing to show: the last request failed (its message is in the corner). "
+         "Try another file, or pick an example.</p>")
 
 
 @plain_errors

@@ -4,7 +4,6 @@ write the downloads (RARE-VISION JSON, per-frame CSV, H.264 overlay MP4, timelin
 from __future__ import annotations
 
 import csv
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from explain.maps import cls_map
 from explain.overlay import overlay
 
 from .resources import MAX_CLIP_FRAMES, MAX_CLIP_SECONDS
+from .sessions import FOLDERS
 
 
 @dataclass
@@ -31,13 +31,18 @@ class ClipResult:
     video_id: str
     frames: np.ndarray  # frame numbers
     times: np.ndarray
-    images: list[np.ndarray]  # crops the model saw
+    images: list[Path]  # PNGs of the crops the model saw (on disk: a session keeps paths, not pixels)
     probs: np.ndarray
     active: np.ndarray
     events: list[dict]
     scored: list[dict]
     files: dict[str, Path]
     warnings: list[str] = field(default_factory=list)  # e.g. a truncated file
+    folder: Path | None = None  # where the files are; removed with the session (demo.sessions)
+
+    def image(self, i: int) -> np.ndarray:
+        """Sampled crop ``i`` as (S, S, 3) uint8 RGB."""
+        return _read_rgb(self.images[i])
 
 
 def clip_duration(path: str | Path) -> float | None:
@@ -70,21 +75,36 @@ def check_clip(path: str | Path | None) -> Path:
 
 def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames: int,
                  progress: Callable[[float, str], None] | None = None, out_dir: str | Path | None = None,
-                 overlay_alpha: float = 0.45) -> ClipResult:
-    """Predict the sampled frames of a clip (with attention for the overlay video) and write the downloads."""
+                 overlay_alpha: float = 0.45, session: str | None = None) -> ClipResult:
+    """Predict the sampled frames of a clip (with attention for the overlay video) and write the downloads
+    and the sampled crops into ``out_dir`` (default: a new folder of ``session``, see demo.sessions)."""
     path = check_clip(path)
     trim_heap()  # what earlier analyses freed goes back to the system (see diffclip.memory)
+    if out_dir is not None:
+        return _analyse_into(Path(out_dir), predictor, path, fps, max_frames, progress, overlay_alpha)
+    out = FOLDERS.new(session)
+    try:
+        return _analyse_into(out, predictor, path, fps, max_frames, progress, overlay_alpha)
+    except BaseException:  # a failed analysis leaves nothing behind
+        FOLDERS.release(out)
+        raise
+
+
+def _analyse_into(out: Path, predictor: Predictor, path: Path, fps: float, max_frames: int, progress,
+                  overlay_alpha: float) -> ClipResult:
     max_frames = int(min(max_frames, MAX_CLIP_FRAMES))
     source = video_source(path, Sampling(fps=float(fps), max_frames=max_frames), video_id=path.stem)
     total = source.estimate or max_frames
+    (out / "frames").mkdir(parents=True, exist_ok=True)
     numbers, times, images, probs, heat = [], [], [], [], []
     try:
         # the pipeline's batching and the Predictor's one forward pass; only the maps are extra here
         for nums, ts, crops in batches(predictor, source, workers=0):
-            out = predictor.run(crops, maps=True)
-            probs.append(out.probs)
-            heat.extend(cls_map(out.maps, -1, None, out.maps[-1].semantics.shown))
-            images.extend(out.image(i) for i in range(len(nums)))
+            batch = predictor.run(crops, maps=True)
+            probs.append(batch.probs)
+            heat.extend(cls_map(batch.maps, -1, None, batch.maps[-1].semantics.shown))
+            images.extend(_write_rgb(out / "frames" / f"frame_{int(n):06d}.png", batch.image(i))
+                          for i, n in enumerate(nums))
             numbers.extend(nums)
             times.extend(ts)
             if progress is not None:
@@ -95,8 +115,6 @@ def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames:
         raise ValueError(f"{path.name}: no frames could be decoded")
     res = video_result(predictor, path.stem, numbers, times, np.concatenate(probs))
     frames, probs_arr, active = res.frames, res.probs, res.active
-    out = Path(out_dir or tempfile.mkdtemp(prefix="diffclip-clip-"))
-    out.mkdir(parents=True, exist_ok=True)
     stem = path.stem
     files = {
         "events": write_json(out / f"{stem}_events.json", events_document({stem: res.events}), indent=1),
@@ -107,7 +125,20 @@ def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames:
                                       overlay_alpha, diverging=predictor.model.attention_semantics.signed),
     }
     return ClipResult(stem, frames, res.times, images, probs_arr, active, res.events, res.scored_events, files,
-                      list(source.warnings))
+                      list(source.warnings), out)
+
+
+def _write_rgb(path: Path, rgb: np.ndarray) -> Path:
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path.name}")
+    return path
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError("this clip's frames are gone (the session expired): analyse the clip again")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def _write_probs(path: Path, video_id: str, frames, probs, labels) -> Path:
@@ -122,10 +153,10 @@ def _write_overlay_mp4(path: Path, images, heat, active, labels, fps: float, alp
                        diverging: bool) -> Path:
     """H.264 (yuv420p) MP4 that browsers play: each sampled frame with the last layer's attention and
     its labels after the temporal post-processing (the same ones as the events and the timeline)."""
-    size = images[0].shape[0] * 2  # upscale for legibility
-
     def frames():
-        for img, h, row in zip(images, heat, active, strict=True):
+        for img_path, h, row in zip(images, heat, active, strict=True):
+            img = _read_rgb(img_path)
+            size = img.shape[0] * 2  # upscale for legibility
             frame = cv2.resize(overlay(img, h, alpha, diverging=diverging), (size, size),
                                interpolation=cv2.INTER_LINEAR)
             on = [lab for lab, is_on in zip(labels, row, strict=True) if is_on]

@@ -6,12 +6,14 @@ Gradio components.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from diffclip.inference import Predictor
+from diffclip.memory import trim_heap
 from explain.analysis import FrameAnalysis, analyse
 from explain.methods import EXPLAINERS, explain, get_explainer
 from explain.overlay import color_limits, overlay
@@ -20,6 +22,7 @@ from .resources import MAX_IMAGES
 from .scores import scores_html
 
 DEFAULT_METHOD = "gradcam"
+KEPT_ATTRIBUTIONS = 4  # per session: enough to redraw the last few at another alpha
 
 
 def attribution_choices() -> list[str]:
@@ -30,13 +33,19 @@ def attribution_choices() -> list[str]:
 
 @dataclass
 class FramesState:
-    """A session's analysed frames and the attributions computed so far."""
+    """A session's analysed frames and its last few attributions (half precision), kept small: a
+    session holds it until it ends or its time to live runs out (docs/design.md, "Serving many users")."""
 
     analyses: list[FrameAnalysis] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-    attributions: dict = field(default_factory=dict)
+    attributions: OrderedDict = field(default_factory=OrderedDict)
     selected: int = 0
+    folder: Path | None = None  # the crops as PNG files, in the app (demo.sessions)
+
+    @property
+    def nbytes(self) -> int:
+        """What the state keeps in memory: the analyses and the kept attribution maps."""
+        return sum(a.nbytes for a in self.analyses) + sum(a.map.nbytes for a in self.attributions.values())
 
     @property
     def current(self) -> FrameAnalysis:
@@ -45,21 +54,29 @@ class FramesState:
         return self.analyses[self.selected]
 
 
-def analyse_frames(predictor: Predictor, files: list, names: list[str] | None = None) -> FramesState:
-    """Analyse each file (path, PIL image or array); the message of a bad file names it."""
+def analyse_frames(predictor: Predictor, files: list, names: list[str] | None = None,
+                   folder: Path | None = None) -> FramesState:
+    """Analyse each file (path, PIL image or array); the message of a bad file names it. With a
+    ``folder``, the crops the model saw are kept there as PNG files instead of in memory."""
     if not files:
         raise ValueError("no frames given: upload one or more images, or pick an example")
     if len(files) > MAX_IMAGES:
         raise ValueError(f"{len(files)} frames uploaded; at most {MAX_IMAGES} at a time")
-    state = FramesState()
+    state = FramesState(folder=folder)
     for i, item in enumerate(files):
         name = (names[i] if names else None) or (Path(item).name if isinstance(item, (str, Path)) else f"frame {i + 1}")
         try:
-            state.analyses.append(analyse(predictor, item))
+            analysis = analyse(predictor, item)
         except (ValueError, FileNotFoundError) as exc:
-            raise ValueError(f"{name}: {exc}") from None
+            message = str(exc)  # name the file once
+            raise ValueError(message if message.startswith(name) else f"{name}: {message}") from None
+        if folder is not None:
+            analysis.spill(folder / f"frame_{i:02d}.png")
+        state.analyses.append(analysis)
         state.names.append(name)
-        state.sources.append(str(item) if isinstance(item, (str, Path)) else "")
+    # what is kept is small, but the forward passes' large, short-lived buffers leave the heap
+    # fragmented: give its free pages back (diffclip.memory)
+    trim_heap()
     return state
 
 
@@ -106,18 +123,22 @@ def attribution_overlay(state: FramesState, predictor: Predictor, label: str, me
     explainer = get_explainer(method_name)
     key = (state.selected, label, explainer.name, int(steps) if "steps" in explainer.uses else 0)
     if key not in state.attributions:
-        state.attributions[key] = explain(analysis, predictor, explainer.name, label, progress=progress,
-                                          steps=int(steps))
+        attr = explain(analysis, predictor, explainer.name, label, progress=progress, steps=int(steps))
+        state.attributions[key] = replace(attr, map=attr.map.astype(np.float16))
+        while len(state.attributions) > KEPT_ATTRIBUTIONS:
+            state.attributions.popitem(last=False)
+    state.attributions.move_to_end(key)
     attr = state.attributions[key]
     j = analysis.label_index(label)
     caption = f"**{explainer.title}** for **{label}** (p = {analysis.probs[j]:.2f}) · {attr.caption}"
-    return overlay(analysis.image, attr.map, alpha, diverging=attr.signed), caption
+    return overlay(analysis.image, attr.map.astype(np.float32), alpha, diverging=attr.signed), caption
 
 
 def scores_for(analysis: FrameAnalysis) -> str:
     return scores_html(analysis.probs, analysis.thresholds, analysis.labels)
 
 
-def gallery_items(state: FramesState) -> list[tuple[np.ndarray, str]]:
-    return [(a.image, f"{n} · {top_label(a)} {a.probs.max():.2f}") for a, n in zip(state.analyses, state.names,
-                                                                                  strict=True)]
+def gallery_items(state: FramesState) -> list[tuple[np.ndarray | str, str]]:
+    """(crop, caption) per analysed frame; the crop's PNG file where it has one (nothing to encode)."""
+    return [(str(a.crop_png) if isinstance(a.crop_png, Path) else a.image, f"{n} · {top_label(a)} {a.probs.max():.2f}")
+            for a, n in zip(state.analyses, state.names, strict=True)]

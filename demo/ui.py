@@ -6,10 +6,11 @@ from __future__ import annotations
 import gradio as gr
 
 from . import frames_view
-from .callbacks import plain_errors
+from .callbacks import plain_errors, session_of
 from .model_card import WARNING
 from .models import ModelBank, gpu
 from .resources import examples
+from .sessions import FOLDERS
 from .tabs import TABS, AppContext
 
 INTRO = """# DiffCLIP-VCE · what does the capsule model look at?
@@ -19,10 +20,15 @@ read the per-label scores, and compare both softmax maps, their difference and C
 """
 
 
-def build_demo(bank: ModelBank) -> gr.Blocks:
-    """Build the Blocks app for the models in ``bank``."""
-    ctx = AppContext(bank, examples())
-    with gr.Blocks(title="DiffCLIP-VCE") as demo:
+def build_demo(bank: ModelBank, concurrency: int = 2, session_ttl: float = 3600.0) -> gr.Blocks:
+    """Build the Blocks app for the models in ``bank``: at most ``concurrency`` model-bound events run at
+    once (all endpoints together); a session's state, its files and Gradio's cached uploads and results
+    go ``session_ttl`` seconds after their last use (docs/design.md, "Serving many users")."""
+    if concurrency < 1 or session_ttl <= 0:
+        raise ValueError(f"concurrency must be >= 1 and session_ttl > 0, got {concurrency} and {session_ttl}")
+    ctx = AppContext(bank, examples(), concurrency=concurrency, session_ttl=session_ttl)
+    sweep = max(1, int(min(600, session_ttl / 2)))
+    with gr.Blocks(title="DiffCLIP-VCE", delete_cache=(sweep, max(1, int(session_ttl)))) as demo:
         gr.Markdown(INTRO)
         gr.Markdown(WARNING, elem_classes=["dc-warning"])
         with gr.Tabs() as tabs:
@@ -34,8 +40,24 @@ def build_demo(bank: ModelBank) -> gr.Blocks:
         api_frame = gr.Image(visible=False, type="filepath")
         api_out = gr.JSON(visible=False)
         api_btn = gr.Button(visible=False)
-        api_btn.click(predict_frame_endpoint(bank.main), [api_frame], api_out, api_name="predict_frame")
+        api_btn.click(predict_frame_endpoint(bank.main), [api_frame], api_out, api_name="predict_frame",
+                      **ctx.model_work)
+
+        async def on_unload(request: gr.Request) -> None:
+            # async: it runs on the event loop, like Gradio's own sweep of expired state, never beside it
+            end_session(demo, session_of(request))
+
+        demo.unload(on_unload)
     return demo
+
+
+def end_session(demo: gr.Blocks, session: str | None) -> None:
+    """The browser tab closed (or the client went): remove the session's files and its state now, rather
+    than after Gradio's hour of grace for reconnecting (a reload starts a new session anyway)."""
+    FOLDERS.end(session)
+    holder = getattr(demo, "state_holder", None)
+    if session and holder is not None and session in holder:
+        holder.delete_state(session)  # calls each state's delete callback
 
 
 def predict_frame_endpoint(predictor):

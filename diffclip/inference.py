@@ -16,6 +16,7 @@ from .backbones import Preprocess
 from .checkpoint import load_checkpoint
 from .device import autocast, autocast_dtype, precision_name, resolve_device
 from .images import ImageLike
+from .locks import ModelLock
 from .model import DiffCLIPClassifier
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,8 @@ class Predictor:
         self.amp_dtype = autocast_dtype(self.device, precision)
         self.precision = precision_name(self.amp_dtype)
         self.pre: Preprocess = self.model.config.preprocess  # the checkpoint's, read back on load
+        # forward passes share the model; a method that hooks or swaps modules takes it alone
+        self.lock = ModelLock()
         log.info("predictor on %s in %s (precision %s)", self.device, self.precision, precision)
 
     def load_crop(self, image: ImageLike) -> torch.Tensor:
@@ -140,7 +143,7 @@ class Predictor:
     @torch.inference_mode()
     def _forward(self, x: torch.Tensor, maps: bool = False) -> tuple[np.ndarray, list[AttentionMaps] | None]:
         """Probabilities (and the maps, with ``maps``) of a normalised batch, in this predictor's precision."""
-        with autocast(self.device, self.amp_dtype):
+        with self.lock.shared(), autocast(self.device, self.amp_dtype):
             logits, recorded = self.model(x, return_attention=True) if maps else (self.model(x), None)
         return torch.sigmoid(logits.float()).cpu().numpy(), recorded
 

@@ -109,12 +109,21 @@ class Score:
         }
 
 
+def _validate(truth: Mapping, pred: Mapping, labels: Sequence[str], truth_name: str, pred_name: str) -> None:
+    validate_document(truth, labels=labels, name=truth_name)
+    validate_document(pred, truth=truth, labels=labels, name=pred_name)
+    # the challenge's scorer averages over the truth videos that have segments: with none, its mAP is a
+    # mean over nothing (a division by zero), so this is refused rather than reported as 0
+    if not any(segments_by_label(video["events"]) for video in truth["videos"]):
+        raise ValueError(f"{truth_name} has no labelled events: the mAP (a mean over the videos with truth "
+                         "segments) is undefined")
+
+
 def score(truth: Mapping, pred: Mapping, threshold: float, labels: Sequence[str] = LABELS,
           validate: bool = True) -> Score:
     """Official temporal mAP of ``pred`` against ``truth`` (RARE-VISION JSON documents)."""
     if validate:
-        validate_document(truth, labels=labels, name="ground truth")
-        validate_document(pred, truth=truth, labels=labels, name="prediction")
+        _validate(truth, pred, labels, "ground truth", "prediction")
     pred_by_id = {v["video_id"]: v["events"] for v in pred["videos"]}
     videos = []
     for video in truth["videos"]:
@@ -134,15 +143,47 @@ def score(truth: Mapping, pred: Mapping, threshold: float, labels: Sequence[str]
 
 
 def evaluate(truth: Mapping, pred: Mapping, thresholds: Sequence[float] = THRESHOLDS,
-             labels: Sequence[str] = LABELS) -> dict[float, Score]:
-    """Official scores at each threshold (validates once)."""
-    validate_document(truth, labels=labels, name="ground truth")
-    validate_document(pred, truth=truth, labels=labels, name="prediction")
+             labels: Sequence[str] = LABELS, truth_name: str = "ground truth",
+             pred_name: str = "prediction") -> dict[float, Score]:
+    """Official scores at each threshold (validates once; error messages start with the names)."""
+    _validate(truth, pred, labels, truth_name, pred_name)
     return {thr: score(truth, pred, thr, labels, validate=False) for thr in thresholds}
 
 
 # ---------------------------------------------------------------------------------------------------
 # Conventional, confidence-ranked AP (not the challenge's rule)
+
+
+def scored_by_video(doc, name: str = "scored events") -> dict[str, list[Mapping]]:
+    """Check a ``diffclip predict --scored`` document (``{"videos": [{"video_id", "events": [{"label",
+    "start", "end", "score"}]}]}``) and map video ids to their events; the message says what is wrong."""
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("videos"), list):
+        raise ValueError(f'{name}: expected an object with a "videos" list')
+    out: dict[str, list[Mapping]] = {}
+    for v, video in enumerate(doc["videos"]):
+        if not isinstance(video, Mapping):
+            raise ValueError(f"{name}: videos[{v}] must be an object, got {type(video).__name__}")
+        for key in ("video_id", "events"):
+            if key not in video:
+                raise ValueError(f"{name}: videos[{v}] has no '{key}' key")
+        vid, events = video["video_id"], video["events"]
+        if not isinstance(vid, str) or not isinstance(events, list):
+            raise ValueError(f"{name}: videos[{v}] needs a string 'video_id' and an 'events' list")
+        for e, ev in enumerate(events):
+            where = f"{name}: video {vid!r} event {e}"
+            if not isinstance(ev, Mapping):
+                raise ValueError(f"{where}: expected an object, got {type(ev).__name__}")
+            for key in ("label", "start", "end", "score"):
+                if key not in ev:
+                    raise ValueError(f"{where} has no '{key}' key")
+            if not isinstance(ev["label"], str):
+                raise ValueError(f"{where}: 'label' must be one label name, got {ev['label']!r}")
+            for key, kinds, what in (("start", int, "an integer frame number"), ("end", int, "an integer frame number"),
+                                     ("score", (int, float), "a number")):
+                if not isinstance(ev[key], kinds) or isinstance(ev[key], bool):
+                    raise ValueError(f"{where}: '{key}' must be {what}, got {ev[key]!r}")
+        out[vid] = events
+    return out
 
 
 def ranked_ap(scored: Sequence[Mapping], truth: Sequence[tuple[int, int]], threshold: float) -> float | None:

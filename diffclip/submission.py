@@ -40,8 +40,10 @@ def validate_document(doc, truth=None, labels: Sequence[str] = LABELS, name: str
             if ev["start"] < 0:
                 raise SubmissionError(f"{where}: negative start {ev['start']}")
             lab = ev.get("label")
-            if not isinstance(lab, list):
-                raise SubmissionError(f'{where}: "label" must be a list of label names, got {lab!r}')
+            # non-strings (nested lists, numbers) are rejected before the set lookup, which would raise
+            # TypeError on an unhashable item
+            if not isinstance(lab, list) or not all(isinstance(x, str) for x in lab):
+                raise SubmissionError(f'{where}: "label" must be a list of label names (strings), got {lab!r}')
             unknown = [x for x in lab if x not in known]
             if unknown:
                 raise SubmissionError(f"{where}: unknown label(s) {unknown}; labels must be among the 17")

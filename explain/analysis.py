@@ -4,11 +4,14 @@ kind or overlay can be drawn again without running the model; attributions on de
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
 from diffclip.attention import AttentionMaps, MapSemantics
+from diffclip.backbones import Preprocess
 from diffclip.images import ImageLike
 from diffclip.inference import Predictor
 
@@ -18,20 +21,53 @@ from .overlay import PanelItem, panel_figure
 
 @dataclass
 class FrameAnalysis:
-    """The model's view of one frame, compact enough to keep per session: the cropped RGB it saw, its
-    input tensor, per-label probabilities, the CLS-to-patch rows of every layer, head and kind, lambda
-    per layer and head, and the attention rollout. Redrawing any layer, head or kind needs no model."""
+    """The model's view of one frame, compact enough to keep per session (docs/design.md, "Serving many
+    users"): the crop it saw (lossless PNG, a third of the raw bytes; the input tensor is recomputed from
+    it exactly), per-label probabilities, the CLS-to-patch rows of every layer, head and kind (half
+    precision: what the views draw), lambda per layer and head, and the attention rollout. Redrawing
+    any layer, head or kind needs no model."""
 
-    image: np.ndarray  # (S, S, 3) uint8, the crop the model saw
-    x: torch.Tensor  # (1, 3, S, S) normalised, on the CPU
+    crop_png: bytes | Path  # the (S, S, 3) uint8 crop the model saw: PNG bytes, or a PNG file (see spill)
     probs: np.ndarray  # (L,)
-    cls_rows: dict[str, np.ndarray]  # kind -> (layers, heads, gh, gw)
+    cls_rows: dict[str, np.ndarray]  # kind -> (layers, heads, gh, gw), float16
     lam: np.ndarray  # (layers, heads)
     rollout: np.ndarray  # (gh, gw)
     labels: tuple[str, ...]
     thresholds: np.ndarray
     variant: str  # the model's attention variant, for captions only
     semantics: MapSemantics  # what its maps mean: which one to show, signed or not
+    preprocess: Preprocess  # the model's normalisation, to rebuild its input
+
+    @property
+    def image(self) -> np.ndarray:
+        """(S, S, 3) uint8 RGB: the crop the model saw."""
+        data = self.crop_png
+        if isinstance(data, Path):
+            try:
+                data = data.read_bytes()
+            except OSError:
+                raise ValueError("this frame's analysis has expired: analyse the frame again") from None
+        return cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    @property
+    def x(self) -> torch.Tensor:
+        """(1, 3, S, S) normalised input on the CPU, exactly as the model got it."""
+        crop = torch.from_numpy(self.image).permute(2, 0, 1).unsqueeze(0).contiguous()
+        return self.preprocess.normalize_uint8(crop)
+
+    @property
+    def nbytes(self) -> int:
+        """What this analysis keeps in memory (its arrays and the PNG)."""
+        arrays = [*self.cls_rows.values(), self.probs, self.lam, self.rollout, self.thresholds]
+        return (0 if isinstance(self.crop_png, Path) else len(self.crop_png)) + sum(a.nbytes for a in arrays)
+
+    def spill(self, path: Path) -> Path:
+        """Move the crop to the PNG file ``path`` (a server keeps many sessions: pixels on disk, not in
+        memory); returns the path."""
+        if not isinstance(self.crop_png, Path):
+            path.write_bytes(self.crop_png)
+            self.crop_png = path
+        return self.crop_png
 
     @property
     def num_layers(self) -> int:
@@ -61,7 +97,7 @@ class FrameAnalysis:
         """(gh, gw) CLS row of ``kind`` for a layer and a head (None: head mean)."""
         if kind not in self.cls_rows:
             raise ValueError(f"this model has no {kind!r} map")
-        rows = self.cls_rows[kind][layer]
+        rows = self.cls_rows[kind][layer].astype(np.float32)
         if head is not None and not -rows.shape[0] <= head < rows.shape[0]:
             raise ValueError(f"head {head} out of range: this layer has {rows.shape[0]} heads")
         return rows.mean(0) if head is None else rows[head]
@@ -72,18 +108,15 @@ class FrameAnalysis:
 
 
 def summarise(maps: list[AttentionMaps], index: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """CLS rows per kind (layers, heads, gh, gw), lambda (layers, heads) and rollout (gh, gw) of batch
-    item ``index``."""
+    """CLS rows per kind (layers, heads, gh, gw; float16), lambda (layers, heads) and rollout (gh, gw)
+    of batch item ``index``."""
     kinds = ("a1", "a2", "diff") if maps[0].semantics.differential else ("a1",)
     rows = {}
     for kind in kinds:
         per_layer = []
         for m in maps:
-            t = getattr(m, kind)[index : index + 1].detach().float().cpu()
-            row = t[0, :, 0, 1:]  # (heads, patches)
-            gh, gw = M.grid_shape(row.shape[-1])
-            per_layer.append(row.reshape(-1, gh, gw).numpy())
-        rows[kind] = np.stack(per_layer)
+            per_layer.append(M.patch_grid(getattr(m, kind)[index, :, 0, 1:].detach().float()))  # (heads, gh, gw)
+        rows[kind] = np.stack(per_layer).astype(np.float16)
     one = [m.select(index) for m in maps]
     return rows, M.lambdas(maps), M.rollout(one, kind=maps[0].semantics.shown)[0]
 
@@ -92,8 +125,17 @@ def analyse(predictor: Predictor, image: ImageLike) -> FrameAnalysis:
     """Run the model once on ``image`` and keep its probabilities and a summary of its attention."""
     out = predictor.run(predictor.load_crop(image).unsqueeze(0), maps=True)  # the model's one route
     rows, lam, roll = summarise(out.maps)
-    return FrameAnalysis(out.image(0), out.x.cpu(), out.probs[0], rows, lam, roll, predictor.labels,
-                         predictor.thresholds, predictor.model.config.attention, out.maps[0].semantics)
+    return FrameAnalysis(encode_png(out.image(0)), out.probs[0], rows, lam, roll, predictor.labels,
+                         predictor.thresholds, predictor.model.config.attention, out.maps[0].semantics,
+                         predictor.pre)
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """Lossless PNG bytes of an (H, W, 3) uint8 RGB array."""
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError("could not encode the crop as PNG")
+    return buf.tobytes()
 
 
 def _layer(analysis: FrameAnalysis, layer: int) -> int:

@@ -39,6 +39,13 @@ def grid_shape(num_patches: int) -> tuple[int, int]:
     return side, side
 
 
+def patch_grid(row: torch.Tensor) -> np.ndarray:
+    """A (B, P) row over the patches as an owned (B, gh, gw) array. A copy on purpose: a view would keep
+    the whole (B, N, N) map it was sliced from alive (a session's analyses grew by 5 MB this way)."""
+    gh, gw = grid_shape(row.shape[-1])
+    return row.reshape(-1, gh, gw).cpu().numpy().copy()
+
+
 def cls_map(
     maps: Sequence[AttentionMaps], layer: int = -1, head: int | None = None, kind: str = "diff",
     prefix_tokens: int = 1,
@@ -50,9 +57,7 @@ def cls_map(
     if head is not None and not -n_heads <= head < n_heads:
         raise ValueError(f"head {head} out of range: this layer has {n_heads} heads")
     row = t[:, :, 0, prefix_tokens:]  # (B, H, P)
-    row = row.mean(1) if head is None else row[:, head]
-    gh, gw = grid_shape(row.shape[-1])
-    return row.reshape(-1, gh, gw).cpu().numpy()
+    return patch_grid(row.mean(1) if head is None else row[:, head])
 
 
 def lambdas(maps: Sequence[AttentionMaps]) -> np.ndarray:
@@ -92,9 +97,7 @@ def rollout(
     start_layer: int = 0, prefix_tokens: int = 1,
 ) -> np.ndarray:
     """The CLS row of :func:`rollout_matrix` over the patches, (B, gh, gw)."""
-    row = rollout_matrix(maps, kind, signed, residual, start_layer)[:, 0, prefix_tokens:]
-    gh, gw = grid_shape(row.shape[-1])
-    return row.reshape(-1, gh, gw).cpu().numpy()
+    return patch_grid(rollout_matrix(maps, kind, signed, residual, start_layer)[:, 0, prefix_tokens:])
 
 
 def gradient_weighted_attention(
@@ -104,7 +107,6 @@ def gradient_weighted_attention(
     ``R = I``; for each layer ``R += mean_h((dA * A)^+) R`` with ``A`` the applied maps (heads of
     several applied maps are pooled) and ``dA`` the gradient of the label's logit with respect to
     them. Returns the CLS row over patches (B, gh, gw)."""
-    model.eval()
     with torch.enable_grad():
         logits, maps = model(x.detach(), return_attention=True)
         applied = [m.applied() for m in maps]  # what each layer multiplies with its values
@@ -122,6 +124,4 @@ def chefer_relevance(attn: Sequence[torch.Tensor], grads: Sequence[torch.Tensor]
     for a, g in zip(attn, grads, strict=True):
         cam = (g.float() * a.float()).clamp(min=0).mean(1)
         r = r + cam @ r
-    row = r[:, 0, prefix_tokens:]
-    gh, gw = grid_shape(row.shape[-1])
-    return row.reshape(-1, gh, gw).cpu().numpy()
+    return patch_grid(r[:, 0, prefix_tokens:])

@@ -34,6 +34,18 @@ def test_upload_frame_shows_scores_and_overlays(app_url):
             predicted = page.locator('#scores .dc-row[data-on="1"]').count()
             assert predicted >= 1
             page.screenshot(path=str(ARTIFACTS / "frames-view.png"), full_page=True)
+            # a failed analysis: its message, the old results cleared, no red "Error" badges on the views
+            fake = ARTIFACTS / "not-a-frame.png"
+            fake.write_bytes(b"not really a png")
+            page.locator("#frame-upload input[type=file]").set_input_files(str(fake))
+            page.locator("#analyse-btn").click()
+            page.wait_for_selector("text=not-a-frame.png is not an image file", timeout=60_000)
+            page.wait_for_selector("#scores .dc-stale", timeout=60_000)
+            for elem in ("#scores", "#frame-gallery", "#a1", "#diff", "#attribution"):
+                assert page.locator(f"{elem} img").count() == 0, elem
+            for elem in ("#scores", "#frame-gallery", "#a1", "#diff", "#attribution", "#layer", "#head", "#label"):
+                assert "Error" not in page.locator(elem).inner_text(), elem
+            page.screenshot(path=str(ARTIFACTS / "frames-view-after-error.png"), full_page=True)
         finally:
             browser.close()
     assert (ARTIFACTS / "frames-view.png").stat().st_size > 50_000

@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from diffclip.cli import main
 
 
@@ -76,3 +78,113 @@ def test_predict_checks_its_outputs_before_any_work_and_keeps_old_files(tiny_che
     os.mkfifo(folder / "frame_000004.png")
     assert main([*base, "--out", str(tmp_path / "e.json")]) == 2
     assert "frame_000004.png is not a regular file" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------------
+# Bad inputs to `diffclip evaluate` and `diffclip train`: one plain line, exit status 2, no traceback
+
+TRUTH = {"videos": [{"video_id": "v", "events": [{"start": 0, "end": 9, "label": ["colon"]}]}]}
+
+
+def _one_line_error(argv, capsys, command="evaluate"):
+    """Run the CLI on argv, check that it fails with a single error line, and return that line."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert err.startswith(f"diffclip {command}: error: ")
+    return err
+
+
+def _files(tmp_path, **docs):
+    """Write each document (bytes as they are, others as JSON) and return the paths by name."""
+    paths = {}
+    for name, doc in docs.items():
+        paths[name] = tmp_path / f"{name}.json"
+        data = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+        paths[name].write_bytes(data)
+    return {k: str(v) for k, v in paths.items()}
+
+
+@pytest.mark.parametrize("label", [[["colon"]], [3]])
+def test_evaluate_rejects_nested_or_non_string_labels_naming_the_file(tmp_path, capsys, label):
+    bad = {"videos": [{"video_id": "v", "events": [{"start": 0, "end": 9, "label": label}]}]}
+    f = _files(tmp_path, gt=TRUTH, bad=bad)
+    err = _one_line_error(["evaluate", "--gt", f["gt"], "--pred", f["bad"]], capsys)
+    assert f"prediction {f['bad']}: video 'v' event 0: \"label\" must be a list of label names (strings)" in err
+    err = _one_line_error(["evaluate", "--gt", f["bad"], "--pred", f["gt"]], capsys)
+    assert f"ground truth {f['bad']}: video 'v' event 0: \"label\" must be a list" in err
+
+
+def test_evaluate_rejects_too_deep_json_naming_the_file(tmp_path, capsys):
+    f = _files(tmp_path, gt=TRUTH, deep=b"[" * 100_000 + b"]" * 100_000)
+    err = _one_line_error(["evaluate", "--gt", f["gt"], "--pred", f["deep"]], capsys)
+    assert f"prediction file {f['deep']}: JSON nested too deeply to read" in err
+
+
+def test_evaluate_rejects_truth_without_labelled_events(tmp_path, capsys):
+    # "label": [] events are no segments either: the challenge's mean over videos would be over nothing
+    empty = {"videos": [{"video_id": "v", "events": [{"start": 0, "end": 3, "label": []}]}]}
+    f = _files(tmp_path, gt=empty, pred=empty)
+    err = _one_line_error(["evaluate", "--gt", f["gt"], "--pred", f["pred"]], capsys)
+    assert f"ground truth {f['gt']} has no labelled events" in err and "undefined" in err
+
+
+@pytest.mark.parametrize("data", [b'\xff\xfe{\x00}\x00', '{"videos": [{"video_id": "caf\xe9"}]}'.encode("latin-1")])
+def test_evaluate_rejects_non_utf8_json_naming_the_file(tmp_path, capsys, data):
+    f = _files(tmp_path, gt=TRUTH, pred=data)
+    err = _one_line_error(["evaluate", "--gt", f["gt"], "--pred", f["pred"]], capsys)
+    assert f"prediction file {f['pred']}: not UTF-8 JSON" in err
+
+
+@pytest.mark.parametrize(
+    ("scored", "message"),
+    [
+        ({"video": []}, 'expected an object with a "videos" list'),
+        ({"videos": [{"events": []}]}, "videos[0] has no 'video_id' key"),
+        ({"videos": [{"video_id": "v"}]}, "videos[0] has no 'events' key"),
+        ({"videos": [{"video_id": "v", "events": [{"label": "colon", "start": 0, "end": 9}]}]},
+         "video 'v' event 0 has no 'score' key"),
+        ({"videos": [{"video_id": "v", "events": [{"start": 0, "end": 9, "score": 0.5}]}]},
+         "video 'v' event 0 has no 'label' key"),
+        ({"videos": [{"video_id": "v", "events": [{"label": "colon", "start": 0, "end": 9, "score": "high"}]}]},
+         "video 'v' event 0: 'score' must be a number, got 'high'"),
+    ],
+)
+def test_evaluate_ranked_names_the_file_and_the_missing_key(tmp_path, capsys, scored, message):
+    f = _files(tmp_path, gt=TRUTH, scored=scored)
+    err = _one_line_error(["evaluate", "--gt", f["gt"], "--pred", f["gt"], "--ranked", f["scored"]], capsys)
+    assert f"scored events {f['scored']}: {message}" in err
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "inf", "half"])
+def test_evaluate_thresholds_outside_unit_interval_are_argparse_errors(tmp_path, capsys, value):
+    f = _files(tmp_path, gt=TRUTH)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--gt", f["gt"], "--pred", f["gt"], "--thresholds", "0.5", value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert (f"diffclip evaluate: error: argument --thresholds: tIoU threshold must be a number in [0, 1], "
+            f"got '{value}'") in err
+    # the ends of the interval are thresholds like any other
+    assert main(["evaluate", "--gt", f["gt"], "--pred", f["gt"], "--thresholds", "0", "1", "--json"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("epochs: !!python/object/apply:os.system ['touch {marker}']\n",
+         "c.yaml:1: YAML tag not allowed (could not determine a constructor for the tag "
+         "'tag:yaml.org,2002:python/object/apply:os.system')"),
+        ("lr: 0.1\nname: !foo bar\n", "c.yaml:2: YAML tag not allowed (could not determine a constructor for the tag '!foo')"),
+        ("epochs: [1\n", "c.yaml:2: invalid YAML: expected ',' or ']'"),
+        ("name: caf\xe9\n", "c.yaml: not UTF-8 YAML"),
+    ],
+)
+def test_train_config_with_unsafe_tags_or_bad_yaml_is_one_line(tmp_path, capsys, text, message):
+    marker = tmp_path / "executed"
+    config = tmp_path / "c.yaml"
+    config.write_bytes(text.format(marker=marker).encode("latin-1"))
+    err = _one_line_error(["train", "--config", str(config)], capsys, command="train")
+    assert f"{tmp_path}/{message}" in err
+    assert not marker.exists()  # nothing was constructed, let alone run

@@ -243,7 +243,7 @@ def test_a_new_method_is_one_registration(predictor, tiny_checkpoint):
         att = explain(analysis, predictor, "toy", "polyp")
         assert att.caption == "mean brightness" and np.allclose(att.map, frame.mean(-1))
         assert "Toy brightness" in attribution_choices()
-        state = FramesState([analysis], ["f"], ["f"])
+        state = FramesState([analysis], ["f"])
         image, caption = attribution_overlay(state, predictor, "polyp", "Toy brightness", 0.5)
         assert image.shape == (224, 224, 3) and "**Toy brightness** for **polyp**" in caption
         args = build_parser().parse_args(["explain", "f.png", "--checkpoint", "c", "--label", "polyp", "--method", "toy",

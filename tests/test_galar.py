@@ -150,3 +150,15 @@ def test_split_by_video_is_seeded_and_disjoint(tmp_path):
     assert len(others) > 1  # the seed matters
     with pytest.raises(ValueError, match="val_fraction"):
         split_by_video(index, 1.5)
+
+
+@pytest.mark.parametrize(
+    ("frames", "message"),
+    [((0, 5, 10, 5), r"1\.csv:5: frame 5 is already labelled at line 3"), ((0, -5), r"1\.csv:3: negative frame number -5")],
+)
+def test_repeated_or_negative_frame_numbers_name_file_and_line(tmp_path, frames, message):
+    path = tmp_path / "Labels" / "1.csv"
+    path.parent.mkdir()
+    path.write_text("\n".join([",".join(HEADER), *(_row(i, f) for i, f in enumerate(frames))]) + "\n")
+    with pytest.raises(GalarFormatError, match=message):
+        read_label_csv(path)

@@ -153,6 +153,20 @@ def test_config_overrides_and_errors(tmp_path):
         load_config(tmp_path / "nope.yaml")
 
 
+def test_config_overrides_with_tags_or_containers_are_plain_errors(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("1: 2\n")
+    with pytest.raises(ValueError, match=r"unknown config keys \[1\]"):  # not a TypeError from sorting
+        load_config(path)
+    path.write_text("epochs: 3\n")
+    with pytest.raises(ValueError, match=r"^override 'name=!foo x': YAML tag not allowed .*'!foo'"):
+        load_config(path, ["name=!foo x"])
+    with pytest.raises(ValueError, match=r"^override 'lr=\[1': invalid YAML"):
+        load_config(path, ["lr=[1"])
+    with pytest.raises(ValueError, match=r"config key 'name' must be a single value, got a list"):
+        load_config(path, ["name=[a, b]"])
+
+
 def test_report_keeps_the_sections_after_its_table(tmp_path):
     from training.report import _sections_after_table
 

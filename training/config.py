@@ -92,6 +92,10 @@ class TrainConfig:
 
 def _coerce(name: str, value):
     """Check and convert a YAML value to the field's declared type."""
+    # every field is a single value; refusing lists and mappings first also keeps a YAML alias bomb from
+    # being expanded by str() or repr() below
+    if isinstance(value, (list, dict)):
+        raise ValueError(f"config key '{name}' must be a single value, got a {type(value).__name__}")
     hints = typing.get_type_hints(TrainConfig)
     tp = hints[name]
     args = typing.get_args(tp)
@@ -121,6 +125,24 @@ def _coerce(name: str, value):
     return str(value)
 
 
+def safe_yaml(text: str, where: str, lines: bool = True):
+    """``yaml.safe_load`` (plain values only: a tag such as ``!!python/object`` is never constructed), with
+    any YAML error turned into a one-line ValueError that starts with ``where`` (and the line)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        at = f"{where}:{mark.line + 1}" if lines and mark is not None else where
+        problem = exc.problem or exc.context or "invalid YAML"
+        if isinstance(exc, yaml.constructor.ConstructorError):
+            raise ValueError(f"{at}: YAML tag not allowed ({problem}); only plain values are read") from None
+        raise ValueError(f"{at}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{where}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:  # the composer recurses once per nesting level
+        raise ValueError(f"{where}: YAML nested too deeply to read") from None
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
     """Read a YAML config and apply ``key=value`` overrides (values parsed as YAML)."""
     values: dict = {}
@@ -128,7 +150,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} does not exist")
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: not UTF-8 YAML ({exc.reason} at byte {exc.start})") from None
+        loaded = safe_yaml(text, str(path)) or {}
         if not isinstance(loaded, dict):
             raise ValueError(f"{path}: expected a mapping of keys to values")
         values.update(loaded)
@@ -136,9 +162,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if "=" not in item:
             raise ValueError(f"override {item!r} must look like key=value")
         key, raw = item.split("=", 1)
-        values[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        values[key.strip()] = safe_yaml(raw, f"override {item!r}", lines=False) if raw.strip() else None
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(values) - set(fields))
+    unknown = sorted(set(values) - set(fields), key=str)  # YAML keys may be numbers too
     if unknown:
         raise ValueError(f"unknown config keys {unknown}; known keys: {', '.join(fields)}")
     coerced = {k: _coerce(k, v) for k, v in values.items()}

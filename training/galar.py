@@ -8,8 +8,8 @@ Galar on disk (docs/design.md, "Data formats")::
 
 Challenge test videos: ``<root>/ukdd_navi_00051/frame_0000049.png`` (7 digits, lower case, no labels).
 
-Rows whose frame is not on disk are skipped and counted in one warning; a malformed CSV raises
-:class:`GalarFormatError` naming the file and line.
+Rows whose frame is not on disk are skipped and counted in one warning; a malformed CSV (including a
+negative or repeated frame number) raises :class:`GalarFormatError` naming the file and line.
 """
 
 from __future__ import annotations
@@ -120,6 +120,7 @@ def _read_label_csv(path: Path) -> tuple[list[int], np.ndarray, list[str | None]
         if absent:
             log.info("%s has no column for %s; those labels read as 0", path, absent)
         frames, targets, sections = [], [], []
+        first_line: dict[int, int] = {}  # frame number -> line that labelled it
         rows = iter(reader)
         while True:
             try:
@@ -140,7 +141,15 @@ def _read_label_csv(path: Path) -> tuple[list[int], np.ndarray, list[str | None]
                     if value not in ("0", "1", "0.0", "1.0"):
                         raise GalarFormatError(f"{path}:{line}: column '{lab}' must be 0 or 1, got {value!r}")
                     target[j] = float(value)
-            frames.append(_parse_int(row[frame_col].strip(), path, line, "frame"))
+            frame = _parse_int(row[frame_col].strip(), path, line, "frame")
+            # frame files are numbered from 0, and one frame with two rows would be trained and scored twice
+            # (with possibly contradicting labels)
+            if frame < 0:
+                raise GalarFormatError(f"{path}:{line}: negative frame number {frame}")
+            if frame in first_line:
+                raise GalarFormatError(f"{path}:{line}: frame {frame} is already labelled at line {first_line[frame]}")
+            first_line[frame] = line
+            frames.append(frame)
             targets.append(target)
             sections.append(row[section_col].strip() or None if section_col is not None else None)
     return frames, np.array(targets, np.float32).reshape(-1, len(LABELS)), sections

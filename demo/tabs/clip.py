@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import gradio as gr
 
-from .. import clip_view, frames_view
-from ..callbacks import plain_errors, render_attention, show_frame, without_paths
+from .. import clip_view
+from ..callbacks import (
+    analyse_in_session,
+    clear_on_failure,
+    plain_errors,
+    render_attention,
+    session_of,
+    show_frame,
+    without_paths,
+)
 from ..models import gpu
 from ..resources import MAX_CLIP_FRAMES, example_clip
+from ..sessions import FOLDERS
 from .base import AppContext, Tab
 
 
@@ -17,11 +26,13 @@ def build(ctx: AppContext) -> None:
 
     @gpu
     @plain_errors
-    def on_clip(video, fps, cap, progress=gr.Progress()):
-        result = clip_view.analyse_clip(main, video, fps, cap, progress=lambda f, d: progress(f, desc=d))
+    def on_clip(video, fps, cap, previous, request: gr.Request, progress=gr.Progress()):
+        _release(previous)  # the browser has its own copies of the last clip's files (Gradio's cache)
+        result = clip_view.analyse_clip(main, video, fps, cap, progress=lambda f, d: progress(f, desc=d),
+                                        session=session_of(request))
         for warning in result.warnings:
             gr.Warning(without_paths(warning))
-        gallery = [(img, f"frame {int(n)}") for img, n in zip(result.images, result.frames, strict=True)]
+        gallery = [(str(img), f"frame {int(n)}") for img, n in zip(result.images, result.frames, strict=True)]
         files = [str(result.files[k]) for k in ("events", "probs", "overlay")]
         return (result, str(result.files["timeline"]), clip_view.events_rows(result, labels), files,
                 str(result.files["overlay"]), gallery, gr.update(maximum=len(result.frames) - 1, value=0))
@@ -41,14 +52,15 @@ def build(ctx: AppContext) -> None:
 
     @gpu
     @plain_errors
-    def on_open_in_frames(result, index):
+    def on_open_in_frames(result, index, previous, request: gr.Request):
         if result is None:
             raise ValueError("analyse a clip first")
         i = int(index)
-        state = frames_view.analyse_frames(main, [result.images[i]], [f"{result.video_id} frame {int(result.frames[i])}"])
+        state = analyse_in_session(main, [result.image(i)], [f"{result.video_id} frame {int(result.frames[i])}"],
+                                   previous, request)
         return (*show_frame(state, 0), gr.Tabs(selected="frames"))
 
-    clip_state = gr.State(None)
+    clip_state = gr.State(None, time_to_live=ctx.session_ttl, delete_callback=_release)
     with gr.Row():
         with gr.Column(scale=1):
             video = gr.Video(label="Upload a clip (MP4, AVI, MKV, WebM)", sources=["upload"], elem_id="clip-upload")
@@ -73,11 +85,21 @@ def build(ctx: AppContext) -> None:
                         interactive=False, elem_id="downloads")
 
     clip_out = [clip_state, timeline, events_table, downloads, overlay_video, clip_gallery, frame_index]
-    clip_btn.click(on_clip, [video, fps, cap], clip_out, api_name="analyse_clip")
+    analysing = clip_btn.click(on_clip, [video, fps, cap, clip_state], clip_out, api_name="analyse_clip",
+                               **ctx.model_work)
+    clear_on_failure(analysing, clip_out, (None, None, [], None, None, [], gr.update()))
     clip_gallery.select(_picked_index, None, frame_index)
-    frame_index.release(on_clip_frame, [clip_state, frame_index], timeline)
-    open_btn.click(on_open_in_frames, [clip_state, frame_index], [*ctx.shared["frames.analysed"], ctx.tabs]).then(
-        render_attention, ctx.shared["frames.view"], ctx.shared["frames.overlays"])
+    frame_index.release(on_clip_frame, [clip_state, frame_index], timeline, show_progress="hidden")
+    frames_state = ctx.shared["frames.analysed"][0]
+    open_btn.click(on_open_in_frames, [clip_state, frame_index, frames_state], [*ctx.shared["frames.analysed"], ctx.tabs],
+                   show_progress="hidden", **ctx.model_work).success(
+        render_attention, ctx.shared["frames.view"], ctx.shared["frames.overlays"], show_progress="hidden")
+
+
+def _release(result: clip_view.ClipResult | None) -> None:
+    """Remove a clip analysis's folder (when the session analyses another clip or its state expires)."""
+    if result is not None:
+        FOLDERS.release(result.folder)
 
 
 def _picked_index(evt: gr.SelectData) -> int:

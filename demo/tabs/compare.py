@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import compare_view
-from ..callbacks import plain_errors
+from ..callbacks import STALE, clear_on_failure, plain_errors
 from ..models import gpu
 from ..resources import mask_for
 from .base import AppContext, Tab
@@ -50,8 +50,10 @@ def build(ctx: AppContext) -> None:
             cmp_table = gr.Markdown(elem_id="compare-table")
 
     cmp_gallery.select(on_compare_example, None, [cmp_image, cmp_label])
-    cmp_btn.click(on_compare, [cmp_image, cmp_label, ctx.shared["frames.alpha"]],
-                  [std_img, dif_img, std_roll, dif_roll, cmp_table], api_name="compare")
+    outputs = [std_img, dif_img, std_roll, dif_roll, cmp_table]
+    comparing = cmp_btn.click(on_compare, [cmp_image, cmp_label, ctx.shared["frames.alpha"]], outputs,
+                              api_name="compare", **ctx.model_work)
+    clear_on_failure(comparing, outputs, (None, None, None, None, STALE))
 
 
 COMPARE = Tab("compare", "Compare", build)

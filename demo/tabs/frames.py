@@ -6,7 +6,17 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import frames_view
-from ..callbacks import file_paths, plain_errors, render_attention, require_frames, show_frame
+from ..callbacks import (
+    STALE,
+    analyse_in_session,
+    clear_on_failure,
+    file_paths,
+    plain_errors,
+    release_frames,
+    render_attention,
+    require_frames,
+    show_frame,
+)
 from ..models import gpu
 from .base import AppContext, Tab
 
@@ -16,13 +26,13 @@ def build(ctx: AppContext) -> None:
 
     @gpu
     @plain_errors
-    def on_analyse(files, names=None):
-        return show_frame(frames_view.analyse_frames(main, file_paths(files), names), 0)
+    def on_analyse(files, previous, request: gr.Request, names=None):
+        return show_frame(analyse_in_session(main, file_paths(files), names, previous, request), 0)
 
     @plain_errors
-    def on_example(evt: gr.SelectData):
+    def on_example(previous, request: gr.Request, evt: gr.SelectData):
         ex = example_list[evt.index]
-        return on_analyse([str(ex.image)], [f"example: {ex.shows}"])
+        return on_analyse([str(ex.image)], previous, request, [f"example: {ex.shows}"])
 
     @plain_errors
     def on_select(state, evt: gr.SelectData):
@@ -35,7 +45,7 @@ def build(ctx: AppContext) -> None:
                                                        progress=lambda f: progress(f, desc=method))
         return img, caption, state
 
-    frames_state = gr.State(None)
+    frames_state = gr.State(None, time_to_live=ctx.session_ttl, delete_callback=release_frames)
     with gr.Row():
         with gr.Column(scale=1):
             upload = gr.File(label="Upload frames (PNG, JPEG; RGB, RGBA, grayscale, 16-bit)",
@@ -70,15 +80,24 @@ def build(ctx: AppContext) -> None:
     view = [frames_state, layer, head, alpha]
     overlays = [a1_img, a2_img, diff_img, attn_caption]
     attr_in, attr_out = [frames_state, label, method, alpha, steps], [attr_img, attr_caption, frames_state]
-    analyse_btn.click(on_analyse, [upload], analysed, api_name="analyse_frames").then(
-        render_attention, view, overlays).then(on_attribution, attr_in, attr_out)
-    example_gallery.select(on_example, None, analysed).then(
-        render_attention, view, overlays).then(on_attribution, attr_in, attr_out)
-    frame_gallery.select(on_select, [frames_state], analysed).then(render_attention, view, overlays)
+    work = ctx.model_work
+    # a failed analysis clears every view of the frames (they showed the previous ones)
+    cleared = [*analysed, *overlays, attr_img, attr_caption]
+    kept = gr.update()  # the layer, head and label controls keep their values
+    for analysing in (analyse_btn.click(on_analyse, [upload, frames_state], analysed, api_name="analyse_frames",
+                                        **work),
+                      example_gallery.select(on_example, [frames_state], analysed, **work)):
+        clear_on_failure(analysing, cleared, (None, [], STALE, kept, kept, kept, None, None, None, "", None, ""))
+        explaining = analysing.success(render_attention, view, overlays).success(on_attribution, attr_in, attr_out,
+                                                                                  **work)
+        clear_on_failure(explaining, [attr_img, attr_caption], (None, ""))
+    frame_gallery.select(on_select, [frames_state], analysed, show_progress="hidden").success(
+        render_attention, view, overlays, show_progress="hidden")
     for control in (layer, head, alpha):
         control.change(render_attention, view, overlays, show_progress="hidden")
-    explain_btn.click(on_attribution, attr_in, attr_out, api_name="attribution")
-    alpha.change(on_attribution, attr_in, attr_out, show_progress="hidden")
+    explaining = explain_btn.click(on_attribution, attr_in, attr_out, api_name="attribution", **work)
+    clear_on_failure(explaining, [attr_img, attr_caption], (None, ""))
+    alpha.change(on_attribution, attr_in, attr_out, show_progress="hidden", **work)
     ctx.shared.update({"frames.analysed": analysed, "frames.view": view, "frames.overlays": overlays,
                        "frames.alpha": alpha})
 

@@ -14,7 +14,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ranked", metavar="SCORED",
                         help="also report the conventional confidence-ranked mAP from per-label scored events "
                              "(the --scored file of `diffclip predict`); not the challenge's rule")
-    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.5, 0.95])
+    parser.add_argument("--thresholds", type=tiou_threshold, nargs="+", default=[0.5, 0.95],
+                        help="tIoU thresholds, each in [0, 1] (default 0.5 0.95)")
+
+
+def tiou_threshold(text: str) -> float:
+    """argparse type of a tIoU threshold: a number in [0, 1] (NaN or 1.5 would silently score nonsense)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # also false for NaN
+        raise argparse.ArgumentTypeError(f"tIoU threshold must be a number in [0, 1], got {text!r}")
+    return value
 
 
 def _read(path: str, what: str):
@@ -26,8 +38,13 @@ def _read(path: str, what: str):
         raise FileNotFoundError(f"{what} file {p} does not exist")
     try:
         return json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{what} file {p}: not UTF-8 JSON ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{p}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    except RecursionError:
+        # json's decoder recurses once per nesting level; no RARE-VISION document nests more than 5 deep
+        raise ValueError(f"{what} file {p}: JSON nested too deeply to read") from None
 
 
 def report(scores: dict, ranked: dict | None = None) -> str:
@@ -66,13 +83,14 @@ def report(scores: dict, ranked: dict | None = None) -> str:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from ..scoring import evaluate, ranked_map
+    from ..scoring import evaluate, ranked_map, scored_by_video
 
     truth, pred = _read(args.gt, "ground-truth"), _read(args.pred, "prediction")
-    scores = evaluate(truth, pred, args.thresholds)
+    scores = evaluate(truth, pred, args.thresholds, truth_name=f"ground truth {args.gt}",
+                      pred_name=f"prediction {args.pred}")
     ranked = None
     if args.ranked:
-        scored = {v["video_id"]: v["events"] for v in _read(args.ranked, "scored events")["videos"]}
+        scored = scored_by_video(_read(args.ranked, "scored events"), name=f"scored events {args.ranked}")
         ranked = {t: ranked_map(truth, scored, t) for t in args.thresholds}
     if args.json:
         out = {f"{t:g}": s.to_dict() for t, s in scores.items()}

@@ -75,7 +75,8 @@ class Explainer:
     """A registered method. ``compute(ctx, label, options)`` returns an :class:`Attribution`.
     ``uses`` names the :class:`Options` fields that change its result (so callers know what to cache
     on); ``family`` is "attention" (read from the attention maps) or "attribution" (Captum, runs the
-    model)."""
+    model). ``exclusive`` methods change the model while they run (Captum's layer hooks, a swapped
+    module), so they run alone on it (:class:`diffclip.locks.ModelLock`)."""
 
     name: str
     title: str
@@ -83,3 +84,4 @@ class Explainer:
     family: str = "attribution"
     uses: tuple[str, ...] = ()
     listed: bool = True  # offered in the attribution menus (the single-layer map has its own panels)
+    exclusive: bool = False

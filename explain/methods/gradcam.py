@@ -19,4 +19,5 @@ def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
     return Attribution(up[0, 0].cpu().numpy(), False, "gradcam")
 
 
-GRADCAM = register(Explainer("gradcam", "Grad-CAM (token grid)", _compute))
+# The tap swaps a module of the shared model and Captum hooks it: Grad-CAM runs alone on the model.
+GRADCAM = register(Explainer("gradcam", "Grad-CAM (token grid)", _compute, exclusive=True))

@@ -49,8 +49,9 @@ def explain(analysis: FrameAnalysis, predictor: Predictor, method: str, label: s
         raise ValueError(f"layer {opt.layer} out of range: the model has {analysis.num_layers} layers "
                          f"(0..{analysis.num_layers - 1}, or negative from the last)")
     ctx = ExplainContext(analysis, predictor.model, predictor.device, progress)
-    predictor.model.eval()
-    with torch.enable_grad():  # the gradient methods need it, whatever the caller's grad mode
+    # other users' requests run on the same model: a method that hooks it runs alone
+    hold = predictor.lock.exclusive if explainer.exclusive else predictor.lock.shared
+    with hold(), torch.enable_grad():  # the gradient methods need grad, whatever the caller's mode
         attr = explainer.compute(ctx, j, opt)
     attr.method, attr.label = explainer.name, j
     return attr

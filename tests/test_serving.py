@@ -1,0 +1,202 @@
+"""Many users on one model: explanations that do not disturb each other, one budget for model work,
+"busy" when the queue is full, and sessions that stay small and go away (docs/design.md, "Serving
+many users"). The app runs for real on loopback; loops are bounded."""
+
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+
+from benchmarks.load import EXAMPLES, session_growth
+from benchmarks.serving import launch_app
+from diffclip.inference import Predictor
+from diffclip.locks import ModelLock
+from explain.analysis import analyse
+from explain.methods import EXPLAINERS, explain
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = ROOT / "demo" / "weights" / "diff"
+CLIP = ROOT / "demo" / "examples" / "clip.mp4"
+GRADCAM = "Grad-CAM (token grid)"
+SMALL = {"steps": 4, "samples": 2, "window": 112}  # every method, at a cost a 2-core CPU can repeat
+
+
+def test_model_lock_lets_shared_holders_overlap_and_exclusive_ones_run_alone():
+    lock, log, inside = ModelLock(), [], threading.Barrier(2, timeout=10)
+
+    def reader(name):
+        with lock.shared():
+            inside.wait()  # both readers are inside at once, or this times out
+            log.append(name)
+
+    readers = [threading.Thread(target=reader, args=(n,)) for n in ("r1", "r2")]
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join(timeout=20)
+    assert sorted(log) == ["r1", "r2"]
+
+    order = []
+
+    def late_reader():
+        with lock.shared():
+            order.append("reader")
+
+    with lock.exclusive():
+        t = threading.Thread(target=late_reader)
+        t.start()
+        time.sleep(0.2)
+        order.append("writer done")  # the reader is still waiting for the exclusive holder
+    t.join(timeout=10)
+    assert order == ["writer done", "reader"]
+
+
+def test_every_explainer_with_three_concurrent_users_matches_a_serial_run():
+    """3 users x 15 explanations of every registered method at once on one shared model: no failures,
+    every map equal to the same explanation computed alone."""
+    predictor = Predictor(BUNDLED, device="cpu", precision="fp32")
+    analyses = [analyse(predictor, str(p)) for p in EXAMPLES[:3]]
+    methods = list(EXPLAINERS)
+    serial = {(u, m): explain(analyses[u], predictor, m, "blood", **SMALL).map for u in range(3) for m in methods}
+
+    def user(u):
+        results = []
+        for r in range(15):
+            for m in methods[r % 2 :] + methods[: r % 2]:  # users interleave methods differently
+                results.append((m, explain(analyses[u], predictor, m, "blood", **SMALL).map))
+        return results
+
+    with ThreadPoolExecutor(3) as pool:
+        runs = list(pool.map(user, range(3)))  # an exception in any user fails the test here
+    for u, results in enumerate(runs):
+        assert len(results) == 15 * len(methods)
+        for m, got in results:
+            np.testing.assert_allclose(got, serial[(u, m)], rtol=1e-5, atol=1e-6, err_msg=f"user {u}, {m}")
+
+
+@pytest.fixture(scope="module")
+def small_app(tmp_path_factory):
+    """The app with sessions that expire 60 s after their last use (longer than measuring ten of them
+    takes), its temp files in a folder of its own."""
+    tmp = tmp_path_factory.mktemp("serving")
+    env = {**os.environ, "TMPDIR": str(tmp), "GRADIO_TEMP_DIR": str(tmp / "gradio")}
+    with launch_app(sys.executable, ROOT, tmp / "app.log", ["--session-ttl", "60"], env=env) as app:
+        yield app, tmp
+
+
+def _gradcam_image(client):
+    img, caption = client.predict("blood", GRADCAM, 0.5, 32, api_name="/attribution")
+    from PIL import Image
+
+    return np.asarray(Image.open(img).convert("RGB")), caption
+
+
+def test_three_users_fifteen_gradcams_each_through_the_app(small_app):
+    app, _ = small_app
+    clients = [Client(app.url, verbose=False) for _ in range(3)]
+    for c, frame in zip(clients, EXAMPLES[:3], strict=True):
+        c.predict([handle_file(str(frame))], api_name="/analyse_frames")
+    serial = [_gradcam_image(c)[0] for c in clients]
+
+    def user(i):
+        return [_gradcam_image(clients[i])[0] for _ in range(15)]
+
+    with ThreadPoolExecutor(3) as pool:
+        runs = list(pool.map(user, range(3)))
+    for i, images in enumerate(runs):
+        assert len(images) == 15 and all(np.array_equal(img, serial[i]) for img in images)
+
+
+def test_sessions_stay_small_and_their_files_go_when_they_expire(small_app):
+    app, tmp = small_app
+    session_growth(app, 2, 32)  # first-use allocations are not per session
+    alive = []
+    grown = session_growth(app, 10, 32, keep=alive)
+    assert grown["per_session_mb"] <= 5.0, grown
+    (root,) = tmp.glob("diffclip-app-*")
+    assert len(list(root.glob("frames-*"))) >= 10  # each live session keeps its crops on disk
+    deadline = time.monotonic() + 150
+    while list(root.glob("frames-*")) and time.monotonic() < deadline:  # until their state expires
+        time.sleep(2)
+    assert not list(root.glob("frames-*")), "expired sessions left their files"
+    again = session_growth(app, 4, 32)  # the expired sessions' memory is reused, not added to
+    assert again["rss_mb"][-1] - grown["rss_mb"][-1] <= 4 * 1.0, (grown, again)
+
+
+def test_a_full_queue_answers_busy(tmp_path):
+    """One model-bound event at a time and one waiting: the rest of six simultaneous clip requests are
+    refused with Gradio's "busy, try again" (gradio_client: QueueError), and the server keeps serving."""
+    with launch_app(sys.executable, ROOT, tmp_path / "app.log", ["--concurrency", "1", "--queue-size", "1"]) as app:
+        clients = [Client(app.url, verbose=False) for _ in range(6)]
+        jobs = [c.submit(handle_file(str(CLIP)), 5, 40, api_name="/analyse_clip") for c in clients]
+        outcomes = []
+        for job in jobs:
+            try:
+                job.result(timeout=300)
+                outcomes.append("served")
+            except Exception as exc:  # noqa: BLE001 - the kind of failure is what is checked
+                outcomes.append("busy" if "queue is full" in str(exc).lower() else f"failed: {exc}")
+        assert outcomes.count("busy") >= 1 and outcomes.count("served") >= 1, outcomes
+        assert set(outcomes) <= {"served", "busy"}, outcomes
+        out = clients[0].predict(handle_file(str(EXAMPLES[0])), api_name="/predict_frame")
+        assert len(out["scores"]) == 17
+
+
+def test_every_model_bound_event_shares_one_concurrency_group():
+    from demo.models import ModelBank
+    from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT
+    from demo.ui import build_demo
+
+    demo = build_demo(ModelBank(DEFAULT_CHECKPOINT, COMPARE_CHECKPOINT, "cpu"), concurrency=3)
+    model_bound = {"on_analyse", "on_example", "on_attribution", "on_clip", "on_open_in_frames", "on_compare",
+                   "predict_frame"}
+    seen = set()
+    for fn in demo.fns.values():
+        name = getattr(fn.fn, "__name__", None)
+        if name in model_bound:
+            seen.add(name)
+            assert (fn.concurrency_id, fn.concurrency_limit) == ("model", 3), name
+        else:
+            assert fn.concurrency_id != "model", name
+    assert seen == model_bound
+
+
+def test_a_session_that_ends_takes_its_files_with_it(small_app):
+    app, tmp = small_app
+    (root,) = tmp.glob("diffclip-app-*")
+    client = Client(app.url, verbose=False)
+    s0 = set(root.glob("frames-*"))  # other tests' sessions may still be going away meanwhile
+    client.predict([handle_file(str(EXAMPLES[0]))], api_name="/analyse_frames")
+    s1 = set(root.glob("frames-*"))
+    client.predict([handle_file(str(EXAMPLES[1]))], api_name="/analyse_frames")
+    s2 = set(root.glob("frames-*"))
+    (first,), (mine,) = s1 - s0, s2 - s1
+    assert not first.exists()  # a new analysis replaces the last one's folder
+    client.close()  # like closing the browser tab: Gradio's unload event
+    deadline = time.monotonic() + 30
+    while mine.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not mine.exists()
+
+
+def test_a_decompression_bomb_is_refused_quickly_and_costs_no_memory(small_app, tmp_path):
+    from test_inference import _png_claiming
+
+    from benchmarks.serving import rss_mb
+
+    app, _ = small_app
+    client = Client(app.url, verbose=False)
+    bomb = _png_claiming(tmp_path / "bomb.png", 16000, 16000)
+    before, start = rss_mb(app.pid), time.perf_counter()
+    for _ in range(2):
+        with pytest.raises(Exception, match="bomb.png: more than") as err:
+            client.predict([handle_file(str(bomb))], api_name="/analyse_frames")
+        assert "/" not in str(err.value)
+    assert time.perf_counter() - start < 20  # two requests, each under 10 s
+    assert rss_mb(app.pid) - before < 100
