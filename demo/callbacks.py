@@ -24,8 +24,9 @@ def plain_errors(fn):
         except gr.Error:
             raise
         except (ValueError, FileNotFoundError, OSError) as exc:
-            log.info("request failed: %s", exc)
-            raise gr.Error(without_paths(str(exc))) from None
+            message = without_paths(str(exc))
+            log.info("request refused: %s", message)  # one line: an expected error, no traceback
+            raise gr.Error(message, print_exception=False) from None
 
     return wrapper
 

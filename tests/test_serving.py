@@ -200,3 +200,5 @@ def test_a_decompression_bomb_is_refused_quickly_and_costs_no_memory(small_app, 
         assert "/" not in str(err.value)
     assert time.perf_counter() - start < 20  # two requests, each under 10 s
     assert rss_mb(app.pid) - before < 100
+    logged = app.log.read_text()
+    assert "request refused: bomb.png: more than" in logged and "Traceback" not in logged
