@@ -130,7 +130,8 @@ def attribution_overlay(state: FramesState, predictor: Predictor, label: str, me
     state.attributions.move_to_end(key)
     attr = state.attributions[key]
     j = analysis.label_index(label)
-    caption = f"**{explainer.title}** for **{label}** (p = {analysis.probs[j]:.2f}) · {attr.caption}"
+    name = state.names[state.selected] if state.selected < len(state.names) else f"frame {state.selected + 1}"
+    caption = f"**{explainer.title}** for **{label}** (p = {analysis.probs[j]:.2f}) on {name} · {attr.caption}"
     return overlay(analysis.image, attr.map.astype(np.float32), alpha, diverging=attr.signed), caption
 
 

@@ -49,3 +49,30 @@ def test_upload_frame_shows_scores_and_overlays(app_url):
         finally:
             browser.close()
     assert (ARTIFACTS / "frames-view.png").stat().st_size > 50_000
+
+
+def test_the_attribution_follows_the_frame_and_the_label(app_url):
+    """The attribution panel shows what its caption names: switching the frame or the label recomputes it."""
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    frames = [ROOT / "demo" / "examples" / "frames" / n for n in ("polyp.png", "blood.png")]
+    caption = "#attribution-caption"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1700})
+            page.goto(app_url, wait_until="domcontentloaded")
+            page.wait_for_selector("#analyse-btn", timeout=60_000)
+            page.locator("#frame-upload input[type=file]").set_input_files([str(f) for f in frames])
+            page.locator("#analyse-btn").click()
+            page.wait_for_selector(f"{caption} :text('on polyp.png')", timeout=120_000)
+            first = page.locator("#attribution img").get_attribute("src")
+            page.locator("#frame-gallery img").nth(1).click()
+            page.wait_for_selector(f"{caption} :text('on blood.png')", timeout=120_000)
+            page.wait_for_function(f"document.querySelector('#attribution img')?.src !== {first!r}", timeout=60_000)
+            page.locator("#label input").fill("ulcer")
+            page.keyboard.press("Enter")
+            page.wait_for_selector(f"{caption} :text('for ulcer')", timeout=120_000)
+            assert "on blood.png" in page.locator(caption).inner_text()
+            page.screenshot(path=str(ARTIFACTS / "frames-view-switched.png"), full_page=True)
+        finally:
+            browser.close()

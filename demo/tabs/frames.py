@@ -74,7 +74,7 @@ def build(ctx: AppContext) -> None:
         method = gr.Dropdown(choices, value=choices[0], label="Attribution method", elem_id="method")
         steps = gr.Slider(4, 128, value=32, step=4, label="IG steps (quality vs time)")
         explain_btn = gr.Button("Explain", elem_id="explain-btn")
-    attr_caption = gr.Markdown()
+    attr_caption = gr.Markdown(elem_id="attribution-caption")
 
     analysed = [frames_state, frame_gallery, scores, layer, head, label]
     view = [frames_state, layer, head, alpha]
@@ -91,8 +91,14 @@ def build(ctx: AppContext) -> None:
         explaining = analysing.success(render_attention, view, overlays).success(on_attribution, attr_in, attr_out,
                                                                                   **work)
         clear_on_failure(explaining, [attr_img, attr_caption], (None, ""))
-    frame_gallery.select(on_select, [frames_state], analysed, show_progress="hidden").success(
+    # the attribution panel always shows the frame, label and method its caption names: recomputed
+    # (or reused from the session's last few) whenever one of them changes
+    selecting = frame_gallery.select(on_select, [frames_state], analysed, show_progress="hidden").success(
         render_attention, view, overlays, show_progress="hidden")
+    for explaining in (selecting.success(on_attribution, attr_in, attr_out, **work),
+                       label.input(on_attribution, attr_in, attr_out, **work),
+                       method.input(on_attribution, attr_in, attr_out, **work)):
+        clear_on_failure(explaining, [attr_img, attr_caption], (None, ""))
     for control in (layer, head, alpha):
         control.change(render_attention, view, overlays, show_progress="hidden")
     explaining = explain_btn.click(on_attribution, attr_in, attr_out, api_name="attribution", **work)
