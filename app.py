@@ -1,5 +1,6 @@
-"""DiffCLIP-VCE demo (Hugging Face Spaces app_file): `python app.py` serves http://127.0.0.1:7860 on the
-bundled differential-attention model. UI code lives in demo/."""
+"""Serve the DiffCLIP-VCE demo app on the bundled differential-attention model.
+
+The Hugging Face Spaces app_file: `python app.py` serves http://127.0.0.1:7860. UI code lives in demo/."""
 
 from __future__ import annotations
 

@@ -34,12 +34,15 @@ def scores_html(probs: np.ndarray, thresholds: Sequence[float], labels: Sequence
 
 CSS = """
 .dc-scores {font-size: 13px}
-.dc-legend {color: #666; margin-bottom: 4px; font-size: 12px}
+.dc-legend {color: var(--body-text-color-subdued); margin-bottom: 4px; font-size: 12px}
 .dc-row {display: flex; align-items: center; gap: 8px; margin: 2px 0}
 .dc-name {width: 150px; text-align: right}
-.dc-bar {position: relative; flex: 1; height: 12px; background: #edf2f7; border-radius: 3px}
+.dc-bar {position: relative; flex: 1; height: 12px; background: var(--border-color-primary); border-radius: 3px}
 .dc-fill {position: absolute; left: 0; top: 0; bottom: 0; border-radius: 3px}
-.dc-thr {position: absolute; top: -3px; bottom: -3px; width: 2px; background: #111}
+.dc-thr {position: absolute; top: -3px; bottom: -3px; width: 2px; background: var(--body-text-color)}
 .dc-val {width: 36px; font-variant-numeric: tabular-nums}
-.dc-warning {background: #fff5f5; border: 1px solid #feb2b2; padding: 6px 10px; border-radius: 6px}
+/* the theme's own error colours: readable in light and dark mode (Spaces follows the system theme) */
+.dc-warning {background: var(--error-background-fill); border: 1px solid var(--error-border-color);
+             padding: 6px 10px; border-radius: 6px}
+.dc-warning, .dc-warning * {color: var(--error-text-color) !important}
 """

@@ -5,6 +5,7 @@ import contextlib
 import shutil
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,8 +17,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 
 
 @contextlib.contextmanager
-def app_page(app_url):
-    """A page of the app in headless Debian Chromium, loaded and ready."""
+def app_page(app_url, theme: str | None = None):
+    """A page of the app in headless Debian Chromium, loaded and ready (in Gradio's light or dark theme)."""
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     assert Path(chromium).exists(), "Debian's chromium is missing: apt-get install chromium (make test does, as root)"
     ARTIFACTS.mkdir(exist_ok=True)
@@ -25,7 +26,7 @@ def app_page(app_url):
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1700})
-            page.goto(app_url, wait_until="domcontentloaded")
+            page.goto(app_url + (f"?__theme={theme}" if theme else ""), wait_until="domcontentloaded")
             page.wait_for_selector("#analyse-btn", timeout=60_000)
             yield page
         finally:
@@ -76,3 +77,23 @@ def test_the_attribution_follows_the_frame_and_the_label(app_url):
         page.wait_for_selector(f"{caption} :text('for ulcer')", timeout=120_000)
         assert "on blood.png" in page.locator(caption).inner_text()
         page.screenshot(path=str(ARTIFACTS / "frames-view-switched.png"), full_page=True)
+
+
+def _luminance(css_rgb: str) -> float:
+    r, g, b = (int(v) / 255 for v in css_rgb[css_rgb.index("(") + 1 : css_rgb.index(")")].split(",")[:3])
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_disclaimer_is_readable_in_both_themes(app_url, theme):
+    """WCAG contrast of the "Not for clinical use" banner's text on its background: at least 4.5."""
+    with app_page(app_url, theme) as page:
+        banner = page.locator(".dc-warning").first
+        text = page.locator(".dc-warning strong").first
+        background = banner.evaluate("e => getComputedStyle(e).backgroundColor")
+        colour = text.evaluate("e => getComputedStyle(e).color")
+        light, dark = sorted((_luminance(background), _luminance(colour)), reverse=True)
+        ratio = (light + 0.05) / (dark + 0.05)
+        page.screenshot(path=str(ARTIFACTS / f"disclaimer-{theme}.png"), clip={"x": 0, "y": 0, "width": 1400, "height": 260})
+        assert "rgba(0, 0, 0, 0)" not in background and ratio >= 4.5, (theme, background, colour, ratio)
