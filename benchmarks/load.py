@@ -143,14 +143,15 @@ def session_growth(app: RunningApp, sessions: int, frames: int, keep: list | Non
     from gradio_client import Client, handle_file
 
     files = [handle_file(str(EXAMPLES[i % len(EXAMPLES)])) for i in range(frames)]
-    rss = [rss_mb(app.pid)]
+    rss, done_at = [rss_mb(app.pid)], []
     clients = keep if keep is not None else []
     for _ in range(sessions):
         client = Client(app.url, verbose=False)
         client.predict(files, api_name="/analyse_frames")
         clients.append(client)
         rss.append(rss_mb(app.pid))
-    return {"sessions": sessions, "frames": frames, "rss_mb": rss,
+        done_at.append(time.monotonic())
+    return {"sessions": sessions, "frames": frames, "rss_mb": rss, "done_at": done_at,
             "per_session_mb": (rss[-1] - rss[0]) / max(sessions, 1)}
 
 

@@ -120,7 +120,9 @@ def test_sessions_stay_small_and_their_files_go_when_they_expire(small_app):
     grown = session_growth(app, 10, 32, keep=alive)
     assert grown["per_session_mb"] <= 5.0, grown
     (root,) = tmp.glob("diffclip-app-*")
-    assert len(list(root.glob("frames-*"))) >= 10  # each live session keeps its crops on disk
+    # each live session keeps its crops on disk (on a slow machine the first may already have expired)
+    live = sum(time.monotonic() - t < 55 for t in grown["done_at"])
+    assert live >= 5 and len(list(root.glob("frames-*"))) >= live, grown
     deadline = time.monotonic() + 150
     while list(root.glob("frames-*")) and time.monotonic() < deadline:  # until their state expires
         time.sleep(2)
