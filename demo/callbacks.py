@@ -63,12 +63,8 @@ def analyse_in_session(predictor, files: list, names: list[str] | None, previous
     """Analyse frames for a session: the previous analysis goes, the new crops live in a folder of the
     session (removed with it), not in memory."""
     release_frames(previous)
-    folder = FOLDERS.new(session_of(request), prefix="frames-")
-    try:
+    with FOLDERS.filling(session_of(request), prefix="frames-") as folder:
         return frames_view.analyse_frames(predictor, files, names, folder)
-    except BaseException:
-        FOLDERS.release(folder)
-        raise
 
 
 def file_paths(files) -> list[str]:

@@ -82,12 +82,8 @@ def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames:
     trim_heap()  # what earlier analyses freed goes back to the system (see diffclip.memory)
     if out_dir is not None:
         return _analyse_into(Path(out_dir), predictor, path, fps, max_frames, progress, overlay_alpha)
-    out = FOLDERS.new(session)
-    try:
+    with FOLDERS.filling(session) as out:
         return _analyse_into(out, predictor, path, fps, max_frames, progress, overlay_alpha)
-    except BaseException:  # a failed analysis leaves nothing behind
-        FOLDERS.release(out)
-        raise
 
 
 def _analyse_into(out: Path, predictor: Predictor, path: Path, fps: float, max_frames: int, progress,

@@ -43,11 +43,6 @@ class FramesState:
     folder: Path | None = None  # the crops as PNG files, in the app (demo.sessions)
 
     @property
-    def nbytes(self) -> int:
-        """What the state keeps in memory: the analyses and the kept attribution maps."""
-        return sum(a.nbytes for a in self.analyses) + sum(a.map.nbytes for a in self.attributions.values())
-
-    @property
     def current(self) -> FrameAnalysis:
         if not self.analyses:
             raise ValueError("upload a frame or pick an example first")

@@ -6,10 +6,12 @@ and (all of them) when the process exits."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import shutil
 import tempfile
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -56,9 +58,15 @@ class SessionFolders:
             shutil.rmtree(folder, ignore_errors=True)
         return len(folders)
 
-    def count(self, session: str) -> int:
-        with self._lock:
-            return len(self._by_session.get(session, ()))
+    @contextlib.contextmanager
+    def filling(self, session: str | None, prefix: str = "clip-") -> Iterator[Path]:
+        """A new folder of ``session`` to fill; removed again if filling it fails (nothing is left behind)."""
+        folder = self.new(session, prefix)
+        try:
+            yield folder
+        except BaseException:
+            self.release(folder)
+            raise
 
 
 #: The app's one registry (the app is one process).

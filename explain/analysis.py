@@ -55,12 +55,6 @@ class FrameAnalysis:
         crop = torch.from_numpy(self.image).permute(2, 0, 1).unsqueeze(0).contiguous()
         return self.preprocess.normalize_uint8(crop)
 
-    @property
-    def nbytes(self) -> int:
-        """What this analysis keeps in memory (its arrays and the PNG)."""
-        arrays = [*self.cls_rows.values(), self.probs, self.lam, self.rollout, self.thresholds]
-        return (0 if isinstance(self.crop_png, Path) else len(self.crop_png)) + sum(a.nbytes for a in arrays)
-
     def spill(self, path: Path) -> Path:
         """Move the crop to the PNG file ``path`` (a server keeps many sessions: pixels on disk, not in
         memory); returns the path."""
