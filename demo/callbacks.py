@@ -59,12 +59,12 @@ def release_frames(state: frames_view.FramesState | None) -> None:
 
 
 def analyse_in_session(predictor, files: list, names: list[str] | None, previous: frames_view.FramesState | None,
-                       request: gr.Request | None) -> frames_view.FramesState:
+                       request: gr.Request | None, truths: list | None = None) -> frames_view.FramesState:
     """Analyse frames for a session: the previous analysis goes, the new crops live in a folder of the
-    session (removed with it), not in memory."""
+    session (removed with it), not in memory. ``truths``: what is known about each frame (or None)."""
     release_frames(previous)
     with FOLDERS.filling(session_of(request), prefix="frames-") as folder:
-        return frames_view.analyse_frames(predictor, files, names, folder)
+        return frames_view.analyse_frames(predictor, files, names, folder, truths)
 
 
 def file_paths(files) -> list[str]:
@@ -84,7 +84,7 @@ def show_frame(state: frames_view.FramesState, index: int):
     return (
         state,
         frames_view.gallery_items(state),
-        frames_view.scores_for(a),
+        frames_view.scores_for(a, state.truth),
         gr.update(maximum=a.num_layers, value=a.num_layers),
         gr.update(choices=frames_view.head_choices(a), value="mean"),
         gr.update(value=frames_view.top_label(a)),
@@ -102,6 +102,7 @@ STALE = ("<p class='dc-stale'>Nothing to show: the last request failed (its mess
 
 
 @plain_errors
-def render_attention(state, layer, head, alpha):
+def render_attention(state, layer, head, alpha, shared_scale=False):
     """a1, a2 and diff overlays and their caption for the selected frame."""
-    return frames_view.attention_overlays(require_frames(state).current, layer, head, alpha)
+    state = require_frames(state)
+    return frames_view.attention_overlays(state.current, layer, head, alpha, bool(shared_scale), state.mask)

@@ -1,5 +1,6 @@
 """Compare view logic: one frame through the standard and the differential model, with the
-faithfulness numbers that show attention noise cancellation (or its absence)."""
+faithfulness numbers that show attention noise cancellation (or its absence). Maps follow the Frames
+view's conventions (explain.display): robust limits, a colour bar on every map, the lesion outline."""
 
 from __future__ import annotations
 
@@ -10,55 +11,60 @@ import numpy as np
 from diffclip.images import to_rgb
 from diffclip.inference import Predictor
 from explain.analysis import FrameAnalysis, analyse
+from explain.display import robust_scale, show_map
 from explain.faithfulness import entropy, mass_in_mask, pointing_game
-from explain.overlay import overlay
+
+from .frames_view import parse_head
+from .truth import load_mask
+
+MODELS = ("standard", "differential")
 
 
-def load_mask(path: str | Path | None, size: int) -> np.ndarray | None:
-    """A lesion mask resized (nearest) and centre-cropped like the model's input, as booleans."""
-    if path is None:
-        return None
-    from PIL import Image
-    from torchvision.transforms import CenterCrop, InterpolationMode, Resize
-
-    img = Image.open(path).convert("L")
-    img = CenterCrop(size)(Resize(size, interpolation=InterpolationMode.NEAREST)(img))
-    return np.asarray(img) > 0
+def layer_map(a: FrameAnalysis, layer: int = -1, head: int | None = None) -> tuple[np.ndarray, str]:
+    """The map a layer shows (its semantics say which: a1 for softmax attention, a1 − λ·a2 for
+    differential attention), for a 0-based ``layer`` (negative from the last) and a head (None: mean)."""
+    return a.cls_map(a.shown_kind, layer, head), a.shown_kind
 
 
-def attention_map(a: FrameAnalysis) -> tuple[np.ndarray, str]:
-    """The last layer's head-mean map that the layer shows (its semantics say which: a1 or diff)."""
-    return a.cls_map(a.shown_kind, -1, None), a.shown_kind
-
-
-def compare(standard: Predictor, differential: Predictor, image, label: str, mask_path=None, alpha: float = 0.5):
-    """Overlays (standard, differential) for the last layer and rollout, and a markdown table of numbers."""
+def compare(standard: Predictor, differential: Predictor, image, label: str, mask_path: str | Path | None = None,
+            alpha: float = 0.5, layer: int | None = None, head: str | int | None = "mean"):
+    """Overlays (standard, differential) of one layer (1-based; None: the last) and of the rollout, and a
+    markdown table of numbers."""
     rgb = to_rgb(image)
-    results = {}
-    for name, pred in (("standard", standard), ("differential", differential)):
-        a = analyse(pred, rgb)
-        m, kind = attention_map(a)
-        results[name] = (a, m, kind)
-    size = results["standard"][0].image.shape[0]
-    mask = load_mask(mask_path, size)
+    results = {name: analyse(pred, rgb) for name, pred in zip(MODELS, (standard, differential), strict=True)}
+    depth = min(a.num_layers for a in results.values())
+    li = depth - 1 if layer is None else int(layer) - 1
+    if not 0 <= li < depth:
+        raise ValueError(f"layer must lie in 1..{depth}, got {layer}")
+    h = parse_head(head)
+    heads = min(a.num_heads for a in results.values())
+    if h is not None and not 0 <= h < heads:
+        raise ValueError(f"head must be 'mean' or lie in 0..{heads - 1}, got {head}")
+    size = results["standard"].image.shape[0]
+    mask = load_mask(mask_path, size) if mask_path is not None else None
+    maps = {name: layer_map(a, li, h) for name, a in results.items()}
     images = {}
-    for name, (a, m, _kind) in results.items():
-        images[name] = overlay(a.image, m, alpha, diverging=a.semantics.signed)
-        images[name + "_rollout"] = overlay(a.image, a.rollout, alpha)
+    for name, a in results.items():
+        m, kind = maps[name]
+        signed = a.semantics.signed
+        images[name] = show_map(a.image, m, alpha, robust_scale(m, diverging=signed),
+                                "a1 − λ·a2" if kind == "diff" else kind, mask)
+        images[name + "_rollout"] = show_map(a.image, a.rollout, alpha, robust_scale(a.rollout, diverging=False),
+                                             "rollout", mask)
+    where = f"layer {li + 1}, {'head mean' if h is None else f'head {h}'}"
     rows = [("", "standard (vanilla)", "differential"), ("---", "---:", "---:")]
-    j = results["standard"][0].label_index(label)
-    rows.append((f"p({label})", *(f"{results[n][0].probs[j]:.3f}" for n in ("standard", "differential"))))
-    for what, pick in (("last layer", lambda r: r[1]), ("rollout", lambda r: r[0].rollout)):
+    j = results["standard"].label_index(label)
+    rows.append((f"p({label})", *(f"{results[n].probs[j]:.3f}" for n in MODELS)))
+    for what, pick in ((where, lambda n: maps[n][0]), ("rollout", lambda n: results[n].rollout)):
         if mask is not None and mask.any():
-            rows.append((f"attention in lesion mask, {what}",
-                         *(f"{mass_in_mask(pick(results[n]), mask):.3f}" for n in ("standard", "differential"))))
+            rows.append((f"attention in lesion mask, {what}", *(f"{mass_in_mask(pick(n), mask):.3f}" for n in MODELS)))
             rows.append((f"pointing game (15 px), {what}",
-                         *("hit" if pointing_game(pick(results[n]), mask, 15) else "miss"
-                           for n in ("standard", "differential"))))
-        rows.append((f"entropy (0 focused, 1 uniform), {what}",
-                     *(f"{entropy(pick(results[n])):.3f}" for n in ("standard", "differential"))))
+                         *("hit" if pointing_game(pick(n), mask, 15) else "miss" for n in MODELS)))
+        rows.append((f"entropy (0 focused, 1 uniform), {what}", *(f"{entropy(pick(n)):.3f}" for n in MODELS)))
     table = "\n".join("| " + " | ".join(r) + " |" for r in rows)
-    note = ("Mask available: the share of positive attention inside the lesion, and whether the peak hits it."
-            if mask is not None and mask.any() else
+    note = ("Mask available (green outline): the share of positive attention inside the lesion, and whether the "
+            "peak hits it." if mask is not None and mask.any() else
             "No lesion mask for this frame: only the entropy of the maps (lower = less spread, less noise).")
-    return images, table + "\n\n" + note
+    colours = ("Colours as in the Frames tab: softmax maps from 0 (dark) up, the differential map red/blue around "
+               "white 0; each saturates where the top 2% of its mass begins (Captum's outlier convention).")
+    return images, table + "\n\n" + note + " " + colours

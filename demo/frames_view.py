@@ -15,11 +15,12 @@ import numpy as np
 from diffclip.inference import Predictor
 from diffclip.memory import trim_heap
 from explain.analysis import FrameAnalysis, analyse
+from explain.display import Scale, robust_scale, show_map
 from explain.methods import EXPLAINERS, explain, get_explainer
-from explain.overlay import color_limits, overlay
 
 from .resources import MAX_IMAGES
-from .scores import scores_html
+from .scores import ood_banner, scores_html
+from .truth import FrameTruth
 
 DEFAULT_METHOD = "gradcam"
 KEPT_ATTRIBUTIONS = 4  # per session: enough to redraw the last few at another alpha
@@ -41,6 +42,7 @@ class FramesState:
     attributions: OrderedDict = field(default_factory=OrderedDict)
     selected: int = 0
     folder: Path | None = None  # the crops as PNG files, in the app (demo.sessions)
+    truths: list[FrameTruth | None] = field(default_factory=list)  # labels and lesion masks, where known
 
     @property
     def current(self) -> FrameAnalysis:
@@ -48,16 +50,26 @@ class FramesState:
             raise ValueError("upload a frame or pick an example first")
         return self.analyses[self.selected]
 
+    @property
+    def truth(self) -> FrameTruth | None:
+        """What is known about the selected frame (None: nothing)."""
+        return self.truths[self.selected] if self.selected < len(self.truths) else None
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        return self.truth.mask if self.truth is not None else None
+
 
 def analyse_frames(predictor: Predictor, files: list, names: list[str] | None = None,
-                   folder: Path | None = None) -> FramesState:
+                   folder: Path | None = None, truths: list[FrameTruth | None] | None = None) -> FramesState:
     """Analyse each file (path, PIL image or array); the message of a bad file names it. With a
-    ``folder``, the crops the model saw are kept there as PNG files instead of in memory."""
+    ``folder``, the crops the model saw are kept there as PNG files instead of in memory; ``truths``
+    (one per file, or None) is what is known about each frame."""
     if not files:
         raise ValueError("no frames given: upload one or more images, or pick an example")
     if len(files) > MAX_IMAGES:
         raise ValueError(f"{len(files)} frames uploaded; at most {MAX_IMAGES} at a time")
-    state = FramesState(folder=folder)
+    state = FramesState(folder=folder, truths=list(truths) if truths else [None] * len(files))
     for i, item in enumerate(files):
         name = (names[i] if names else None) or (Path(item).name if isinstance(item, (str, Path)) else f"frame {i + 1}")
         try:
@@ -87,33 +99,51 @@ def top_label(analysis: FrameAnalysis) -> str:
     return analysis.labels[int(np.argmax(analysis.probs))]
 
 
-def attention_overlays(analysis: FrameAnalysis, layer: int, head: str | int | None, alpha: float):
-    """Overlays of a1, a2 (None for standard attention) and diff for a 1-based ``layer``, and a caption."""
+def attention_overlays(analysis: FrameAnalysis, layer: int, head: str | int | None, alpha: float,
+                       shared_scale: bool = False, mask: np.ndarray | None = None):
+    """Overlays of a1, a2 (None for standard attention) and diff for a 1-based ``layer``, each with its
+    colour bar and the lesion outline when a ``mask`` is known, and a caption. ``shared_scale`` puts a1
+    and a2 on one scale, so that their strengths compare."""
     li = int(layer) - 1
     if not 0 <= li < analysis.num_layers:
         raise ValueError(f"layer must lie in 1..{analysis.num_layers}, got {layer}")
     h = parse_head(head)
     where = f"layer {layer}, {'head mean' if h is None else f'head {h}'}"
-    a1 = overlay(analysis.image, analysis.cls_map("a1", li, h), alpha)
+    outline = " · green outline: the lesion mask" if mask is not None and mask.any() else ""
+    m1 = analysis.cls_map("a1", li, h)
     if not analysis.has_second_map:
-        caption = f"**{where}** · standard softmax attention has a single map (a1); no a2, no difference."
+        s1 = robust_scale(m1, diverging=False)
+        a1 = show_map(analysis.image, m1, alpha, s1, "a1 (CLS row)", mask)
+        caption = (f"**{where}** · standard softmax attention has a single map (a1); no a2, no difference · "
+                   f"colours {s1.note()}{outline}")
         return a1, None, None, caption
-    d = analysis.cls_map("diff", li, h)
-    lo, hi = color_limits(d, diverging=True)
-    a2 = overlay(analysis.image, analysis.cls_map("a2", li, h), alpha)
-    diff = overlay(analysis.image, d, alpha, diverging=True, limits=(lo, hi))
+    m2, d = analysis.cls_map("a2", li, h), analysis.cls_map("diff", li, h)
+    s1, s2 = (robust_scale(m1, m2, diverging=False),) * 2 if shared_scale else (
+        robust_scale(m1, diverging=False), robust_scale(m2, diverging=False))
+    sd = robust_scale(d, diverging=True)
+    a1 = show_map(analysis.image, m1, alpha, s1, "a1 (CLS row)", mask)
+    a2 = show_map(analysis.image, m2, alpha, s2, "a2 (CLS row)", mask)
+    diff = show_map(analysis.image, d, alpha, sd, "a1 − λ·a2", mask)
     lam = analysis.lam_value(li, h)
     # one lambda per layer, or one per head (then the head mean is the mean of the heads' lambdas)
     which = "mean λ over the heads" if analysis.semantics.lambda_per == "head" and h is None else "λ"
-    caption = (f"**{where}** · {which} = {lam:.3f} · diff = a1 − λ·a2, rows sum to 1 − λ = {1 - lam:.3f}; "
-               f"diverging colours: blue negative, red positive, white zero, limits ±{hi:.3g}")
+    scales = (f"a1 and a2 on one scale, {s1.note()}" if shared_scale else
+              f"a1 {s1.note()}; a2 {s2.note()} (each on its own scale: tick 'one scale' to compare them)")
+    caption = (f"**{where}** · {which} = {lam:.3f} · diff = a1 − λ·a2, rows sum to 1 − λ = {1 - lam:.3f} · "
+               f"{scales} · diff: {sd.note()}{outline}")
     return a1, a2, diff, caption
 
 
+SIGNS = ("signed", "magnitude")
+
+
 def attribution_overlay(state: FramesState, predictor: Predictor, label: str, method_name: str, alpha: float,
-                        steps: int = 32, progress=None):
+                        steps: int = 32, progress=None, sign: str = "signed"):
     """The attribution of ``method_name`` for ``label`` on the selected frame, computed once per
-    (frame, label, method, steps) and reused for alpha changes."""
+    (frame, label, method, steps) and reused for alpha and sign changes. A signed map shows ``"signed"``
+    (diverging, centred at 0) or as its ``"magnitude"``."""
+    if sign not in SIGNS:
+        raise ValueError(f"sign must be one of {', '.join(SIGNS)}, got {sign!r}")
     analysis = state.current
     explainer = get_explainer(method_name)
     key = (state.selected, label, explainer.name, int(steps) if "steps" in explainer.uses else 0)
@@ -126,12 +156,27 @@ def attribution_overlay(state: FramesState, predictor: Predictor, label: str, me
     attr = state.attributions[key]
     j = analysis.label_index(label)
     name = state.names[state.selected] if state.selected < len(state.names) else f"frame {state.selected + 1}"
-    caption = f"**{explainer.title}** for **{label}** (p = {analysis.probs[j]:.2f}) on {name} · {attr.caption}"
-    return overlay(analysis.image, attr.map.astype(np.float32), alpha, diverging=attr.signed), caption
+    values = attr.map.astype(np.float32)
+    signed = attr.signed and sign == "signed"
+    if attr.signed and not signed:
+        values = np.abs(values)
+    scale: Scale = robust_scale(values, diverging=signed)
+    shown = "signed" if signed else "magnitude |value|" if attr.signed else "non-negative"
+    outline = " · green outline: the lesion mask" if state.mask is not None and state.mask.any() else ""
+    caption = (f"**{explainer.title}** for **{label}** (p = {analysis.probs[j]:.2f}) on {name} · {attr.caption} · "
+               f"{shown}, colours {scale.note()}{outline}")
+    image = show_map(analysis.image, values, alpha, scale, explainer.title, state.mask)
+    return image, caption
 
 
-def scores_for(analysis: FrameAnalysis) -> str:
-    return scores_html(analysis.probs, analysis.thresholds, analysis.labels)
+def scores_for(analysis: FrameAnalysis, truth: FrameTruth | None = None) -> str:
+    """The scores panel of a frame: the out-of-distribution banner when the frame does not look like the
+    training frames, and the truth marks when its labels are known."""
+    ood = getattr(analysis, "ood", None)
+    banner = ood_banner(ood.reasons, ood.score, ood.threshold) if ood is not None and ood.in_distribution is False \
+        else ""
+    labels = truth.labels if truth is not None else None
+    return scores_html(analysis.probs, analysis.thresholds, analysis.labels, truth=labels, banner=banner)
 
 
 def gallery_items(state: FramesState) -> list[tuple[np.ndarray | str, str]]:

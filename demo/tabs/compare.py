@@ -17,14 +17,23 @@ def build(ctx: AppContext) -> None:
 
     @gpu
     @plain_errors
-    def on_compare(image_path, label, alpha):
+    def on_compare(image_path, label, alpha, layer, head):
         if standard is None or differential is None or standard is differential:
             raise ValueError("comparison needs a standard and a differential model (--compare-checkpoint)")
         if not image_path:
             raise ValueError("pick an example or upload a frame to compare")
-        images, table = compare_view.compare(standard, differential, image_path, label, mask_for(image_path), alpha)
+        images, table = compare_view.compare(standard, differential, image_path, label, mask_for(image_path), alpha,
+                                             layer, head)
         return images["standard"], images["differential"], images["standard_rollout"], \
             images["differential_rollout"], table
+
+    @gpu
+    @plain_errors
+    def on_control(image_path, label, alpha, layer, head):
+        # a control moved before any frame was chosen: nothing to redraw yet
+        if not image_path:
+            return (gr.update(),) * 5
+        return on_compare(image_path, label, alpha, layer, head)
 
     def on_compare_example(evt: gr.SelectData):
         ex = example_list[evt.index]
@@ -39,11 +48,16 @@ def build(ctx: AppContext) -> None:
                                      allow_preview=False)
             cmp_image = gr.Image(label="Frame", type="filepath", elem_id="compare-image")
             cmp_label = gr.Dropdown(labels, value="blood" if "blood" in labels else labels[0], label="Label")
+            depth, heads = _shape(standard)
+            cmp_layer = gr.Slider(1, depth, value=depth, step=1, label="Layer (both models)", elem_id="compare-layer")
+            cmp_head = gr.Dropdown(["mean"] + [str(h) for h in range(heads)], value="mean",
+                                   label="Head (both models)", elem_id="compare-head")
+            cmp_alpha = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Overlay alpha", elem_id="compare-alpha")
             cmp_btn = gr.Button("Compare", variant="primary", elem_id="compare-btn")
         with gr.Column(scale=2):
             with gr.Row():
-                std_img = gr.Image(label="standard · last layer a1", type="numpy")
-                dif_img = gr.Image(label="differential · last layer diff", type="numpy")
+                std_img = gr.Image(label="standard · a1 of the chosen layer", type="numpy")
+                dif_img = gr.Image(label="differential · a1 − λ·a2 of the chosen layer", type="numpy")
             with gr.Row():
                 std_roll = gr.Image(label="standard · rollout", type="numpy")
                 dif_roll = gr.Image(label="differential · rollout", type="numpy")
@@ -51,9 +65,20 @@ def build(ctx: AppContext) -> None:
 
     cmp_gallery.select(on_compare_example, None, [cmp_image, cmp_label])
     outputs = [std_img, dif_img, std_roll, dif_roll, cmp_table]
-    comparing = cmp_btn.click(on_compare, [cmp_image, cmp_label, ctx.shared["frames.alpha"]], outputs,
-                              api_name="compare", **ctx.model_work)
+    inputs = [cmp_image, cmp_label, cmp_alpha, cmp_layer, cmp_head]
+    comparing = cmp_btn.click(on_compare, inputs, outputs, api_name="compare", **ctx.model_work)
     clear_on_failure(comparing, outputs, (None, None, None, None, STALE))
+    for control in (cmp_layer.release, cmp_alpha.release, cmp_head.input):
+        redrawing = control(on_control, inputs, outputs, show_progress="hidden", **ctx.model_work)
+        clear_on_failure(redrawing, outputs, (None, None, None, None, STALE))
+
+
+def _shape(predictor) -> tuple[int, int]:
+    """Layers and heads of a predictor's ViT (12 and 12 when there is no model to ask)."""
+    if predictor is None:
+        return 12, 12
+    blocks = predictor.model.backbone.trunk.blocks
+    return len(blocks), int(getattr(blocks[-1].attn, "num_heads", 12))
 
 
 COMPARE = Tab("compare", "Compare", build)

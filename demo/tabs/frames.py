@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from .. import frames_view
+from .. import frames_view, truth
 from ..callbacks import (
     STALE,
     analyse_in_session,
@@ -23,16 +23,23 @@ from .base import AppContext, Tab
 
 def build(ctx: AppContext) -> None:
     main, labels, example_list = ctx.bank.main, ctx.labels, ctx.examples
+    size = main.pre.image_size
 
     @gpu
     @plain_errors
-    def on_analyse(files, previous, request: gr.Request, names=None):
-        return show_frame(analyse_in_session(main, file_paths(files), names, previous, request), 0)
+    def on_analyse(files, previous, request: gr.Request):
+        # masks (frame_000123_mask.png) and a label CSV uploaded with synthetic frames are their truth
+        frames, masks, labelled = truth.split_uploads(file_paths(files))
+        truths = [truth.truth_for(f, masks, labelled, size) for f in frames]
+        return show_frame(analyse_in_session(main, frames, None, previous, request, truths), 0)
 
+    @gpu
     @plain_errors
     def on_example(previous, request: gr.Request, evt: gr.SelectData):
         ex = example_list[evt.index]
-        return on_analyse([str(ex.image)], previous, request, [f"example: {ex.shows}"])
+        known = truth.FrameTruth(frozenset(ex.labels), truth.load_mask(ex.mask, size) if ex.mask else None)
+        state = analyse_in_session(main, [str(ex.image)], [f"example: {ex.shows}"], previous, request, [known])
+        return show_frame(state, 0)
 
     @plain_errors
     def on_select(state, evt: gr.SelectData):
@@ -40,20 +47,21 @@ def build(ctx: AppContext) -> None:
 
     @gpu
     @plain_errors
-    def on_attribution(state, label, method, alpha, steps, progress=gr.Progress()):
+    def on_attribution(state, label, method, alpha, steps, sign, progress=gr.Progress()):
         img, caption = frames_view.attribution_overlay(require_frames(state), main, label, method, alpha, steps,
-                                                       progress=lambda f: progress(f, desc=method))
+                                                       progress=lambda f: progress(f, desc=method), sign=sign)
         return img, caption, state
 
     frames_state = gr.State(None, time_to_live=ctx.session_ttl, delete_callback=release_frames)
     with gr.Row():
         with gr.Column(scale=1):
-            upload = gr.File(label="Upload frames (PNG, JPEG; RGB, RGBA, grayscale, 16-bit)",
-                             file_count="multiple", file_types=["image"], elem_id="frame-upload")
+            upload = gr.File(label="Upload frames (PNG, JPEG; RGB, RGBA, grayscale, 16-bit); optionally their "
+                                   "masks (frame_000123_mask.png) and a label CSV with a 'frame' column",
+                             file_count="multiple", file_types=["image", ".csv"], elem_id="frame-upload")
             analyse_btn = gr.Button("Analyse", variant="primary", elem_id="analyse-btn")
             example_gallery = gr.Gallery(
                 value=[(str(e.image), e.shows) for e in example_list], label="Examples (synthetic; click one)",
-                columns=4, height=220, allow_preview=False, elem_id="example-gallery")
+                columns=4, height=220, allow_preview=False, object_fit="contain", elem_id="example-gallery")
             frame_gallery = gr.Gallery(label="Analysed frames (click to select)", columns=4, height=200,
                                        allow_preview=False, object_fit="contain", elem_id="frame-gallery")
         with gr.Column(scale=1):
@@ -62,6 +70,7 @@ def build(ctx: AppContext) -> None:
         layer = gr.Slider(1, 12, value=12, step=1, label="Layer", elem_id="layer")
         head = gr.Dropdown(["mean"], value="mean", label="Head", elem_id="head")
         alpha = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Overlay alpha", elem_id="alpha")
+        shared = gr.Checkbox(False, label="a1 and a2 on one colour scale", elem_id="shared-scale")
     attn_caption = gr.Markdown()
     with gr.Row():
         a1_img = gr.Image(label="a1 · softmax map 1", type="numpy", elem_id="a1")
@@ -73,13 +82,14 @@ def build(ctx: AppContext) -> None:
         label = gr.Dropdown(labels, value=labels[0], label="Label to explain", elem_id="label")
         method = gr.Dropdown(choices, value=choices[0], label="Attribution method", elem_id="method")
         steps = gr.Slider(4, 128, value=32, step=4, label="IG steps (quality vs time)")
+        sign = gr.Radio(list(frames_view.SIGNS), value="signed", label="Signed maps shown", elem_id="sign")
         explain_btn = gr.Button("Explain", elem_id="explain-btn")
     attr_caption = gr.Markdown(elem_id="attribution-caption")
 
     analysed = [frames_state, frame_gallery, scores, layer, head, label]
-    view = [frames_state, layer, head, alpha]
+    view = [frames_state, layer, head, alpha, shared]
     overlays = [a1_img, a2_img, diff_img, attn_caption]
-    attr_in, attr_out = [frames_state, label, method, alpha, steps], [attr_img, attr_caption, frames_state]
+    attr_in, attr_out = [frames_state, label, method, alpha, steps, sign], [attr_img, attr_caption, frames_state]
     work = ctx.model_work
     # a failed analysis clears every view of the frames (they showed the previous ones)
     cleared = [*analysed, *overlays, attr_img, attr_caption]
@@ -97,9 +107,10 @@ def build(ctx: AppContext) -> None:
         render_attention, view, overlays, show_progress="hidden")
     for explaining in (selecting.success(on_attribution, attr_in, attr_out, **work),
                        label.input(on_attribution, attr_in, attr_out, **work),
-                       method.input(on_attribution, attr_in, attr_out, **work)):
+                       method.input(on_attribution, attr_in, attr_out, **work),
+                       sign.input(on_attribution, attr_in, attr_out, **work)):
         clear_on_failure(explaining, [attr_img, attr_caption], (None, ""))
-    for control in (layer, head, alpha):
+    for control in (layer, head, alpha, shared):
         control.change(render_attention, view, overlays, show_progress="hidden")
     explaining = explain_btn.click(on_attribution, attr_in, attr_out, api_name="attribution", **work)
     clear_on_failure(explaining, [attr_img, attr_caption], (None, ""))

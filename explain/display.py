@@ -1,0 +1,110 @@
+"""How a map is shown: robust colour limits, a colour bar beside it, and the lesion outline on it.
+
+Colour limits follow Captum's visualisation convention (``outlier_perc``): the scale saturates at the value
+below which 98% of the map's absolute mass lies, so one hot pixel cannot wash the rest of the map out.
+Signed maps use a diverging colour map centred at zero with symmetric limits; magnitudes and non-negative
+maps (attention) a sequential one from zero. docs/design.md, "Reading a map", says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from captum.attr._utils.visualization import _cumulative_sum_threshold
+from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize, TwoSlopeNorm
+from matplotlib.figure import Figure
+
+from .overlay import DIVERGING, SEQUENTIAL, figure_to_rgb, overlay
+
+OUTLIER_PERC = 2.0  # Captum's default: the top 2% of the absolute mass saturates the colours
+OUTLINE = (0, 255, 0)  # the lesion mask's outline: green is neither in inferno nor in RdBu
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Colour limits of one panel (or of several panels shown on one scale)."""
+
+    lo: float
+    hi: float
+    diverging: bool
+    clipped: bool  # some values lie beyond the limits and show at full colour
+    outlier_perc: float = OUTLIER_PERC
+
+    @property
+    def cmap(self):
+        return colormaps[DIVERGING if self.diverging else SEQUENTIAL]
+
+    @property
+    def norm(self):
+        return TwoSlopeNorm(vmin=self.lo, vcenter=0.0, vmax=self.hi) if self.diverging else Normalize(self.lo, self.hi)
+
+    @property
+    def limits(self) -> tuple[float, float]:
+        return self.lo, self.hi
+
+    def note(self) -> str:
+        """One sentence on what the colours mean, for a caption."""
+        if self.diverging:
+            text = f"red positive, blue negative, white 0; limits ±{self.hi:.3g}"
+        else:
+            text = f"from 0 (dark) to {self.hi:.3g} (bright)"
+        if self.clipped:
+            text += (f"; values beyond hold the top {self.outlier_perc:g}% of the map's mass and show at full "
+                     "colour (Captum's outlier convention)")
+        return text
+
+
+def robust_scale(*maps: np.ndarray, diverging: bool, outlier_perc: float = OUTLIER_PERC) -> Scale:
+    """One :class:`Scale` for the given maps together: saturates at Captum's cumulative-sum threshold of
+    their absolute values at ``100 - outlier_perc`` percent of the mass."""
+    values = np.concatenate([np.abs(np.asarray(m, np.float64)).ravel() for m in maps])
+    values = values[np.isfinite(values)]
+    if values.size == 0 or values.max() <= 0:
+        return Scale(-1e-12 if diverging else 0.0, 1e-12, diverging, False, outlier_perc)
+    limit = float(_cumulative_sum_threshold(values, 100.0 - outlier_perc))
+    limit = limit if limit > 0 else float(values.max())
+    return Scale(-limit if diverging else 0.0, limit, diverging, bool(values.max() > limit), outlier_perc)
+
+
+def draw_outline(rgb: np.ndarray, mask: np.ndarray | None, colour=OUTLINE, thickness: int = 1) -> np.ndarray:
+    """``rgb`` with the outline of ``mask`` (bool, same height and width) drawn on it; a copy."""
+    out = np.ascontiguousarray(rgb).copy()
+    if mask is None or not np.any(mask):
+        return out
+    mask = np.asarray(mask)
+    if mask.shape != out.shape[:2]:
+        raise ValueError(f"mask {mask.shape} does not match the image {out.shape[:2]}")
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(out, contours, -1, colour, thickness)
+    return out
+
+
+def with_colorbar(rgb: np.ndarray, scale: Scale, label: str = "") -> np.ndarray:
+    """The image with a labelled colour bar on its right, as one RGB array (what is saved is what is read)."""
+    h, w = rgb.shape[:2]
+    dpi = 100
+    fig = Figure(figsize=((w + 110) / dpi, (h + 8) / dpi), dpi=dpi, facecolor="white")
+    ax = fig.add_axes((4 / (w + 110), 4 / (h + 8), w / (w + 110), h / (h + 8)))
+    ax.imshow(rgb, interpolation="nearest")
+    ax.set_axis_off()
+    cax = fig.add_axes(((w + 14) / (w + 110), 0.08, 12 / (w + 110), 0.84))
+    extend = ("both" if scale.diverging else "max") if scale.clipped else "neither"
+    bar = fig.colorbar(ScalarMappable(norm=scale.norm, cmap=scale.cmap), cax=cax, extend=extend)
+    bar.ax.tick_params(labelsize=7)
+    if scale.diverging:
+        bar.set_ticks([scale.lo, scale.lo / 2, 0.0, scale.hi / 2, scale.hi])
+    bar.ax.yaxis.set_major_formatter("{x:.2g}")
+    if label:
+        bar.set_label(label, fontsize=7)
+    return figure_to_rgb(fig)
+
+
+def show_map(image: np.ndarray, map2d: np.ndarray, alpha: float, scale: Scale, label: str = "",
+             mask: np.ndarray | None = None) -> np.ndarray:
+    """The map over the frame on ``scale``, the lesion outline when a mask is known, and a colour bar."""
+    blended = overlay(image, map2d, alpha, diverging=scale.diverging, limits=scale.limits)
+    return with_colorbar(draw_outline(blended, mask), scale, label)

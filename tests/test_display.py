@@ -1,0 +1,117 @@
+"""How maps and scores are shown: robust colour limits (Captum's convention), colour bars, the lesion
+outline, truth marks on the scores and the sidecar truth of uploads."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from captum.attr._utils.visualization import _normalize_attr
+from PIL import Image
+
+from demo.frames_view import scores_for
+from demo.scores import scores_html
+from demo.truth import FrameTruth, load_mask, read_truth_csv, split_uploads, truth_for
+from explain.display import OUTLINE, draw_outline, robust_scale, with_colorbar
+
+
+def test_limits_saturate_where_the_top_two_percent_of_the_mass_begins():
+    # 1000 ones and one 5: 98% of the mass (984.9 of 1005) is reached inside the ones, so the limit is 1
+    values = np.array([1.0] * 1000 + [5.0])
+    s = robust_scale(values, diverging=False)
+    assert (s.lo, s.hi, s.clipped) == (0.0, 1.0, True)
+    # one value holding more than 2% of the mass is its own limit: nothing is clipped
+    s = robust_scale(np.array([1.0, 1.0, 1.0, 1.0, 96.0]), diverging=False)
+    assert (s.hi, s.clipped) == (96.0, False)
+    # signed maps: symmetric limits from the absolute values
+    s = robust_scale(np.array([-1.0] * 500 + [1.0] * 500 + [-5.0]), diverging=True)
+    assert (s.lo, s.hi, s.clipped) == (-1.0, 1.0, True)
+    assert "top 2% of the map's mass" in s.note() and "±1" in s.note()
+    # two maps on one scale: the limit of their values together
+    assert robust_scale(np.ones(10), np.full(10, 3.0), diverging=False).hi == 3.0
+    assert robust_scale(np.zeros(4), diverging=False).hi > 0  # an empty map still has a valid scale
+
+
+def test_the_scale_equals_captums_normalisation():
+    rng = np.random.default_rng(0)
+    m = rng.standard_t(2, size=(32, 32))  # heavy tails: a few outliers
+    s = robust_scale(m, diverging=True)
+    assert np.allclose(np.clip(m / s.hi, -1, 1), _normalize_attr(m, "all", 2))
+    pos = np.abs(m)
+    assert np.allclose(np.clip(pos / robust_scale(pos, diverging=False).hi, 0, 1),
+                       _normalize_attr(pos, "absolute_value", 2))
+
+
+def test_the_outline_follows_the_mask_border():
+    img = np.zeros((10, 10, 3), np.uint8)
+    mask = np.zeros((10, 10), bool)
+    mask[3:7, 3:7] = True
+    out = draw_outline(img, mask)
+    border = mask & ~np.pad(mask[1:-1, 1:-1] & mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:], 1)
+    assert np.array_equal((out == OUTLINE).all(-1), border) and border.sum() == 12
+    assert not img.any()  # the input is not drawn on
+    assert np.array_equal(draw_outline(img, None), img)
+    with pytest.raises(ValueError, match="does not match"):
+        draw_outline(img, np.ones((5, 5), bool))
+
+
+def test_a_colour_bar_sits_beside_the_image():
+    img = np.zeros((224, 224, 3), np.uint8)
+    img[:, :112] = (200, 30, 30)
+    out = with_colorbar(img, robust_scale(np.arange(10.0), diverging=False), "attention")
+    assert out.shape[0] >= 224 and out.shape[1] >= 224 + 60
+    assert np.abs(out[60:160, 20:90].astype(int) - (200, 30, 30)).max() <= 2  # the image itself, unscaled
+    strip = out[30:200, 224:].reshape(-1, 3)
+    # the bar's colours: inferno's dark end and bright end are both there
+    assert (strip.sum(1) < 60).any() and ((strip[:, 0] > 230) & (strip[:, 1] > 200) & (strip[:, 2] < 160)).any()
+
+
+def test_scores_mark_hits_misses_and_false_alarms():
+    labels = ["colon", "blood", "polyp", "ulcer"]
+    probs = np.array([0.9, 0.2, 0.8, 0.1])
+    html = scores_html(probs, [0.5] * 4, labels, truth={"colon", "blood"})
+    outcome = {lab: html.split(f'data-label="{lab}"')[1].split('data-outcome="')[1].split('"')[0] for lab in labels}
+    assert outcome == {"colon": "hit", "blood": "miss", "polyp": "false alarm", "ulcer": ""}
+    assert "section" in html and "lesion" in html and "missed" in html  # the legend names colours and marks
+    assert 'data-outcome=""' in scores_html(probs, [0.5] * 4, labels) and "missed" not in scores_html(
+        probs, [0.5] * 4, labels)
+
+
+def test_the_ood_banner_shows_only_for_frames_out_of_distribution():
+    def analysis(flag):
+        ood = SimpleNamespace(in_distribution=flag, score=9.0, threshold=3.0, reasons=["no field of view"])
+        return SimpleNamespace(probs=np.array([0.7, 0.1]), thresholds=[0.5, 0.5], labels=["colon", "blood"], ood=ood)
+
+    assert "does not look like a capsule endoscopy frame" in scores_for(analysis(False))
+    assert "no field of view" in scores_for(analysis(False))
+    for flag in (True, None):
+        assert "dc-ood" not in scores_for(analysis(flag))
+
+
+def test_uploads_carry_their_truth(tmp_path):
+    frame, mask = tmp_path / "frame_000012.PNG", tmp_path / "frame_000012_mask.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(frame)
+    m = np.zeros((8, 8), np.uint8)
+    m[2:4, 2:4] = 3
+    Image.fromarray(m).save(mask)
+    csv = tmp_path / "labels.csv"
+    csv.write_text("index,colon,blood,polyp,frame\n0,1,0,0,11\n1,1,1,0,12\n")
+    frames, masks, truth = split_uploads([str(frame), str(mask), str(csv)])
+    assert frames == [str(frame)] and truth == {11: frozenset({"colon"}), 12: frozenset({"colon", "blood"})}
+    known = truth_for(frames[0], masks, truth, 4)
+    assert known.labels == {"colon", "blood"}
+    assert np.array_equal(known.mask, load_mask(mask, 4)) and known.mask.sum() == 1  # resized like the crop
+    assert truth_for(str(tmp_path / "other.png"), masks, truth, 4) is None
+    assert FrameTruth().labels is None
+
+
+def test_bad_truth_files_say_what_is_wrong(tmp_path):
+    no_frame = tmp_path / "a.csv"
+    no_frame.write_text("colon,blood\n1,0\n")
+    with pytest.raises(ValueError, match="a.csv: a label CSV needs a 'frame' column"):
+        read_truth_csv(no_frame)
+    words = tmp_path / "b.csv"
+    words.write_text("frame,colon\n3,yes\n")
+    with pytest.raises(ValueError, match="b.csv:2: frame and label values must be numbers"):
+        read_truth_csv(words)
+    with pytest.raises(ValueError, match="only masks or label CSVs"):
+        split_uploads([str(tmp_path / "frame_000001_mask.png")])
