@@ -1,5 +1,6 @@
 """Clip view logic: sample a clip, predict every sampled frame with its attention, derive events, and
-write the downloads (RARE-VISION JSON, per-frame CSV, H.264 overlay MP4, timeline PNG)."""
+write the downloads (RARE-VISION JSON, per-frame CSV, H.264 overlay MP4, timeline PNG). With a truth JSON
+(demo.clip_truth) the timeline draws it under the predictions; demo.clip_notes says what was analysed."""
 
 from __future__ import annotations
 
@@ -17,11 +18,15 @@ from diffclip.inference import Predictor
 from diffclip.memory import trim_heap
 from diffclip.mp4 import write_mp4
 from diffclip.pipeline import batches, probability_rows, video_result
-from diffclip.timeline import save_timeline
+from diffclip.postprocess import ACTIVE_OWN, ACTIVE_SMOOTHED, activity_reasons
+from diffclip.timeline import draw_marker, save_timeline
 from diffclip.video import Sampling, video_source
 from explain.maps import cls_map
 from explain.overlay import overlay
 
+from .captions import draw_lines
+from .clip_notes import Coverage, clip_notes
+from .clip_truth import ClipScores, ClipTruth, read_truth, score_clip
 from .resources import MAX_CLIP_FRAMES, MAX_CLIP_SECONDS
 from .sessions import FOLDERS
 
@@ -39,20 +44,47 @@ class ClipResult:
     files: dict[str, Path]
     warnings: list[str] = field(default_factory=list)  # e.g. a truncated file
     folder: Path | None = None  # where the files are; removed with the session (demo.sessions)
+    coverage: Coverage | None = None  # what part of the video, at what rate (demo.clip_notes)
+    truth: ClipTruth | None = None  # the ground truth, when one was given
 
     def image(self, i: int) -> np.ndarray:
         """Sampled crop ``i`` as (S, S, 3) uint8 RGB."""
         return _read_rgb(self.images[i])
 
+    def scores(self, labels) -> ClipScores | None:
+        """The challenge's temporal AP per label on the analysed frames (None without truth)."""
+        if self.truth is None:
+            return None
+        first = int(self.frames[0])
+        last = self.coverage.last_frame if self.coverage is not None else int(self.frames[-1])
+        return score_clip(self.truth, self.events, first, last, list(labels))
 
-def clip_duration(path: str | Path) -> float | None:
+
+@dataclass(frozen=True)
+class VideoFacts:
+    fps: float | None
+    frames: int | None
+    duration: float | None
+
+
+def video_facts(path: str | Path) -> VideoFacts:
+    """The video's own frame rate, frame count and duration, from its container."""
     import av
 
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        rate = float(stream.average_rate) if stream.average_rate else None
         if stream.duration is not None:
-            return float(stream.duration * stream.time_base)
-        return float(container.duration / 1_000_000) if container.duration else None
+            duration = float(stream.duration * stream.time_base)
+        else:
+            duration = float(container.duration / 1_000_000) if container.duration else None
+        count = stream.frames or (int(round(duration * rate)) if duration and rate else None)
+    return VideoFacts(rate, count, duration)
+
+
+def clip_duration(path: str | Path) -> float | None:
+    """The clip's length in seconds (None when the container does not say)."""
+    return video_facts(path).duration
 
 
 def check_clip(path: str | Path | None) -> Path:
@@ -73,22 +105,41 @@ def check_clip(path: str | Path | None) -> Path:
     return path
 
 
+def load_truth(truth_file: str | Path | None, path: Path, labels) -> ClipTruth | None:
+    """The clip's truth from a RARE-VISION JSON (None without one); plain errors name the file."""
+    if not truth_file:
+        return None
+    return read_truth(truth_file, path.stem, video_facts(path).frames, path.name, list(labels))
+
+
+def truth_for(result: ClipResult, truth_file: str | Path | None, labels) -> ClipTruth | None:
+    """The truth for an analysed clip from a RARE-VISION JSON given afterwards (None without one)."""
+    if not truth_file:
+        return None
+    count = result.coverage.frame_count if result.coverage is not None else None
+    return read_truth(truth_file, result.video_id, count, f"clip {result.video_id!r}", list(labels))
+
+
 def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames: int,
                  progress: Callable[[float, str], None] | None = None, out_dir: str | Path | None = None,
-                 overlay_alpha: float = 0.45, session: str | None = None) -> ClipResult:
+                 overlay_alpha: float = 0.45, session: str | None = None,
+                 truth_file: str | Path | None = None) -> ClipResult:
     """Predict the sampled frames of a clip (with attention for the overlay video) and write the downloads
-    and the sampled crops into ``out_dir`` (default: a new folder of ``session``, see demo.sessions)."""
+    and the sampled crops into ``out_dir`` (default: a new folder of ``session``, see demo.sessions).
+    A ``truth_file`` (RARE-VISION JSON) is checked before any frame is decoded."""
     path = check_clip(path)
+    truth = load_truth(truth_file, path, predictor.labels)
     trim_heap()  # what earlier analyses freed goes back to the system (see diffclip.memory)
     if out_dir is not None:
-        return _analyse_into(Path(out_dir), predictor, path, fps, max_frames, progress, overlay_alpha)
+        return _analyse_into(Path(out_dir), predictor, path, fps, max_frames, progress, overlay_alpha, truth)
     with FOLDERS.filling(session) as out:
-        return _analyse_into(out, predictor, path, fps, max_frames, progress, overlay_alpha)
+        return _analyse_into(out, predictor, path, fps, max_frames, progress, overlay_alpha, truth)
 
 
 def _analyse_into(out: Path, predictor: Predictor, path: Path, fps: float, max_frames: int, progress,
-                  overlay_alpha: float) -> ClipResult:
+                  overlay_alpha: float, truth: ClipTruth | None = None) -> ClipResult:
     max_frames = int(min(max_frames, MAX_CLIP_FRAMES))
+    facts = video_facts(path)
     source = video_source(path, Sampling(fps=float(fps), max_frames=max_frames), video_id=path.stem)
     total = source.estimate or max_frames
     (out / "frames").mkdir(parents=True, exist_ok=True)
@@ -112,16 +163,52 @@ def _analyse_into(out: Path, predictor: Predictor, path: Path, fps: float, max_f
     res = video_result(predictor, path.stem, numbers, times, np.concatenate(probs))
     frames, probs_arr, active = res.frames, res.probs, res.active
     stem = path.stem
+    coverage = Coverage(frames, res.times, facts.fps, facts.frames, facts.duration, float(fps), max_frames)
     files = {
         "events": write_json(out / f"{stem}_events.json", events_document({stem: res.events}), indent=1),
         "probs": _write_probs(out / f"{stem}_probs.csv", stem, frames, probs_arr, predictor.labels),
-        "timeline": save_timeline(out / f"{stem}_timeline.png", frames, probs_arr, predictor.thresholds, active,
-                                  predictor.labels, title=f"clip {stem}"),
+        "timeline": out / f"{stem}_timeline.png",
         "overlay": _write_overlay_mp4(out / f"{stem}_overlay.mp4", images, heat, active, predictor.labels, fps,
-                                      overlay_alpha, diverging=predictor.model.attention_semantics.signed),
+                                      overlay_alpha, diverging=predictor.model.attention_semantics.signed,
+                                      frames=frames, times=res.times),
     }
-    return ClipResult(stem, frames, res.times, images, probs_arr, active, res.events, res.scored_events, files,
-                      list(source.warnings), out)
+    result = ClipResult(stem, frames, res.times, images, probs_arr, active, res.events, res.scored_events, files,
+                        list(source.warnings), out, coverage, truth)
+    draw_timeline(result, predictor.thresholds, predictor.labels)
+    return result
+
+
+def draw_timeline(result: ClipResult, thresholds, labels) -> Path:
+    """(Re)draw the clip's timeline PNG, with its ground truth when known and without a marker (see
+    :func:`timeline_image`); after a new truth file, call it again."""
+    cov = result.coverage
+    title = f"Clip {result.video_id!r}: per-label probability and predicted events" + \
+        (", ground truth in black" if result.truth else "")
+    return save_timeline(result.files["timeline"], result.frames, result.probs, thresholds, result.active,
+                         list(labels), title=title, truth=result.truth.segments() if result.truth else None,
+                         extent=cov.frame_count if cov else None, fps=cov.video_fps if cov else None,
+                         marker_legend=True)
+
+
+def timeline_image(result: ClipResult, index: int | None = None) -> np.ndarray:
+    """The timeline as an RGB image with the sampled frame ``index`` marked: the drawn PNG plus an orange
+    line in pixels (milliseconds, so the marker follows the slider at once)."""
+    base = _read_rgb(result.files["timeline"])
+    if index is None:
+        return base
+    cov = result.coverage
+    return draw_marker(base, int(result.frames[index]), result.frames, cov.frame_count if cov else None)
+
+
+def notes(result: ClipResult) -> str:
+    """Markdown: what was analysed, at what rate, how events were formed (demo.clip_notes), and what did
+    not match in the truth file."""
+    text = clip_notes(result.coverage) if result.coverage is not None else ""
+    if result.truth is not None:
+        text += f"\n\nGround truth: {result.truth.name} ({len(result.truth.events)} events), drawn in black under " \
+                "each row of the timeline."
+        text += "".join(f"\n\n**Note:** {note}" for note in result.truth.notes)
+    return text
 
 
 def _write_rgb(path: Path, rgb: np.ndarray) -> Path:
@@ -146,31 +233,54 @@ def _write_probs(path: Path, video_id: str, frames, probs, labels) -> Path:
 
 
 def _write_overlay_mp4(path: Path, images, heat, active, labels, fps: float, alpha: float,
-                       diverging: bool) -> Path:
+                       diverging: bool, frames=None, times=None) -> Path:
     """H.264 (yuv420p) MP4 that browsers play: each sampled frame with the last layer's attention and
-    its labels after the temporal post-processing (the same ones as the events and the timeline)."""
-    def frames():
-        for img_path, h, row in zip(images, heat, active, strict=True):
+    its labels after the temporal post-processing (the same ones as the events and the timeline), drawn
+    once each (demo.captions), and the frame's number and time at the bottom."""
+    n = len(images)
+    frames = range(n) if frames is None else frames
+    times = [float("nan")] * n if times is None else times
+
+    def encoded():
+        for img_path, h, row, number, t in zip(images, heat, active, frames, times, strict=True):
             img = _read_rgb(img_path)
             size = img.shape[0] * 2  # upscale for legibility
             frame = cv2.resize(overlay(img, h, alpha, diverging=diverging), (size, size),
                                interpolation=cv2.INTER_LINEAR)
             on = [lab for lab, is_on in zip(labels, row, strict=True) if is_on]
-            for k, text in enumerate(on[:4]):
-                cv2.putText(frame, text, (8, 22 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
-                cv2.putText(frame, text, (8, 22 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1,
-                            cv2.LINE_AA)
-            yield frame
+            shown = on[:4] + ([f"+{len(on) - 4} more"] if len(on) > 4 else [])
+            when = f"frame {int(number)}" + (f" · {t:.1f} s" if np.isfinite(t) else "")
+            yield draw_lines(frame, shown, bottom=when)
 
-    return write_mp4(frames(), path, fps, crf=23)
+    return write_mp4(encoded(), path, fps, crf=23)
 
 
-def events_rows(result: ClipResult, labels) -> list[list]:
-    """Rows for the events table: start, end, sampled frames, and each label with its mean probability."""
+EVENT_HEADERS = ["start frame", "end frame", "time (s)", "sampled frames",
+                 "active by its own probability: mean (frames at or above threshold)",
+                 "active only through smoothing or gap filling: mean < threshold"]
+
+
+def events_rows(result: ClipResult, labels, thresholds) -> list[list]:
+    """Rows for the events table: start, end, time, sampled frames, then each label of the event with its
+    mean probability over the event's frames, split by why it is active: by its own probability (on at
+    least one frame it reaches its threshold) or only because the median filter or the gap filling
+    switched it on (diffclip.postprocess.activity_reasons)."""
     labels = list(labels)
+    thresholds = np.asarray(thresholds, dtype=float)
+    reasons = activity_reasons(result.probs, thresholds, result.active)
+    fps = result.coverage.video_fps if result.coverage is not None else None
     rows = []
     for ev in result.events:
         sel = (result.frames >= ev["start"]) & (result.frames <= ev["end"])
-        named = [f"{lab} ({result.probs[sel, labels.index(lab)].mean():.2f})" for lab in ev["label"]]
-        rows.append([ev["start"], ev["end"], int(sel.sum()), ", ".join(named)])
+        own, smoothed = [], []
+        for lab in ev["label"]:
+            j = labels.index(lab)
+            mean = result.probs[sel, j].mean()
+            n_own = int((reasons[sel, j] == ACTIVE_OWN).sum())
+            if n_own:
+                own.append(f"{lab} {mean:.2f}" + ("" if n_own == sel.sum() else f" ({n_own} of {int(sel.sum())})"))
+            elif (reasons[sel, j] == ACTIVE_SMOOTHED).any():
+                smoothed.append(f"{lab} {mean:.2f} < {thresholds[j]:.2f}")
+        when = f"{ev['start'] / fps:.1f}-{(ev['end'] + 1) / fps:.1f}" if fps else ""
+        rows.append([ev["start"], ev["end"], when, int(sel.sum()), ", ".join(own), ", ".join(smoothed)])
     return rows

@@ -1,5 +1,10 @@
 """Temporal post-processing of per-frame probabilities, label by label, as the paper's code does it
-(docs/design.md, "The paper's recipe"): threshold -> median filter -> drop short runs -> fill gaps."""
+(docs/design.md, "The paper's recipe"): threshold -> median filter -> drop short runs -> fill gaps.
+
+One unit everywhere: windows, shortest runs and gaps count **sampled frames**, i.e. rows of the
+probability sequence (what the model scored), never seconds and never the video's own frame numbers.
+`diffclip predict --median-window/--min-length/--max-gap` and the app's Clip tab both use it; at 5
+sampled frames per second the default median window of 7 spans 1.4 s of video."""
 
 from __future__ import annotations
 
@@ -22,11 +27,18 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
 @dataclass(frozen=True)
 class PostProcess:
     """Per label: threshold -> median filter -> drop short runs -> merge short gaps (docs/design.md).
-    Windows and lengths count sampled frames."""
+    All three count sampled frames (rows of the probability sequence): ``median_window`` (odd) is the
+    median filter's width, runs shorter than ``min_length`` are dropped, gaps of at most ``max_gap``
+    are filled."""
 
     median_window: int = 7
     min_length: int = 3
     max_gap: int = 5
+
+    def seconds(self, sampled_fps: float) -> dict[str, float]:
+        """The three lengths in seconds of video when frames are sampled at ``sampled_fps`` per second."""
+        return {"median_window": self.median_window / sampled_fps, "min_length": self.min_length / sampled_fps,
+                "max_gap": self.max_gap / sampled_fps}
 
     def __post_init__(self) -> None:
         if self.median_window < 1 or self.median_window % 2 == 0:
@@ -73,4 +85,22 @@ def postprocess(probs: np.ndarray, thresholds: np.ndarray, config: PostProcess =
         col = median_filter_binary(active[:, j], config.median_window)
         col = drop_short_runs(col, config.min_length)
         out[:, j] = merge_gaps(col, config.max_gap)
+    return out
+
+
+#: Why a label is on or off on a frame after :func:`postprocess` (see :func:`activity_reasons`).
+INACTIVE, ACTIVE_OWN, ACTIVE_SMOOTHED, SUPPRESSED = 0, 1, 2, 3
+
+
+def activity_reasons(probs: np.ndarray, thresholds: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """(N, L) codes: ``ACTIVE_OWN`` where a label is active and its own probability reaches its
+    threshold, ``ACTIVE_SMOOTHED`` where it is active only because the median filter or the gap filling
+    switched it on (probability below the threshold), ``SUPPRESSED`` where the probability reaches the
+    threshold but the filter or the shortest-run rule switched it off, ``INACTIVE`` elsewhere."""
+    above = np.asarray(probs) >= np.asarray(thresholds)[None, :]
+    active = np.asarray(active, bool)
+    out = np.full(above.shape, INACTIVE, dtype=np.int8)
+    out[active & above] = ACTIVE_OWN
+    out[active & ~above] = ACTIVE_SMOOTHED
+    out[~active & above] = SUPPRESSED
     return out

@@ -32,9 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto: bf16 on CPUs with AMX/AVX512-BF16 and on CUDA, fp32 elsewhere (default auto)")
     parser.add_argument("--workers", type=int, default=None,
                         help="decoding processes for frame folders (default: 0 on CPU, one per spare core up to 16 with a GPU)")
-    parser.add_argument("--median-window", type=int, default=post.median_window)
-    parser.add_argument("--min-length", type=int, default=post.min_length)
-    parser.add_argument("--max-gap", type=int, default=post.max_gap)
+    # one unit for all three, shared with the app's Clip tab: sampled frames (diffclip.postprocess)
+    unit = "in sampled frames (rows kept after --stride/--fps), not seconds or video frame numbers"
+    parser.add_argument("--median-window", type=int, default=post.median_window,
+                        help=f"median filter width, odd, {unit} (default {post.median_window})")
+    parser.add_argument("--min-length", type=int, default=post.min_length,
+                        help=f"drop events shorter than this, {unit} (default {post.min_length})")
+    parser.add_argument("--max-gap", type=int, default=post.max_gap,
+                        help=f"fill gaps of at most this many, {unit} (default {post.max_gap})")
 
 
 def timeline_path(plot: str, video_id: str, several: bool):

@@ -1,0 +1,103 @@
+"""What a clip analysis covered, said plainly: the part of the video analysed (and what cut it), the
+sampling rate actually used, and the temporal post-processing in its one unit (sampled frames)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from diffclip.postprocess import DEFAULT_POSTPROCESS, PostProcess
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The sampled frames' numbers and times, and what the video and the request were."""
+
+    frames: np.ndarray  # sampled frame numbers
+    times: np.ndarray  # their times in seconds (NaN where unknown)
+    video_fps: float | None  # the video's own frame rate
+    frame_count: int | None  # frames in the video
+    duration: float | None  # seconds
+    requested_fps: float | None
+    max_frames: int
+
+    @property
+    def step(self) -> float:
+        """Typical distance between two sampled frames, in video frames."""
+        return float(np.median(np.diff(self.frames))) if len(self.frames) > 1 else 1.0
+
+    @property
+    def last_frame(self) -> int:
+        """The last video frame the analysis stands for: the last sample covers up to the next one."""
+        last = int(self.frames[-1] + round(self.step) - 1)
+        return min(last, self.frame_count - 1) if self.frame_count else last
+
+    @property
+    def sampled_fps(self) -> float | None:
+        """Sampled frames per second of video, as used (not as asked)."""
+        if self.video_fps:
+            return self.video_fps / self.step
+        t = self.times[np.isfinite(self.times)]
+        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else None
+
+    @property
+    def analysed_seconds(self) -> float | None:
+        """Seconds of video the analysis covers (from its first sampled frame)."""
+        if not self.video_fps:
+            return None
+        return (self.last_frame + 1 - self.frames[0]) / self.video_fps
+
+    @property
+    def capped(self) -> bool:
+        """True when the frame cap, not the video's end, stopped the analysis."""
+        return len(self.frames) >= self.max_frames and self.frame_count is not None and \
+            self.last_frame < self.frame_count - 1
+
+
+def coverage_note(c: Coverage) -> str:
+    """"Analysed 0-10.0 s of 10.0 s (frames 0-99 of 100) ...", saying what stopped it when it is short."""
+    n = len(c.frames)
+    if c.video_fps and c.duration:
+        span = f"{c.frames[0] / c.video_fps:.1f}-{c.analysed_seconds + c.frames[0] / c.video_fps:.1f} s of {c.duration:.1f} s"
+    else:
+        span = f"frames {int(c.frames[0])}-{c.last_frame}"
+    frames = f"frames {int(c.frames[0])}-{c.last_frame}" + (f" of {c.frame_count}" if c.frame_count else "")
+    text = f"Analysed {span} ({frames}; {n} sampled frames)."
+    if c.capped:
+        text = (f"**Analysed only {span}** ({frames}): the cap of {c.max_frames} frames stopped the analysis. "
+                "Raise \"At most this many frames\" or lower the rate to cover the rest; the hatched part of the "
+                "timeline was not looked at.")
+    elif c.frame_count and c.last_frame < c.frame_count - 1 - c.step:
+        text = f"**Analysed only {span}** ({frames}): the video ended early (see the warning)."
+    return text
+
+
+def rate_note(c: Coverage) -> str:
+    """The sampling rate used, and why it differs from the one asked for."""
+    used = c.sampled_fps
+    if used is None:
+        return ""
+    if c.requested_fps and c.video_fps and c.requested_fps > c.video_fps + 1e-6:
+        return (f"**You asked for {c.requested_fps:g} frames/s, but the video has only {c.video_fps:g}**: every "
+                f"frame was analysed ({c.video_fps:g} frames/s).")
+    gap = f"one every {1 / used:.2f} s" if used > 0 else ""
+    return f"Sampled {used:.2g} frames/s ({gap}) of a {c.video_fps:g} frames/s video." if c.video_fps else \
+        f"Sampled about {used:.2g} frames/s."
+
+
+def postprocess_note(c: Coverage, post: PostProcess = DEFAULT_POSTPROCESS) -> str:
+    """The temporal post-processing in sampled frames, and what that is in seconds here."""
+    used = c.sampled_fps
+    secs = post.seconds(used) if used else None
+    def part(frames: int, key: str) -> str:
+        return f"{frames} sampled frames" + (f" ({secs[key]:.1f} s here)" if secs else "")
+    return (f"Events: per label, threshold, then a median filter over {part(post.median_window, 'median_window')}, "
+            f"runs shorter than {part(post.min_length, 'min_length')} dropped, gaps of at most "
+            f"{part(post.max_gap, 'max_gap')} filled. The unit is the sampled frame, as for `diffclip predict "
+            "--median-window/--min-length/--max-gap`: sampling more densely shortens these windows in seconds.")
+
+
+def clip_notes(c: Coverage, post: PostProcess = DEFAULT_POSTPROCESS) -> str:
+    """The three notes as one Markdown block."""
+    return "\n\n".join(filter(None, (coverage_note(c), rate_note(c), postprocess_note(c, post))))
