@@ -169,4 +169,9 @@ def test_committed_examples_are_reproduced_by_their_command(tmp_path):
     index = json.loads((committed / "examples.json").read_text())
     assert len(index["frames"]) == 8 and len({f["shows"] for f in index["frames"]}) == 8
     for entry in index["frames"]:
-        assert entry["shows"] in entry["labels"]
+        # each example shows its finding alone: no other lesion or landmark, and its mask is that lesion's
+        assert [lab for lab in entry["labels"] if lab not in SECTIONS] == [entry["shows"]]
+        values = set(np.unique(np.asarray(Image.open(committed / entry["mask"]))).tolist())
+        named = LABELS.index(entry["shows"]) + 1
+        assert values == ({0, named} if entry["shows"] in LESIONS else {0}), (entry["shows"], values)
+    assert len({(f["source"]["video"], f["source"]["frame"]) for f in index["frames"]}) == 8
