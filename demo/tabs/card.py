@@ -1,19 +1,23 @@
-"""The Model card tab: what each served checkpoint is, how it runs here and what it is not for."""
+"""The Model card tab: what each served checkpoint is, how well it did on which data, how it runs here
+and what it is not for."""
 
 from __future__ import annotations
 
 import gradio as gr
 
-from ..model_card import model_card
+from ..model_card import comparison, model_card
 from .base import AppContext, Tab
 
 
 def build(ctx: AppContext) -> None:
     bank = ctx.bank
-    cards = [model_card(bank.main, str(bank.paths["main"]))]
+    served = [("main", bank.main, bank.paths["main"])]
     if bank.compare is not None:
-        cards.append(model_card(bank.compare, str(bank.paths["compare"])))
-    gr.Markdown("\n\n---\n\n".join(cards))
+        served.append(("compare", bank.compare, bank.paths["compare"]))
+    parts = [model_card(predictor, path) for _, predictor, path in served]
+    if len(served) > 1:
+        parts.insert(0, comparison(served))
+    gr.Markdown("\n\n---\n\n".join(parts), elem_id="model-card")
 
 
 CARD = Tab("card", "Model card", build)
