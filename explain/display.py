@@ -33,6 +33,7 @@ class Scale:
     diverging: bool
     clipped: bool  # some values lie beyond the limits and show at full colour
     outlier_perc: float = OUTLIER_PERC
+    empty: bool = False  # the map is zero everywhere: there is nothing to show
 
     @property
     def cmap(self):
@@ -48,6 +49,8 @@ class Scale:
 
     def note(self) -> str:
         """One sentence on what the colours mean, for a caption."""
+        if self.empty:
+            return "the map is 0 everywhere: nothing to show"
         if self.diverging:
             text = f"red positive, blue negative, white 0; limits ±{self.hi:.3g}"
         else:
@@ -64,7 +67,7 @@ def robust_scale(*maps: np.ndarray, diverging: bool, outlier_perc: float = OUTLI
     values = np.concatenate([np.abs(np.asarray(m, np.float64)).ravel() for m in maps])
     values = values[np.isfinite(values)]
     if values.size == 0 or values.max() <= 0:
-        return Scale(-1e-12 if diverging else 0.0, 1e-12, diverging, False, outlier_perc)
+        return Scale(-1.0 if diverging else 0.0, 1.0, diverging, False, outlier_perc, empty=True)
     limit = float(_cumulative_sum_threshold(values, 100.0 - outlier_perc))
     limit = limit if limit > 0 else float(values.max())
     return Scale(-limit if diverging else 0.0, limit, diverging, bool(values.max() > limit), outlier_perc)
@@ -86,18 +89,21 @@ def draw_outline(rgb: np.ndarray, mask: np.ndarray | None, colour=OUTLINE, thick
 def with_colorbar(rgb: np.ndarray, scale: Scale, label: str = "") -> np.ndarray:
     """The image with a labelled colour bar on its right, as one RGB array (what is saved is what is read)."""
     h, w = rgb.shape[:2]
-    dpi = 100
-    fig = Figure(figsize=((w + 110) / dpi, (h + 8) / dpi), dpi=dpi, facecolor="white")
-    ax = fig.add_axes((4 / (w + 110), 4 / (h + 8), w / (w + 110), h / (h + 8)))
+    dpi, width, height = 100, w + 110, h + 8
+    fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
+    ax = fig.add_axes((4 / width, 4 / height, w / width, h / height))
     ax.imshow(rgb, interpolation="nearest")
     ax.set_axis_off()
-    cax = fig.add_axes(((w + 14) / (w + 110), 0.08, 12 / (w + 110), 0.84))
+    # the bar stops short of the edges, so that its end labels are not cut
+    cax = fig.add_axes(((w + 14) / width, 16 / height, 12 / width, (h - 24) / height))
     extend = ("both" if scale.diverging else "max") if scale.clipped else "neither"
     bar = fig.colorbar(ScalarMappable(norm=scale.norm, cmap=scale.cmap), cax=cax, extend=extend)
     bar.ax.tick_params(labelsize=7)
     if scale.diverging:
         bar.set_ticks([scale.lo, scale.lo / 2, 0.0, scale.hi / 2, scale.hi])
     bar.ax.yaxis.set_major_formatter("{x:.2g}")
+    if scale.empty:
+        bar.set_ticks([])
     if label:
         bar.set_label(label, fontsize=7)
     return figure_to_rgb(fig)

@@ -28,7 +28,8 @@ def test_limits_saturate_where_the_top_two_percent_of_the_mass_begins():
     assert "top 2% of the map's mass" in s.note() and "±1" in s.note()
     # two maps on one scale: the limit of their values together
     assert robust_scale(np.ones(10), np.full(10, 3.0), diverging=False).hi == 3.0
-    assert robust_scale(np.zeros(4), diverging=False).hi > 0  # an empty map still has a valid scale
+    empty = robust_scale(np.zeros(4), diverging=False)
+    assert empty.hi > 0 and empty.empty and "0 everywhere" in empty.note()  # a valid scale that says so
 
 
 def test_the_scale_equals_captums_normalisation():
