@@ -61,7 +61,8 @@ def end_session(demo: gr.Blocks, session: str | None) -> None:
 
 
 def predict_frame_endpoint(predictor):
-    """``/predict_frame``: scores, thresholds, predicted labels and last-layer map shapes of one frame."""
+    """``/predict_frame``: scores, thresholds, predicted labels, last-layer map shapes and the
+    out-of-distribution verdict (``in_distribution``: true, false or null without statistics) of one frame."""
 
     @gpu
     @plain_errors
@@ -79,6 +80,8 @@ def predict_frame_endpoint(predictor):
             "variant": a.variant,
             "lambda_last_layer": a.lam_value(-1, None),
             "maps": {k: list(v.shape) for k, v in (("a1", a1), ("a2", a2), ("diff", diff)) if v is not None},
+            **(a.ood.to_dict() if a.ood is not None else {"in_distribution": None, "ood_score": None,
+                                                          "ood_threshold": None, "ood_reasons": []}),
         }
 
     return predict_frame

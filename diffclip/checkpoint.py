@@ -121,6 +121,11 @@ def _resolve_directory(path: Path) -> Path:
     return path
 
 
+def checkpoint_directory(path: str | Path) -> Path:
+    """The checkpoint directory that ``path`` (the directory, its config.json or its weights) names."""
+    return _resolve_directory(Path(path))
+
+
 def read_config(directory: str | Path) -> dict:
     """Read and check a checkpoint's config.json."""
     path = Path(directory) / CONFIG_NAME

@@ -13,11 +13,12 @@ from PIL import Image
 
 from .attention import AttentionMaps
 from .backbones import Preprocess
-from .checkpoint import load_checkpoint
+from .checkpoint import checkpoint_directory, load_checkpoint
 from .device import autocast, autocast_dtype, precision_name, resolve_device
 from .images import ImageLike
 from .locks import ModelLock
 from .model import DiffCLIPClassifier
+from .ood import NO_STATS, OODResult, OODStats, load_ood, tensor_crops
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ class BatchOutput:
     crops: torch.Tensor  # (B, 3, S, S) uint8, on the CPU
     maps: list[AttentionMaps] | None = None  # one per layer, with maps=True
     x: torch.Tensor | None = None  # (B, 3, S, S) normalised input on the device, with maps=True
+    logits: np.ndarray | None = None  # (B, L) float32
+    features: np.ndarray | None = None  # (B, D) float32: the pooled feature the classifier head sees
 
     def image(self, i: int) -> np.ndarray:
         """Crop ``i`` as an (S, S, 3) uint8 RGB array."""
@@ -92,10 +95,17 @@ class Predictor:
         thresholds: Sequence[float] | None = None,
     ) -> None:
         self.device = resolve_device(device)
+        self.ood: OODStats | None = None
+        self.ood_missing: str | None = NO_STATS  # why there is no out-of-distribution check
         if isinstance(checkpoint, DiffCLIPClassifier):
             self.model, self.config = checkpoint, {"thresholds": None}
         else:
             self.model, self.config = load_checkpoint(checkpoint)
+            try:
+                self.ood, self.ood_missing = load_ood(checkpoint_directory(checkpoint), self.config)
+            except ValueError as exc:  # stale or broken statistics: predict anyway, say why there is no check
+                log.warning("%s", exc)
+                self.ood_missing = f"no out-of-distribution check: {exc}"
         self.model = self.model.to(self.device).eval()
         self.labels = self.model.labels
         given = thresholds if thresholds is not None else self.config.get("thresholds")
@@ -137,15 +147,39 @@ class Predictor:
         """One forward pass over a (B, 3, S, S) uint8 batch of crops, in this predictor's precision:
         the one route by which the pipeline, the frames view and the clip view run the model."""
         x = self.normalize(crops)
-        probs, recorded = self._forward(x, maps)
-        return BatchOutput(probs, crops.cpu(), recorded, x if maps else None)
+        probs, recorded, logits, feats = self._forward(x, maps)
+        return BatchOutput(probs, crops.cpu(), recorded, x if maps else None, logits, feats)
 
     @torch.inference_mode()
-    def _forward(self, x: torch.Tensor, maps: bool = False) -> tuple[np.ndarray, list[AttentionMaps] | None]:
-        """Probabilities (and the maps, with ``maps``) of a normalised batch, in this predictor's precision."""
+    def _forward(self, x: torch.Tensor, maps: bool = False):
+        """Probabilities, the maps (with ``maps``, else None), logits and pooled features of a normalised
+        batch, in this predictor's precision."""
         with self.lock.shared(), autocast(self.device, self.amp_dtype):
-            logits, recorded = self.model(x, return_attention=True) if maps else (self.model(x), None)
-        return torch.sigmoid(logits.float()).cpu().numpy(), recorded
+            out = self.model(x, return_attention=maps, return_features=True)
+        logits, feats = out[0].float(), out[-1].float()
+        recorded = out[1] if maps else None
+        return torch.sigmoid(logits).cpu().numpy(), recorded, logits.cpu().numpy(), feats.cpu().numpy()
+
+    def ood_of(self, out: BatchOutput) -> list[OODResult]:
+        """Per frame of a forward pass, whether it looks like a training frame (:mod:`diffclip.ood`);
+        ``in_distribution`` is None, with the reason, when the checkpoint has no statistics."""
+        if self.ood is None:
+            return [OODResult(None, None, None, [self.ood_missing or NO_STATS]) for _ in range(len(out.probs))]
+        return self.ood.check(out.features, out.logits, tensor_crops(out.crops), out.probs, self.thresholds,
+                              self.labels)
+
+    def check_ood(self, images) -> list[OODResult]:
+        """Out-of-distribution verdicts for a (B, 3, S, S) uint8 batch of crops or for images (paths, PIL
+        images, arrays): one cheap forward pass, under the model's shared lock."""
+        if isinstance(images, torch.Tensor) and images.dtype == torch.uint8 and images.ndim == 4:
+            crops = images
+        else:
+            items = _as_list(images)
+            if not items:
+                raise ValueError("no images given")
+            crops = self.crops(items)
+        return [r for i in range(0, len(crops), self.batch_size)
+                for r in self.ood_of(self.run(crops[i:i + self.batch_size]))]
 
     def predict_uint8(self, batch: torch.Tensor) -> np.ndarray:
         """Probabilities (B, L) for a (B, 3, S, S) uint8 batch of crops."""

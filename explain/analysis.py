@@ -14,6 +14,7 @@ from diffclip.attention import AttentionMaps, MapSemantics
 from diffclip.backbones import Preprocess
 from diffclip.images import ImageLike
 from diffclip.inference import Predictor
+from diffclip.ood import OODResult
 
 from . import maps as M
 from .overlay import PanelItem, panel_figure
@@ -37,6 +38,7 @@ class FrameAnalysis:
     variant: str  # the model's attention variant, for captions only
     semantics: MapSemantics  # what its maps mean: which one to show, signed or not
     preprocess: Preprocess  # the model's normalisation, to rebuild its input
+    ood: OODResult | None = None  # does the frame look like a capsule frame? (diffclip.ood)
 
     @property
     def image(self) -> np.ndarray:
@@ -116,12 +118,13 @@ def summarise(maps: list[AttentionMaps], index: int = 0) -> tuple[dict[str, np.n
 
 
 def analyse(predictor: Predictor, image: ImageLike) -> FrameAnalysis:
-    """Run the model once on ``image`` and keep its probabilities and a summary of its attention."""
+    """Run the model once on ``image`` and keep its probabilities, a summary of its attention and the
+    out-of-distribution verdict (from the same forward pass)."""
     out = predictor.run(predictor.load_crop(image).unsqueeze(0), maps=True)  # the model's one route
     rows, lam, roll = summarise(out.maps)
     return FrameAnalysis(encode_png(out.image(0)), out.probs[0], rows, lam, roll, predictor.labels,
                          predictor.thresholds, predictor.model.config.attention, out.maps[0].semantics,
-                         predictor.pre)
+                         predictor.pre, predictor.ood_of(out)[0])
 
 
 def encode_png(rgb: np.ndarray) -> bytes:

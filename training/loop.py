@@ -32,6 +32,7 @@ from diffclip.model import DiffCLIPClassifier
 from . import distributed as dist_utils
 from .config import TrainConfig
 from .data import FrameSet, build_frame_sets, raw_batches
+from .fit_ood import fit_checkpoints, settings_for_training
 from .losses import AsymmetricFocalLoss, TextPromptLoss, pos_weight_from_targets
 from .metrics import frame_metrics, search_thresholds
 from .mixup import mixup
@@ -330,6 +331,9 @@ class Trainer:
             export = Path(cfg.export_dir)
             tmp = _staging(export)
             shutil.copytree(self.out / "best", tmp)
+            if cfg.data == "synthetic":  # the out-of-distribution statistics need frames like the training ones
+                fit_checkpoints([tmp], settings_for_training(cfg.synth_frames, cfg.synth_size, cfg.synth_rare_share,
+                                                             cfg.synth_seed))
             _swap_in(tmp, export)
             log.info("exported the best checkpoint to %s", export)
         return self.out

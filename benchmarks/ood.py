@@ -1,0 +1,136 @@
+"""Out-of-distribution check, measured: AUROC of the feature scores (Mahalanobis vs joint energy) and of the
+stored decision rule, held-out synthetic frames (seed 3: not used for training, fitting or the threshold)
+against photos and non-capsule medical images from packages that ship them, and against grey and recoloured
+versions of the held-out frames; the false-alarm rate at the stored threshold; both bundled models.
+
+    python benchmarks/ood.py [--videos 5] [--stride 2] [--json docs/ood.json]
+
+Needs the ``test`` extra (scikit-image and pydicom ship the medical images).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import _ood_sources as S  # noqa: E402
+from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT  # noqa: E402
+from diffclip.atomic import write_json  # noqa: E402
+from diffclip.inference import Predictor  # noqa: E402
+from diffclip.ood import energy_scores, exclusive_sections_reason, field_of_view_reason, mahalanobis_scores  # noqa: E402
+from training.fit_ood import FitSettings, forward, synthetic_frames  # noqa: E402
+
+TEST_SEED = 3  # fit_ood uses 1 (means, covariance) and 2 (threshold); training used 0
+TRANSFORMED = 200  # held-out frames per transform
+
+
+def sources(test: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
+    """OOD sets by name: package images, then transforms of the first held-out frames."""
+    sub = test[:: max(1, len(test) // TRANSFORMED)][:TRANSFORMED]
+    return {
+        "photos (matplotlib, scikit-image)": list({**S.matplotlib_images(),
+                                                   **S.skimage_images(S.SKIMAGE_PHOTOS)}.values()),
+        "medical (scikit-image: fundus, histology, cells)": list(S.skimage_images(S.SKIMAGE_MEDICAL).values()),
+        "medical (pydicom CT/MR, matplotlib MRI)": list({**S.pydicom_images(), **S.matplotlib_mri()}.values()),
+        "synthetic frames in grey": S.grey(sub),
+        "synthetic frames, red/blue swapped": S.channel_swap(sub),
+        "synthetic frames, colours inverted": S.inverted(sub),
+    }
+
+
+def auroc(id_scores: np.ndarray, ood_scores: np.ndarray) -> float:
+    """AUROC with out-of-distribution as the positive class (higher score: more out)."""
+    y = np.r_[np.zeros(len(id_scores)), np.ones(len(ood_scores))]
+    return round(float(roc_auc_score(y, np.r_[id_scores, ood_scores])), 4)
+
+
+def measure(predictor: Predictor, test: list[np.ndarray], sets: dict[str, list[np.ndarray]]) -> dict:
+    """Scores, rules and decisions of one model on the held-out frames and every OOD set."""
+    stats = predictor.ood
+    if stats is None:
+        raise SystemExit(f"{predictor.ood_missing}")
+    means, precision = stats.tensors["means"], stats.tensors["precision"]
+
+    def evaluate(images):
+        f = forward(predictor, images)
+        fov = np.array([field_of_view_reason(c) is not None for c in f["crops"]])
+        excl = np.array([exclusive_sections_reason(p, predictor.thresholds, predictor.labels) is not None
+                         for p in f["probs"]])
+        cand = {"mahalanobis": mahalanobis_scores(f["features"], means, precision),
+                "energy": energy_scores(f["logits"])}
+        flagged = np.array([not r.in_distribution for r in stats.check(
+            f["features"], f["logits"], f["crops"], f["probs"], predictor.thresholds, predictor.labels)])
+        # the rule as one score: feature score over threshold, pushed past every feature score by a rule
+        combined = cand[stats.method] / stats.threshold + 1e6 * (fov | (excl & stats.exclusive))
+        return {"cand": cand, "fov": fov, "excl": excl, "flagged": flagged, "combined": combined}
+
+    ident = evaluate(test)
+    out = {"method": stats.method, "threshold": stats.threshold, "exclusive_in_rule": stats.exclusive,
+           "false_alarm": {"rule": float(ident["flagged"].mean()),
+                           "feature_score": float((ident["cand"][stats.method] > stats.threshold).mean()),
+                           "field_of_view": float(ident["fov"].mean()),
+                           "exclusive_sections": float(ident["excl"].mean())},
+           "sources": {}}
+    pooled: dict[str, list] = {}
+    for name, images in sets.items():
+        r = evaluate(images)
+        out["sources"][name] = {
+            "n": len(images),
+            "auroc": {**{k: auroc(ident["cand"][k], v) for k, v in r["cand"].items()},
+                      "rule": auroc(ident["combined"], r["combined"])},
+            "flagged": float(r["flagged"].mean()), "no_field_of_view": float(r["fov"].mean()),
+            "exclusive_sections": float(r["excl"].mean()),
+        }
+        for k in (*r["cand"], "combined"):
+            pooled.setdefault(k, []).append(r[k] if k == "combined" else r["cand"][k])
+    out["overall_auroc"] = {k if k != "combined" else "rule": auroc(ident[k] if k == "combined" else ident["cand"][k],
+                                                                    np.concatenate(v)) for k, v in pooled.items()}
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, default=5, help="held-out synthetic videos (400 frames each)")
+    parser.add_argument("--stride", type=int, default=2, help="every n-th frame of each video")
+    parser.add_argument("--models", nargs="+", default=[str(DEFAULT_CHECKPOINT), str(COMPARE_CHECKPOINT)])
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args()
+    start = time.time()
+    test, _ = synthetic_frames(TEST_SEED, args.videos, FitSettings(stride=args.stride))
+    sets = sources(test)
+    results = {"command": "python benchmarks/ood.py" + (f" --videos {args.videos}" if args.videos != 5 else "")
+               + (f" --stride {args.stride}" if args.stride != 2 else ""),
+               "in_distribution": f"held-out synthetic frames: seed {TEST_SEED}, {args.videos} videos x 400, "
+                                  f"every {args.stride}th frame", "frames": len(test),
+               "auroc_positive_class": "out of distribution", "models": {}}
+    for path in args.models:
+        predictor = Predictor(path, device="cpu", precision="fp32")
+        name = predictor.model.config.attention
+        results["models"][name] = r = measure(predictor, test, sets)
+        print(f"\n{name}: {r['method']} threshold {r['threshold']:.4g}; false alarms on {len(test)} held-out "
+              f"synthetic frames: rule {r['false_alarm']['rule']:.1%} (feature score "
+              f"{r['false_alarm']['feature_score']:.1%}, field of view {r['false_alarm']['field_of_view']:.1%}); "
+              f"exclusive sections would add {r['false_alarm']['exclusive_sections']:.1%}")
+        print(f"{'source':<52}{'n':>5}{'AUROC maha':>12}{'AUROC energy':>14}{'AUROC rule':>12}{'flagged':>9}"
+              f"{'excl.':>7}")
+        for src, v in r["sources"].items():
+            a = v["auroc"]
+            print(f"{src:<52}{v['n']:>5}{a['mahalanobis']:>12.3f}{a['energy']:>14.3f}{a['rule']:>12.3f}"
+                  f"{v['flagged']:>9.1%}{v['exclusive_sections']:>7.1%}")
+        o = r["overall_auroc"]
+        print(f"{'overall':<57}{o['mahalanobis']:>12.3f}{o['energy']:>14.3f}{o['rule']:>12.3f}")
+    if args.json:
+        write_json(args.json, results)
+    print(f"({time.time() - start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
