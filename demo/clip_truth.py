@@ -143,8 +143,9 @@ def score_summary(scores: ClipScores, labels: Sequence[str] = LABELS) -> str:
         "Per label, AP takes the predicted events in file order and matches each to the first unmatched truth "
         "event of that label that overlaps it by at least the tIoU threshold (overlap / union of the two frame "
         f"ranges); mAP is the mean over all {len(labels)} labels. A label absent from both truth and "
-        f"prediction counts 1 ({free} of {len(labels)} here), so saying nothing already earns "
-        f"{free / len(labels):.2f}.")
+        f"prediction counts 1 ({free} of {len(labels)} here" +
+        (f", so {free / len(labels):.2f} of the mAP comes from saying nothing)." if free else ").")
+    )
     most = max(labels, key=lambda lab: scores.truth_counts[lab])
     if scores.truth_counts[most] > 1:
         parts.append("Events are label sets, exploded into one segment per label, so a section interrupted by a "

@@ -250,7 +250,8 @@ def _write_overlay_mp4(path: Path, images, heat, active, labels, fps: float, alp
             on = [lab for lab, is_on in zip(labels, row, strict=True) if is_on]
             shown = on[:4] + ([f"+{len(on) - 4} more"] if len(on) > 4 else [])
             when = f"frame {int(number)}" + (f" · {t:.1f} s" if np.isfinite(t) else "")
-            yield draw_lines(frame, shown, bottom=when)
+            # below the corner where a player draws its own label
+            yield draw_lines(frame, shown, origin=(8, 30), bottom=when)
 
     return write_mp4(encoded(), path, fps, crf=23)
 

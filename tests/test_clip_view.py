@@ -183,7 +183,7 @@ def test_overlay_text_is_drawn_once_with_its_outline_around_it():
     from demo.captions import draw_lines
 
     grey = np.full((60, 320, 3), 128, np.uint8)
-    out = draw_lines(grey, ["small intestine"], size=16, stroke=2)
+    out = draw_lines(grey, ["small intestine"], size=16, stroke=2)  # (the dark box behind stays above 40)
     fill, outline = np.argwhere(out[..., 0] > 200), np.argwhere(out[..., 0] < 40)
     # the outline surrounds the letters by its stroke on every side; two passes that drift apart (OpenCV's
     # thick and thin putText) leave the outline's end 11 pixels past the fill's ("intestinee")

@@ -115,7 +115,8 @@ def build(ctx: AppContext) -> None:
             if clip_ex is not None:
                 ex_truth = clip_ex.with_name("clip_ground_truth.json")
                 gr.Examples([[str(clip_ex), str(ex_truth) if ex_truth.is_file() else None]], inputs=[video, truth_file],
-                            label="Example clip (synthetic) with its ground truth")
+                            label="Example (one click fills both)", elem_id="clip-example",
+                            example_labels=["Synthetic clip, 10 s, with its ground truth JSON"])
             fps = gr.Slider(0.5, 30, value=5, step=0.5, label="Sample frames per second")
             cap = gr.Slider(10, MAX_CLIP_FRAMES, value=200, step=10, label="At most this many frames")
             clip_btn = gr.Button("Analyse clip", variant="primary", elem_id="clip-btn")
@@ -123,13 +124,16 @@ def build(ctx: AppContext) -> None:
             overlay_video = gr.Video(label="Overlay (last-layer attention, predicted labels)", interactive=False,
                                      elem_id="overlay-video")
     notes = gr.Markdown(elem_id="clip-notes")
-    timeline = gr.Image(label="Timeline: per-label probability, thresholds, predicted events, truth (click to pick "
-                              "a frame)", type="filepath", elem_id="timeline", interactive=False)
+    gr.Markdown("Pick a frame by clicking the timeline or a thumbnail, or with the slider: the orange line on "
+                "the timeline marks it.", elem_id="timeline-help")
+    # no block label: Gradio draws it over the picture's top-left corner, where the title is
+    timeline = gr.Image(label="Timeline", show_label=False, type="filepath", elem_id="timeline", interactive=False)
     with gr.Row():
         frame_index = gr.Slider(0, 1, value=0, step=1, label="Sampled frame (the orange line on the timeline)",
                                 elem_id="clip-frame")
         open_btn = gr.Button("Open this frame in the Frames view")
-    clip_gallery = gr.Gallery(label="Sampled frames (click one)", columns=10, height=180, allow_preview=False)
+    clip_gallery = gr.Gallery(label="Sampled frames (click one)", columns=10, height=180, allow_preview=False,
+                              elem_id="clip-gallery")
     events_table = gr.Dataframe(headers=clip_view.EVENT_HEADERS, label="Events (RARE-VISION label sets)",
                                 interactive=False, elem_id="events-table", wrap=True)
     gr.Markdown(EVENTS_HELP, elem_id="events-help")
