@@ -97,3 +97,33 @@ def test_the_disclaimer_is_readable_in_both_themes(app_url, theme):
         ratio = (light + 0.05) / (dark + 0.05)
         page.screenshot(path=str(ARTIFACTS / f"disclaimer-{theme}.png"), clip={"x": 0, "y": 0, "width": 1400, "height": 260})
         assert "rgba(0, 0, 0, 0)" not in background and ratio >= 4.5, (theme, background, colour, ratio)
+
+
+def _natural_size(page, elem: str) -> tuple[int, int]:
+    return tuple(page.locator(f"{elem} img").first.evaluate("e => [e.naturalWidth, e.naturalHeight]"))
+
+
+@pytest.mark.parametrize("theme", ["dark"])
+def test_an_example_shows_its_truth_colour_bars_and_a_photo_gets_a_warning(app_url, theme):
+    """An example frame: its truth marked on the scores, every map with a colour bar beside it (wider than
+    the square crop). A portrait photo: the out-of-distribution banner above the scores."""
+    from matplotlib import cbook
+
+    with app_page(app_url, theme) as page:
+        page.locator("#example-gallery img").first.click()  # the blood example: colon and blood are true
+        page.wait_for_selector('#scores .dc-row[data-outcome="hit"]', timeout=120_000)
+        assert page.locator('#scores .dc-row[data-label="blood"]').get_attribute("data-outcome") in ("hit", "miss")
+        assert "Truth known for this frame" in page.locator("#scores").inner_text()
+        for elem in ("#a1", "#a2", "#diff", "#attribution"):
+            page.wait_for_selector(f"{elem} img", timeout=120_000)
+            width, height = _natural_size(page, elem)
+            assert width > 1.3 * height, (elem, width, height)  # the map and its colour bar
+        assert "green outline: the lesion mask" in page.locator("#attribution-caption").inner_text()
+        page.screenshot(path=str(ARTIFACTS / f"frames-view-truth-{theme}.png"), full_page=True)
+        assert page.locator("#scores .dc-ood").count() == 0
+        photo = Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+        page.locator("#frame-upload input[type=file]").set_input_files(str(photo))
+        page.locator("#analyse-btn").click()
+        page.wait_for_selector("#scores .dc-ood", timeout=120_000)
+        assert "does not look like a capsule endoscopy frame" in page.locator("#scores").inner_text()
+        page.screenshot(path=str(ARTIFACTS / f"frames-view-ood-{theme}.png"), full_page=True)
