@@ -18,6 +18,7 @@ from .frames_view import parse_head
 from .truth import load_mask
 
 MODELS = ("standard", "differential")
+MAP_TITLES = {"diff": "a1 − λ·a2"}  # a map kind (FrameAnalysis.cls_map), not a variant
 
 
 def layer_map(a: FrameAnalysis, layer: int = -1, head: int | None = None) -> tuple[np.ndarray, str]:
@@ -47,8 +48,7 @@ def compare(standard: Predictor, differential: Predictor, image, label: str, mas
     for name, a in results.items():
         m, kind = maps[name]
         signed = a.semantics.signed
-        images[name] = show_map(a.image, m, alpha, robust_scale(m, diverging=signed),
-                                "a1 − λ·a2" if kind == "diff" else kind, mask)
+        images[name] = show_map(a.image, m, alpha, robust_scale(m, diverging=signed), MAP_TITLES.get(kind, kind), mask)
         images[name + "_rollout"] = show_map(a.image, a.rollout, alpha, robust_scale(a.rollout, diverging=False),
                                              "rollout", mask)
     where = f"layer {li + 1}, {'head mean' if h is None else f'head {h}'}"

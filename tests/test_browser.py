@@ -126,4 +126,5 @@ def test_an_example_shows_its_truth_colour_bars_and_a_photo_gets_a_warning(app_u
         page.locator("#analyse-btn").click()
         page.wait_for_selector("#scores .dc-ood", timeout=120_000)
         assert "does not look like a capsule endoscopy frame" in page.locator("#scores").inner_text()
+        page.wait_for_selector("#attribution-caption :text('on grace_hopper.jpg')", timeout=120_000)
         page.screenshot(path=str(ARTIFACTS / f"frames-view-ood-{theme}.png"), full_page=True)
