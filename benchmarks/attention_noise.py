@@ -21,33 +21,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._heldout import lesion_frames  # noqa: E402
 from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT  # noqa: E402
 from diffclip.inference import Predictor  # noqa: E402
-from diffclip.labels import LABELS, LESIONS  # noqa: E402
 from explain.analysis import analyse  # noqa: E402
 from explain.faithfulness import entropy, mass_in_mask, pointing_game  # noqa: E402
 from explain.methods import EXPLAINERS, explain  # noqa: E402
-from training.synthetic import SynthConfig, plan_video, render_frame  # noqa: E402
-
-
-def lesion_frames(n: int, seed: int):
-    """Frames of held-out synthetic videos (a seed not used in training) that show a lesion, with the
-    mask and the lesion's label."""
-    out, video = [], 0
-    while len(out) < n:
-        plan = plan_video(f"noise{video}", SynthConfig(frames=300, seed=seed, rare_share=0.04), index=video)
-        lesion_rows = np.flatnonzero(plan.labels[:, [LABELS.index(lab) for lab in LESIONS]].any(1))
-        for t in lesion_rows[:: max(1, len(lesion_rows) // 25)]:
-            rgb, mask = render_frame(plan, int(t))
-            values = [v for v in np.unique(mask) if v]
-            if not values:
-                continue
-            label = LABELS[int(values[np.argmax([(mask == v).sum() for v in values])]) - 1]
-            out.append((rgb, mask == LABELS.index(label) + 1, label))
-            if len(out) == n:
-                break
-        video += 1
-    return out
 
 
 def main() -> int:

@@ -157,7 +157,10 @@ def predictor(tiny_checkpoint):
     return Predictor(tiny_checkpoint, device="cpu", precision="fp32")
 
 
-def test_every_method_returns_an_image_sized_map(predictor):
+def test_every_method_returns_an_image_sized_map(predictor, monkeypatch):
+    from explain.methods import integrated_gradients
+
+    monkeypatch.setattr(integrated_gradients, "MAX_STEPS", 8)  # IG doubles 4 -> 8 steps at most here
     frame = np.random.default_rng(0).integers(0, 255, (224, 224, 3), dtype=np.uint8)
     analysis = analyse(predictor, frame)
     assert analysis.image.shape == (224, 224, 3) and analysis.num_layers == 6
@@ -174,7 +177,8 @@ def test_every_method_returns_an_image_sized_map(predictor):
             assert att.map.shape == (224, 224), method
             assert seen and seen[-1] == pytest.approx(1.0), method
         assert np.isfinite(att.map).all() and np.abs(att.map).sum() > 0, method
-    assert explain(analysis, predictor, "ig", "blood", steps=4).delta is not None
+        if method == "ig":
+            assert att.meta["steps"] in (4, 8) and att.meta["cap"] == 8 and att.delta is not None
     with pytest.raises(ValueError, match="unknown explanation method 'lime'"):
         explain(analysis, predictor, "lime", "blood")
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['stpes'\]"):
@@ -204,28 +208,71 @@ def test_explain_command(tiny_checkpoint, tmp_path):
                  "--out", str(tmp_path / "x.png")]) == 2
 
 
-def test_integrated_gradients_completeness_on_the_bundled_model():
-    """Attributions sum to f(x) - f(baseline) within 5% at 256 steps (f = the label's logit, baseline black).
-    On the active-bleeding example: on the blood one a black frame already scores almost as much blood
-    (f(x) - f(baseline) = 0.30 for the bundled diff model), too little change to check a sum against."""
+def test_integrated_gradients_raises_its_steps_until_attributions_add_up_on_a_bundled_example():
+    """On the blood example (bundled diff model, its "shows" label) the requested 32 steps miss completeness
+    by about a third; the steps double until the attributions add up to F(x) - F(baseline) within 5%
+    (F = the label's logit, restated here from the model's own logits). The benchmark
+    (benchmarks/faithfulness.py, ``ig_examples``) runs every bundled example."""
+    import json
     from pathlib import Path
 
     from explain.methods.captum_tools import baseline_like
-    from explain.methods.integrated_gradients import integrated_gradients
 
     root = Path(__file__).resolve().parents[1]
+    example = json.loads((root / "demo" / "examples" / "examples.json").read_text())["frames"][0]
     bundled = Predictor(root / "demo" / "weights" / "diff", device="cpu", precision="fp32")
-    analysis = analyse(bundled, root / "demo" / "examples" / "frames" / "active_bleeding.png")
-    label = bundled.labels.index("active bleeding")
-    baseline = baseline_like(analysis.x, bundled.pre)
-    attr, delta = integrated_gradients(bundled.model, analysis.x, label, baseline, steps=256)
+    analysis = analyse(bundled, root / "demo" / "examples" / example["image"])
+    att = explain(analysis, bundled, "ig", example["shows"])  # default 32 steps
+    label = bundled.labels.index(example["shows"])
     with torch.no_grad():
         fx = bundled.model(analysis.x)[0, label].item()
-        fb = bundled.model(baseline)[0, label].item()
-    total = attr.sum().item()
-    assert abs(fx - fb) > 0.5  # a meaningful difference to explain
-    assert abs(total - (fx - fb)) <= 0.05 * abs(fx - fb), (total, fx - fb)
-    assert abs(delta) == pytest.approx(abs(total - (fx - fb)), rel=1e-3, abs=1e-4)
+        fb = bundled.model(baseline_like(analysis.x, bundled.pre))[0, label].item()
+    by_hand = abs(att.map.sum() - (fx - fb)) / abs(fx - fb)
+    assert abs(fx - fb) > 0.1  # a meaningful difference to explain
+    assert att.meta["relative_delta"] == pytest.approx(by_hand, rel=1e-3, abs=1e-5)
+    assert by_hand < 0.05 and att.meta["steps"] in (64, 128, 256) and att.meta["requested_steps"] == 32
+    assert f"within {by_hand:.1%} ({att.meta['steps']} steps)" in att.caption
+
+
+def _grad_cam_by_hand(model, x, label):
+    """Plain-torch Grad-CAM: the last block's norm1 output (hooked), prefix tokens dropped, channel weights
+    = mean gradient over the patch tokens, ReLU of the weighted channel sum, on the token grid, bilinear up."""
+    trunk = model.backbone.trunk
+    seen = {}
+    handle = trunk.blocks[-1].norm1.register_forward_hook(lambda m, i, o: seen.setdefault("a", o))
+    try:
+        logits = model(x)
+    finally:
+        handle.remove()
+    act = seen["a"]
+    (grad,) = torch.autograd.grad(logits[0, label], act)
+    k = trunk.num_prefix_tokens
+    a, g = act[0, k:], grad[0, k:]  # (P, C) patch tokens, row-major over the grid
+    cam = torch.relu((a * g.mean(0)).sum(-1))
+    side = int(round(cam.numel() ** 0.5))
+    return torch.nn.functional.interpolate(cam.reshape(1, 1, side, side), size=x.shape[-2:], mode="bilinear",
+                                           align_corners=False)[0, 0]
+
+
+@pytest.mark.parametrize("variant", ["diff", "vanilla"])
+def test_grad_cam_is_the_vit_recipe(variant):
+    from explain.methods.gradcam import grad_cam
+
+    torch.manual_seed(3)
+    model = build_model("micro", variant).eval().float()
+    x = torch.randn(1, 3, 64, 64, dtype=torch.float32)
+    norm = model.backbone.trunk.blocks[-1].norm1
+    with torch.no_grad():
+        before = model(x)
+    for label in (0, 7):
+        expected = _grad_cam_by_hand(model, x, label)
+        got = grad_cam(model, x, label)
+        assert got.shape == (1, 1, 64, 64) and expected.abs().sum() > 0
+        torch.testing.assert_close(got[0, 0], expected.detach(), rtol=1e-5, atol=1e-7)
+    assert model.backbone.trunk.blocks[-1].norm1 is norm  # the tap is gone
+    with torch.no_grad():
+        assert torch.equal(model(x), before)
+    assert EXPLAINERS["gradcam"].exclusive  # it swaps a module of the shared model while it runs
 
 
 def test_a_new_method_is_one_registration(predictor, tiny_checkpoint):
@@ -246,7 +293,7 @@ def test_a_new_method_is_one_registration(predictor, tiny_checkpoint):
         assert "Toy brightness" in attribution_choices()
         state = FramesState([analysis], ["f"])
         image, caption = attribution_overlay(state, predictor, "polyp", "Toy brightness", 0.5)
-        assert image.shape == (224, 224, 3) and "**Toy brightness** for **polyp**" in caption
+        assert image.ndim == 3 and image.shape[2] == 3 and "**Toy brightness** for **polyp**" in caption
         args = build_parser().parse_args(["explain", "f.png", "--checkpoint", "c", "--label", "polyp", "--method", "toy",
                                           "--out", "p.png"])
         assert args.method == "toy"

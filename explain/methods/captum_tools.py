@@ -38,17 +38,23 @@ def black_baseline(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def token_grid_tap(model: nn.Module, prefix_tokens: int = 1):
-    """Temporarily route the last block's ``norm1`` output through a grid-shaped identity layer, so
-    that Captum's LayerGradCam can read it as a (B, C, gh, gw) feature map. Patch tokens influence the
-    CLS token (and so the logits) only through attention, hence the input of the last attention."""
-    block = model.backbone.trunk.blocks[-1]
+def token_grid_tap(model: nn.Module):
+    """Temporarily route the last block's ``norm1`` output through a grid-shaped identity layer, so that
+    Captum's LayerGradCam reads the patch tokens as a (B, C, gh, gw) feature map (the prefix tokens, e.g.
+    CLS, pass by it). This is the usual ViT Grad-CAM layer: patch tokens reach the CLS token (and so the
+    logits) in the last block only through its attention, whose input this is. The tap swaps a module
+    of the model: callers run alone on it (``exclusive``)."""
+    trunk = model.backbone.trunk
+    prefix_tokens = int(getattr(trunk, "num_prefix_tokens", 1))
+    block = trunk.blocks[-1]
     norm = block.norm1
 
     class Grid(nn.Module):
         def forward(self, patches: torch.Tensor) -> torch.Tensor:
             b, p, c = patches.shape
             side = int(round(p**0.5))
+            if side * side != p:
+                raise ValueError(f"{p} patch tokens do not form a square grid")
             return patches.transpose(1, 2).reshape(b, c, side, side)
 
     class Tap(nn.Module):

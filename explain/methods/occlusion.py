@@ -20,7 +20,8 @@ def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
                                         strides=(x.shape[1], stride, stride),
                                         baselines=black_baseline(ctx.model, x), target=label,
                                         perturbations_per_eval=opt.internal_batch_size)
-    return Attribution(attr.sum(1)[0].detach().cpu().numpy(), True, "occlusion")
+    caption = f"Occlusion: the logit's drop when a black {window} px square covers each place (stride {stride} px)"
+    return Attribution(attr.sum(1)[0].detach().cpu().numpy(), True, caption, meta={"window": window, "stride": stride})
 
 
 OCCLUSION = register(Explainer("occlusion", "Occlusion", _compute, uses=("window",)))

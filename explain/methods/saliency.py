@@ -12,7 +12,8 @@ from .registry import register
 def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
     wrapped = Counting(ctx.model, 1, ctx.progress)
     attr = Saliency(wrapped).attribute(ctx.x.clone().requires_grad_(True), target=label, abs=True)
-    return Attribution(attr.max(1).values[0].detach().cpu().numpy(), False, "saliency")
+    return Attribution(attr.max(1).values[0].detach().cpu().numpy(), False,
+                       "Saliency: the largest absolute gradient of the label's logit over the colour channels")
 
 
 SALIENCY = register(Explainer("saliency", "Saliency", _compute))

@@ -1,0 +1,171 @@
+"""The checks beside every map (explain.checks), IG's convergence sentence and the faithfulness benchmark."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from diffclip.factory import build_model
+from diffclip.inference import Predictor
+from explain.analysis import analyse
+from explain.checks import RIM_THRESHOLD, faithfulness, faithfulness_caption, rim_note, rim_share
+from explain.methods import Attribution, explain
+from explain.methods.captum_tools import baseline_like
+from explain.methods.integrated_gradients import MAX_STEPS, convergence_sentence, ig_attribution
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_checkpoint):
+    return Predictor(tiny_checkpoint, device="cpu", precision="fp32")
+
+
+def _disc_frame(size=224, radius=100):
+    """A lit disc (varied colours, so the model's score moves) on a black rim."""
+    yy, xx = np.mgrid[:size, :size]
+    inside = (yy - size / 2 + 0.5) ** 2 + (xx - size / 2 + 0.5) ** 2 <= radius**2
+    rgb = np.random.default_rng(0).integers(60, 255, (size, size, 3), dtype=np.uint8)
+    rgb[~inside] = 0
+    return rgb, inside
+
+
+def test_rim_note_speaks_only_above_the_threshold():
+    assert RIM_THRESHOLD == 0.5
+    assert rim_note(0.5) is None and rim_note(0.1) is None and rim_note(float("nan")) is None
+    note = rim_note(0.62)
+    assert note.startswith("62% of this map lies on the black rim outside the field of view")
+    assert "Darcet et al. 2023" in note and "Vision Transformers Need Registers" in note
+
+
+def test_rim_share_of_hand_made_maps():
+    rgb, inside = _disc_frame()
+    on_rim = (~inside).astype(float)
+    assert rim_share(rgb, on_rim) == pytest.approx(1.0)
+    assert rim_share(rgb, inside.astype(float)) == pytest.approx(0.0)
+    # a uniform map: the rim's area
+    assert rim_share(rgb, np.ones((224, 224))) == pytest.approx(1 - inside.mean())
+    # a 14 x 14 token map: each cell weighs its pixels outside the disc; the corner cell is all rim
+    cell = np.zeros((14, 14))
+    cell[0, 0] = 2.0
+    assert rim_share(rgb, cell) == pytest.approx(1.0)
+
+
+def test_faithfulness_numbers_restated_by_hand(predictor):
+    rgb, inside = _disc_frame()
+    analysis = analyse(predictor, rgb)
+    assert np.array_equal(analysis.image, rgb)
+    label = 3
+    ranks = np.random.default_rng(1).permutation(224 * 224).reshape(224, 224).astype(float)  # distinct values
+    ranks[~inside] = -1 - ranks[~inside]  # negative (and distinct) on the rim: no positive mass there
+    ranks[60, 150] = ranks.max() + 1  # the peak: 16 px right of the mask below, 15 px tolerance -> a miss
+    mask = np.zeros((224, 224), np.uint8)
+    mask[60:140, 100:135] = 1
+    att = Attribution(ranks, True, "ranks", method="toy", label=label)
+    readers = []
+    hook = predictor.model.register_forward_hook(
+        lambda m, i, o: readers.append((predictor.lock._readers, torch.is_grad_enabled())))
+    try:
+        d = faithfulness(analysis, predictor, att, mask=mask, steps=4)
+    finally:
+        hook.remove()
+    assert readers and set(readers) == {(1, False)}  # shared lock held, no autograd
+    assert d["outside_fov_share"] == 0.0 and d["uniform_outside_share"] == pytest.approx(1 - inside.mean())
+    positive = np.clip(ranks, 0, None)
+    assert d["mask_share"] == pytest.approx(positive[mask > 0].sum() / positive.sum())
+    assert d["uniform_mask_share"] == pytest.approx(80 * 35 / 224**2)
+    assert d["pointing"] is False
+    # deletion and insertion by hand: the top k pixels (k = 0, n/4, ... n) black / shown, trapezoid rule
+    x = analysis.x
+    black = baseline_like(x, predictor.pre)
+    order = np.argsort(-ranks.ravel())
+    dele, ins = [], []
+    for k in np.linspace(0, ranks.size, 5).round().astype(int):
+        top = np.zeros(ranks.size, bool)
+        top[order[:k]] = True
+        top = torch.from_numpy(top.reshape(1, 1, 224, 224))
+        with torch.no_grad():
+            dele.append(torch.sigmoid(predictor.model(torch.where(top, black, x))[0, label]).item())
+            ins.append(torch.sigmoid(predictor.model(torch.where(top, x, black))[0, label]).item())
+    trapezoid = lambda ys: sum((a + b) / 2 * 0.25 for a, b in zip(ys[:-1], ys[1:], strict=True))  # noqa: E731
+    assert d["deletion_auc"] == pytest.approx(trapezoid(dele), abs=1e-6)
+    assert d["insertion_auc"] == pytest.approx(trapezoid(ins), abs=1e-6)
+    assert d["score"] == pytest.approx(dele[0], abs=1e-6)
+    mask[60, 136] = 1  # now 14 px away: a hit
+    assert faithfulness(analysis, predictor, att, mask=mask, steps=1)["pointing"] is True
+    with pytest.raises(ValueError, match="the mask is 100x100 but the crop the model saw is 224x224"):
+        faithfulness(analysis, predictor, att, mask=np.zeros((100, 100)))
+    with pytest.raises(ValueError, match="names no label"):
+        faithfulness(analysis, predictor, Attribution(ranks, True, "x"))
+
+
+def test_faithfulness_caption_explains_each_number():
+    d = {"score": 0.91, "deletion_auc": 0.214, "insertion_auc": 0.65, "outside_fov_share": 0.62,
+         "uniform_outside_share": 0.27, "mask_share": 0.4, "uniform_mask_share": 0.06, "pointing": True}
+    text = faithfulness_caption(d)
+    assert text.startswith("Label score 0.91; deletion AUC 0.21 (lower = ")
+    assert "insertion AUC 0.65 (higher = " in text and "40% of the map inside the lesion mask (a uniform map: 6%)" in text
+    assert "its peak hits the lesion (within 15 px)" in text and "62% on the black rim" in text
+    no_mask = {k: v for k, v in d.items() if k not in ("mask_share", "uniform_mask_share", "pointing")}
+    assert "lesion" not in faithfulness_caption(no_mask)
+
+
+def test_convergence_sentence():
+    assert convergence_sentence(0.021, 64) == "attributions add up to the score change within 2.1% (64 steps)"
+    assert convergence_sentence(0.073, MAX_STEPS) == ("attributions add up to the score change within 7.3% at the "
+                                                      "256-step cap: read the map with care")
+    assert convergence_sentence(0.3, 16, cap=None).endswith("(16 steps; more steps would bring them closer)")
+    assert "no score change" in convergence_sentence(math.inf, 32)
+
+
+def test_ig_relative_delta_restated_and_steps_doubled():
+    torch.manual_seed(2)
+    model = build_model("micro", "diff").eval().float()
+    x = torch.randn(1, 3, 64, 64)
+    black = baseline_like(x, model.config.preprocess)
+    with torch.no_grad():
+        fx, fb = model(x)[0, 5].item(), model(black)[0, 5].item()
+    for steps, cap in ((2, 2), (2, 64)):
+        att = ig_attribution(model, x, 5, steps=steps, cap=cap)
+        by_hand = abs(att.map.sum() - (fx - fb)) / abs(fx - fb)
+        assert att.meta["relative_delta"] == pytest.approx(by_hand, rel=1e-4, abs=1e-6)
+        assert att.meta["score_change"] == pytest.approx(fx - fb, rel=1e-4)
+        assert att.meta["steps"] in (2, 4, 8, 16, 32, 64) and att.meta["steps"] <= cap
+        # it stops at the first number of steps that converges, or at the cap
+        assert by_hand < 0.05 or att.meta["steps"] == cap
+    assert ig_attribution(model, x, 5, steps=2, cap=2).meta["relative_delta"] > 0.05  # 2 steps do not add up
+
+
+def test_noise_tunnel_caption_states_its_convergence(predictor):
+    frame = np.random.default_rng(0).integers(0, 255, (224, 224, 3), dtype=np.uint8)
+    att = explain(analyse(predictor, frame), predictor, "noise_tunnel", "blood", steps=4, samples=2)
+    assert "averaged over 2 noisy copies" in att.caption and "attributions add up to the score change" in att.caption
+    assert f"{att.meta['relative_delta']:.1%}" in att.caption and "delta" not in att.caption
+    # the map adds up to the mean score change minus the mean delta, by construction
+    assert att.map.sum() - att.meta["delta"] == pytest.approx(att.meta["score_change"], rel=1e-4, abs=1e-6)
+
+
+def test_benchmark_structure_and_a_hand_checked_number(tmp_path):
+    from benchmarks._heldout import lesion_frames
+    from benchmarks.faithfulness import METRICS, bootstrap_ci, main
+
+    assert bootstrap_ci([0.3, 0.3, 0.3]) == [pytest.approx(0.3), pytest.approx(0.3)]
+    lo, hi = bootstrap_ci([0.0, 1.0, float("nan")])
+    assert 0.0 <= lo <= hi <= 1.0
+    out = tmp_path / "f.json"
+    assert main(["--frames", "3", "--methods", "attention", "rollout", "--models", str(REPO / "demo" / "weights" / "diff"),
+                 "--curve-steps", "2", "--no-ig-examples", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    frames = lesion_frames(3, 777)
+    assert result["frames"] == 3 and "partial" not in result and result["command"].endswith(str(out))
+    assert result["uniform_mask_share"] == pytest.approx(np.mean([m.mean() for _, m, _ in frames]))
+    rows = result["models"]["diff"]
+    assert set(rows) == {"attention", "rollout"}
+    for r in rows.values():
+        assert set(METRICS) <= set(r) and set(r["ci"]) == set(METRICS)
+        assert r["pointing"] in (0, 1 / 3, 2 / 3, 1)
+        for k in METRICS:
+            assert r["ci"][k][0] <= r[k] + 1e-12 and r[k] <= r["ci"][k][1] + 1e-12
