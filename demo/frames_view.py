@@ -15,9 +15,11 @@ import numpy as np
 from diffclip.inference import Predictor
 from diffclip.memory import trim_heap
 from explain.analysis import FrameAnalysis, analyse
+from explain.checks import faithfulness
 from explain.display import Scale, robust_scale, show_map
 from explain.methods import EXPLAINERS, explain, get_explainer
 
+from .map_notes import faithfulness_note, where_maps_lie
 from .resources import MAX_IMAGES
 from .scores import ood_banner, scores_html
 from .truth import FrameTruth
@@ -115,7 +117,7 @@ def attention_overlays(analysis: FrameAnalysis, layer: int, head: str | int | No
         s1 = robust_scale(m1, diverging=False)
         a1 = show_map(analysis.image, m1, alpha, s1, "a1 (CLS row)", mask)
         caption = (f"**{where}** · standard softmax attention has a single map (a1); no a2, no difference · "
-                   f"colours {s1.note()}{outline}")
+                   f"colours {s1.note()}{outline}\n\n{where_maps_lie(analysis.image, {'a1': m1}, mask)}")
         return a1, None, None, caption
     m2, d = analysis.cls_map("a2", li, h), analysis.cls_map("diff", li, h)
     s1, s2 = (robust_scale(m1, m2, diverging=False),) * 2 if shared_scale else (
@@ -130,7 +132,8 @@ def attention_overlays(analysis: FrameAnalysis, layer: int, head: str | int | No
     scales = (f"a1 and a2 on one scale, {s1.note()}" if shared_scale else
               f"a1 {s1.note()}; a2 {s2.note()} (each on its own scale: tick 'one scale' to compare them)")
     caption = (f"**{where}** · {which} = {lam:.3f} · diff = a1 − λ·a2, rows sum to 1 − λ = {1 - lam:.3f} · "
-               f"{scales} · diff: {sd.note()}{outline}")
+               f"{scales} · diff: {sd.note()}{outline}\n\n"
+               f"{where_maps_lie(analysis.image, {'a1': m1, 'a2': m2, 'diff': d}, mask)}")
     return a1, a2, diff, caption
 
 
@@ -163,8 +166,12 @@ def attribution_overlay(state: FramesState, predictor: Predictor, label: str, me
     scale: Scale = robust_scale(values, diverging=signed)
     shown = "signed" if signed else "magnitude |value|" if attr.signed else "non-negative"
     outline = " · green outline: the lesion mask" if state.mask is not None and state.mask.any() else ""
+    # faithfulness of the map as shown (a magnitude orders pixels differently), once per view of it
+    checked = attr.meta.setdefault("faithfulness", {})
+    if shown not in checked:
+        checked[shown] = faithfulness(analysis, predictor, replace(attr, map=values), state.mask)
     caption = (f"**{explainer.title}** for **{label}** (p = {analysis.probs[j]:.2f}) on {name} · {attr.caption} · "
-               f"{shown}, colours {scale.note()}{outline}")
+               f"{shown}, colours {scale.note()}{outline}\n\n{faithfulness_note(checked[shown])}")
     image = show_map(analysis.image, values, alpha, scale, explainer.title, state.mask)
     return image, caption
 

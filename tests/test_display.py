@@ -116,3 +116,24 @@ def test_bad_truth_files_say_what_is_wrong(tmp_path):
         read_truth_csv(words)
     with pytest.raises(ValueError, match="only masks or label CSVs"):
         split_uploads([str(tmp_path / "frame_000001_mask.png")])
+
+
+def test_the_notes_beside_the_maps_say_where_their_mass_lies():
+    from demo.map_notes import faithfulness_note, where_maps_lie
+
+    img = np.zeros((4, 4, 3), np.uint8)
+    img[1:3, 1:3] = 120  # a 2 x 2 lit field of view; the rest is rim
+    mask = np.zeros((4, 4), bool)
+    mask[1, 1] = True
+    on_rim = np.zeros((4, 4))
+    on_rim[0, 0], on_rim[1, 1] = 3.0, 1.0  # 3/4 of the mass on the rim, 1/4 in the lesion
+    line = where_maps_lie(img, {"a1": on_rim, "a2": -np.ones((4, 4))}, mask)
+    assert line.startswith("Positive mass · a1: 25% in the lesion, 75% on the rim; a2: no positive mass")
+    assert "(a uniform map: 6% in the lesion)" in line and "Vision Transformers Need Registers" in line
+    calm = where_maps_lie(img, {"a1": np.pad(np.ones((2, 2)), 1)})
+    assert calm == "Positive mass · a1: 0% on the rim." and "lesson" not in calm
+    numbers = {"score": 0.9, "deletion_auc": 0.2, "insertion_auc": 0.7, "outside_fov_share": 0.6,
+               "uniform_outside_share": 0.27}
+    note = faithfulness_note(numbers)
+    assert "deletion AUC 0.20" in note and "60% on the black rim" in note and "A lesson in this map" in note
+    assert "lesson" not in faithfulness_note({**numbers, "outside_fov_share": 0.1})

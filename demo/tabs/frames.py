@@ -62,7 +62,7 @@ def build(ctx: AppContext) -> None:
             example_gallery = gr.Gallery(
                 value=[(str(e.image), e.shows) for e in example_list], label="Examples (synthetic; click one)",
                 columns=4, height="auto", allow_preview=False, object_fit="contain", elem_id="example-gallery")
-            frame_gallery = gr.Gallery(label="Analysed frames (click to select)", columns=6, height="auto",
+            frame_gallery = gr.Gallery(label="Analysed frames (click to select)", columns=6, height=220,
                                        allow_preview=False, object_fit="contain", elem_id="frame-gallery")
         with gr.Column(scale=1):
             scores = gr.HTML(label="Scores", elem_id="scores")
