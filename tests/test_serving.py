@@ -18,7 +18,7 @@ from benchmarks.serving import launch_app
 from diffclip.inference import Predictor
 from diffclip.locks import ModelLock
 from explain.analysis import analyse
-from explain.methods import EXPLAINERS, explain
+from explain.methods import EXPLAINERS, explain, integrated_gradients
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "demo" / "weights" / "diff"
@@ -57,9 +57,11 @@ def test_model_lock_lets_shared_holders_overlap_and_exclusive_ones_run_alone():
     assert order == ["writer done", "reader"]
 
 
-def test_every_explainer_with_three_concurrent_users_matches_a_serial_run():
+def test_every_explainer_with_three_concurrent_users_matches_a_serial_run(monkeypatch):
     """3 users x 15 explanations of every registered method at once on one shared model: no failures,
     every map equal to the same explanation computed alone."""
+    # IG at the requested steps only: its automatic doubling would repeat the same work 45 times over
+    monkeypatch.setattr(integrated_gradients, "MAX_STEPS", SMALL["steps"])
     predictor = Predictor(BUNDLED, device="cpu", precision="fp32")
     analyses = [analyse(predictor, str(p)) for p in EXAMPLES[:3]]
     methods = list(EXPLAINERS)
