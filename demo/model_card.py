@@ -27,7 +27,7 @@ PAPER_TITLE = ("Differential Attention-Augmented BiomedCLIP with Asymmetric Foca
                "Multi-Label Video Capsule Endoscopy Classification")
 PAPER_URL = "https://arxiv.org/abs/2603.17879"
 PAPER_CODE_URL = "https://github.com/Satyajithchary/MINDH_ICPR_RARE-VISION_Challenge_2026"
-PAPER = (f"[{PAPER_TITLE}]({PAPER_URL}) (Chary and Ganapathy, arXiv 2603.17879, ICPR 2026 RARE-VISION "
+PAPER = (f"[{PAPER_TITLE}]({PAPER_URL}) (arXiv 2603.17879, ICPR 2026 RARE-VISION "
          f"challenge); the authors' code: [{PAPER_CODE_URL.removeprefix('https://')}]({PAPER_CODE_URL})")
 TINY_NOTE = ("**Tiny models, synthetic data.** This is a tiny vision transformer trained from scratch on this "
              "project's synthetic capsule videos, for the demo to run on a CPU. Its numbers describe that toy "
