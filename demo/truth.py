@@ -5,6 +5,7 @@ label CSV with a ``frame`` column and one 0/1 column per label)."""
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,11 @@ def _number(name: str) -> int | None:
 def read_truth_csv(path: str | Path) -> dict[int, frozenset[str]]:
     """frame number -> true labels, from a Galar-style CSV; a ValueError names the file and line."""
     path = Path(path)
-    with path.open(newline="", encoding="utf-8") as fh:
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # spreadsheets often write a byte-order mark
+    except UnicodeDecodeError:
+        raise ValueError(f"{path.name}: a label CSV must be UTF-8 text") from None
+    with io.StringIO(text, newline="") as fh:
         rows = csv.DictReader(fh)
         header = [h.strip() for h in rows.fieldnames or []]
         if "frame" not in header:
@@ -72,11 +77,14 @@ def split_uploads(paths: list[str]) -> tuple[list[str], dict[str, str], dict[int
 
 def load_mask(path: str | Path, size: int) -> np.ndarray:
     """A lesion mask resized (nearest) and centre-cropped like the model's input, as booleans."""
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
     from torchvision.transforms import CenterCrop, InterpolationMode, Resize
 
-    with Image.open(path) as img:
-        grey = img.convert("L")
+    try:
+        with Image.open(path) as img:
+            grey = img.convert("L")
+    except (UnidentifiedImageError, OSError):
+        raise ValueError(f"{Path(path).name}: the mask is not a readable image") from None
     return np.asarray(CenterCrop(size)(Resize(size, interpolation=InterpolationMode.NEAREST)(grey))) > 0
 
 

@@ -116,6 +116,17 @@ def test_bad_truth_files_say_what_is_wrong(tmp_path):
         read_truth_csv(words)
     with pytest.raises(ValueError, match="only masks or label CSVs"):
         split_uploads([str(tmp_path / "frame_000001_mask.png")])
+    latin = tmp_path / "c.csv"
+    latin.write_bytes("frame,colon,r\xe9sum\xe9\n1,1,0\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="c.csv: a label CSV must be UTF-8 text"):
+        read_truth_csv(latin)
+    bom = tmp_path / "d.csv"
+    bom.write_bytes("frame,colon\n4,1\n".encode("utf-8-sig"))
+    assert read_truth_csv(bom) == {4: frozenset({"colon"})}
+    broken = tmp_path / "frame_000004_mask.png"
+    broken.write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="frame_000004_mask.png: the mask is not a readable image"):
+        load_mask(broken, 8)
 
 
 def test_the_notes_beside_the_maps_say_where_their_mass_lies():
