@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diffclip.events import typical_step
 from diffclip.postprocess import DEFAULT_POSTPROCESS, PostProcess
 
 
@@ -25,7 +26,7 @@ class Coverage:
     @property
     def step(self) -> float:
         """Typical distance between two sampled frames, in video frames."""
-        return float(np.median(np.diff(self.frames))) if len(self.frames) > 1 else 1.0
+        return typical_step(self.frames)
 
     @property
     def last_frame(self) -> int:

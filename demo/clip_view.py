@@ -82,19 +82,15 @@ def video_facts(path: str | Path) -> VideoFacts:
     return VideoFacts(rate, count, duration)
 
 
-def clip_duration(path: str | Path) -> float | None:
-    """The clip's length in seconds (None when the container does not say)."""
-    return video_facts(path).duration
-
-
-def check_clip(path: str | Path | None) -> Path:
-    """Plain errors for a missing, corrupt or over-long clip."""
+def check_clip(path: str | Path | None) -> tuple[Path, VideoFacts]:
+    """Plain errors for a missing, corrupt or over-long clip; the clip's path and what its container says."""
     if not path:
         raise ValueError("no clip given: upload an MP4, AVI, MKV or WebM video")
     path = Path(path)
     try:
         source = video_source(path)
-        duration = clip_duration(path)
+        facts = video_facts(path)
+        duration = facts.duration
     except (ValueError, IndexError):
         raise ValueError(f"{path.name} is not a readable video (corrupt file or unsupported format)") from None
     if duration is not None and duration > MAX_CLIP_SECONDS:
@@ -102,14 +98,14 @@ def check_clip(path: str | Path | None) -> Path:
                          "(use `diffclip predict` for whole videos)")
     if source.estimate == 0:
         raise ValueError(f"{path.name} has no frames")
-    return path
+    return path, facts
 
 
-def load_truth(truth_file: str | Path | None, path: Path, labels) -> ClipTruth | None:
+def load_truth(truth_file: str | Path | None, path: Path, facts: VideoFacts, labels) -> ClipTruth | None:
     """The clip's truth from a RARE-VISION JSON (None without one); plain errors name the file."""
     if not truth_file:
         return None
-    return read_truth(truth_file, path.stem, video_facts(path).frames, path.name, list(labels))
+    return read_truth(truth_file, path.stem, facts.frames, path.name, list(labels))
 
 
 def truth_for(result: ClipResult, truth_file: str | Path | None, labels) -> ClipTruth | None:
@@ -127,19 +123,18 @@ def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames:
     """Predict the sampled frames of a clip (with attention for the overlay video) and write the downloads
     and the sampled crops into ``out_dir`` (default: a new folder of ``session``, see demo.sessions).
     A ``truth_file`` (RARE-VISION JSON) is checked before any frame is decoded."""
-    path = check_clip(path)
-    truth = load_truth(truth_file, path, predictor.labels)
+    path, facts = check_clip(path)  # the container is read once: truth and analysis both use its facts
+    truth = load_truth(truth_file, path, facts, predictor.labels)
     trim_heap()  # what earlier analyses freed goes back to the system (see diffclip.memory)
     if out_dir is not None:
-        return _analyse_into(Path(out_dir), predictor, path, fps, max_frames, progress, overlay_alpha, truth)
+        return _analyse_into(Path(out_dir), predictor, path, facts, fps, max_frames, progress, overlay_alpha, truth)
     with FOLDERS.filling(session) as out:
-        return _analyse_into(out, predictor, path, fps, max_frames, progress, overlay_alpha, truth)
+        return _analyse_into(out, predictor, path, facts, fps, max_frames, progress, overlay_alpha, truth)
 
 
-def _analyse_into(out: Path, predictor: Predictor, path: Path, fps: float, max_frames: int, progress,
-                  overlay_alpha: float, truth: ClipTruth | None = None) -> ClipResult:
+def _analyse_into(out: Path, predictor: Predictor, path: Path, facts: VideoFacts, fps: float, max_frames: int,
+                  progress, overlay_alpha: float, truth: ClipTruth | None = None) -> ClipResult:
     max_frames = int(min(max_frames, MAX_CLIP_FRAMES))
-    facts = video_facts(path)
     source = video_source(path, Sampling(fps=float(fps), max_frames=max_frames), video_id=path.stem)
     total = source.estimate or max_frames
     (out / "frames").mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-from explain.checks import faithfulness_caption, rim_note, rim_share
+from diffclip.fov import fov_mask, outside_share
+from explain.checks import faithfulness_caption, rim_note
 from explain.faithfulness import mass_in_mask
 
 
@@ -15,8 +16,9 @@ def where_maps_lie(image: np.ndarray, maps: dict[str, np.ndarray], mask: np.ndar
     """One line for maps read from the attention (no model run): per map, its positive mass in the lesion
     mask (when known) and on the rim; then the rim lesson if one map lies mostly there."""
     parts, worst = [], 0.0
+    fov = fov_mask(image)  # one frame, one field of view, whatever the number of maps
     for name, m in maps.items():
-        rim = rim_share(image, m)
+        rim = outside_share(m, fov)
         worst = max(worst, rim) if math.isfinite(rim) else worst
         inside = f"{mass_in_mask(m, mask):.0%} in the lesion, " if mask is not None and mask.any() else ""
         parts.append(f"{name}: {inside}{rim:.0%} on the rim" if math.isfinite(rim) else f"{name}: no positive mass")

@@ -21,7 +21,8 @@ __all__ = ["DEFAULT_POSTPROCESS", "PostProcess", "events_document", "label_event
            "runs"]
 
 
-def _typical_step(frames: np.ndarray) -> float:
+def typical_step(frames: np.ndarray) -> float:
+    """The median distance between consecutive sampled frame numbers (1 for fewer than two frames)."""
     return float(np.median(np.diff(frames))) if len(frames) > 1 else 1.0
 
 
@@ -29,7 +30,7 @@ def _run_breaks(frames: np.ndarray, gap_factor: float = 1.5) -> np.ndarray:
     """True between rows i-1 and i where the frame numbers jump by more than ``gap_factor`` times the
     typical step: sampling by fps gives uneven steps (2, 3, 2, 3...) that are not gaps."""
     steps = np.diff(frames)
-    return steps > gap_factor * _typical_step(frames)
+    return steps > gap_factor * typical_step(frames)
 
 
 def _ends(frames: np.ndarray, ends: np.ndarray, extend: bool) -> np.ndarray:
@@ -37,7 +38,7 @@ def _ends(frames: np.ndarray, ends: np.ndarray, extend: bool) -> np.ndarray:
     next sample (at most one typical step), so events of a video sampled every K frames cover it."""
     out = frames[ends].astype(np.int64)
     if extend and len(frames) > 1:
-        step = _typical_step(frames)
+        step = typical_step(frames)
         nxt = np.append(frames[1:], frames[-1] + 1)[ends]
         out = np.maximum(out, np.minimum(nxt - 1, out + int(round(step)) - 1))
         out[ends == len(frames) - 1] = frames[-1]

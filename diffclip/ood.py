@@ -90,11 +90,6 @@ def fit_mahalanobis(features: np.ndarray, targets: np.ndarray, labels: tuple[str
     return means, precision, tuple(labels[j] for j in keep)
 
 
-def rim_share(crop: np.ndarray) -> float:
-    """Share of an (S, S, 3) uint8 crop outside the field of view (dark and connected to the border)."""
-    return float(1.0 - fov_mask(crop).mean())
-
-
 def field_of_view_reason(crop: np.ndarray) -> str | None:
     """Why ``crop`` has no plausible capsule field of view, or None when it has one: a rim covering a share of
     the crop within ``RIM_RANGE`` that takes in all four corners."""

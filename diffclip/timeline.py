@@ -15,6 +15,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from .atomic import atomic_path
+from .events import typical_step
 from .labels import GROUP_COLOURS, LABELS, LANDMARKS, LESIONS, SECTIONS, label_group
 from .postprocess import runs
 
@@ -36,14 +37,10 @@ def anatomy_first(labels: Sequence[str]) -> list[str]:
     return sorted(labels, key=lambda lab: order.index(lab) if lab in order else len(order))
 
 
-def _step(x: np.ndarray) -> float:
-    return float(np.median(np.diff(x))) if len(x) > 1 else 1.0
-
-
 def sample_span(x: np.ndarray, s: int, e: int) -> tuple[float, float]:
     """Frame-number span [start, stop) that sampled rows s..e stand for: each sampled frame covers the
     frames up to the next sample (at most one typical step), as the RARE-VISION events do."""
-    step = _step(x)
+    step = typical_step(x)
     stop = x[e] + step if e + 1 >= len(x) else min(x[e + 1], x[e] + step)
     return float(x[s]), float(stop)
 
