@@ -1,6 +1,10 @@
-"""Held-out synthetic lesion frames with their masks, shared by the explanation benchmarks."""
+"""Held-out synthetic lesion frames with their masks, shared by the explanation benchmarks and the noise
+study."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 
@@ -8,22 +12,37 @@ from diffclip.labels import LABELS, LESIONS
 from training.synthetic import SynthConfig, plan_video, render_frame
 
 
-def lesion_frames(n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray, str]]:
-    """``n`` frames of held-out synthetic videos (``seed`` not used in training) that show a lesion, as
-    (rgb (S, S, 3) uint8, mask (S, S) bool, label): the label is the frame's largest lesion and the mask
-    its pixels. Up to 25 frames per 300-frame video, evenly spread over its lesion frames."""
-    out, video = [], 0
-    while len(out) < n:
+class HeldoutFrame(NamedTuple):
+    rgb: np.ndarray  # (S, S, 3) uint8
+    mask: np.ndarray  # (S, S) bool: the pixels of ``label``
+    label: str  # the frame's largest lesion
+    distractors: np.ndarray  # (S, S) uint8 codes of diffclip.distractors.CODES
+
+
+def heldout_frames(n: int, seed: int, with_distractors: bool = False) -> Iterator[HeldoutFrame]:
+    """``n`` frames of held-out synthetic videos (``seed`` not used in training) that show a lesion (and, with
+    ``with_distractors``, a bubble, highlight or debris run): up to 25 frames per 300-frame video, evenly
+    spread over its qualifying frames."""
+    found, video = 0, 0
+    while found < n:
         plan = plan_video(f"noise{video}", SynthConfig(frames=300, seed=seed, rare_share=0.04), index=video)
-        lesion_rows = np.flatnonzero(plan.labels[:, [LABELS.index(lab) for lab in LESIONS]].any(1))
-        for t in lesion_rows[:: max(1, len(lesion_rows) // 25)]:
-            rgb, mask = render_frame(plan, int(t))
+        rows = plan.labels[:, [LABELS.index(lab) for lab in LESIONS]].any(1)
+        if with_distractors:
+            rows &= plan.distractor_frames()
+        rows = np.flatnonzero(rows)
+        for t in rows[:: max(1, len(rows) // 25)]:
+            rgb, mask, distractors = render_frame(plan, int(t))
             values = [v for v in np.unique(mask) if v]
             if not values:
                 continue
             label = LABELS[int(values[np.argmax([(mask == v).sum() for v in values])]) - 1]
-            out.append((rgb, mask == LABELS.index(label) + 1, label))
-            if len(out) == n:
-                break
+            yield HeldoutFrame(rgb, mask == LABELS.index(label) + 1, label, distractors)
+            found += 1
+            if found == n:
+                return
         video += 1
-    return out
+
+
+def lesion_frames(n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """``n`` held-out lesion frames as (rgb, mask, label) (see :func:`heldout_frames`)."""
+    return [(f.rgb, f.mask, f.label) for f in heldout_frames(n, seed)]

@@ -1,10 +1,4 @@
-"""Attention noise, measured: where a map's mass falls among lesions, distractors (bubbles, specular
-highlights, debris, the dark rim outside the field of view) and the rest of the frame, and how much of
-a1's distractor mass the differential subtraction a1 - lambda a2 removes.
-
-Masses are shares of the map's positive part. A token map (gh, gw) over an (H, W) frame spreads each
-token's mass evenly over its pixels, so no interpolation enters the count.
-"""
+"""Attention noise per layer of an analysed frame (the metrics themselves: :mod:`diffclip.noise`)."""
 
 from __future__ import annotations
 
@@ -12,71 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-#: The distractor mask's codes (uint8, beside each synthetic frame): 0 none.
-DISTRACTORS: dict[int, str] = {1: "bubble", 2: "specular highlight", 3: "debris", 4: "outside the field of view"}
-
-
-def regions(lesion: np.ndarray | None, distractors: np.ndarray | None, shape: tuple[int, int]) -> dict[str, np.ndarray]:
-    """Disjoint boolean regions covering the frame: each distractor type (what is drawn on top wins),
-    then the lesion, then "elsewhere"."""
-    taken = np.zeros(shape, bool)
-    out: dict[str, np.ndarray] = {}
-    if distractors is not None:
-        codes = np.asarray(distractors)
-        if codes.shape != shape:
-            raise ValueError(f"distractor mask {codes.shape} does not match the frame {shape}")
-        unknown = set(np.unique(codes).tolist()) - {0, *DISTRACTORS}
-        if unknown:
-            raise ValueError(f"unknown distractor codes {sorted(unknown)}; known: 0 and {DISTRACTORS}")
-        for code, name in DISTRACTORS.items():
-            out[name] = codes == code
-            taken |= out[name]
-    if lesion is not None:
-        les = np.asarray(lesion) > 0
-        if les.shape != shape:
-            raise ValueError(f"lesion mask {les.shape} does not match the frame {shape}")
-        out["lesion"] = les & ~taken
-        taken |= les
-    out["elsewhere"] = ~taken
-    return out
-
-
-def _cover(region: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
-    """Share of each map cell's pixels inside ``region``."""
-    h, w = region.shape
-    gh, gw = grid
-    if h % gh or w % gw:
-        raise ValueError(f"a {gh}x{gw} map does not tile a {h}x{w} frame")
-    return region.reshape(gh, h // gh, gw, w // gw).mean(axis=(1, 3))
-
-
-def absolute_masses(map2d: np.ndarray, parts: Mapping[str, np.ndarray]) -> dict[str, float]:
-    """The positive part of ``map2d`` summed over each region (not normalised)."""
-    m = np.clip(np.asarray(map2d, np.float64), 0, None)
-    return {name: float((m * _cover(region, m.shape)).sum()) for name, region in parts.items()}
-
-
-def masses(map2d: np.ndarray, parts: Mapping[str, np.ndarray]) -> dict[str, float]:
-    """Shares of the map's positive mass per region (they sum to 1 over disjoint regions covering the frame;
-    NaN for a map without positive mass)."""
-    absolute = absolute_masses(map2d, parts)
-    total = sum(absolute.values())
-    return {k: (v / total if total > 0 else float("nan")) for k, v in absolute.items()}
-
-
-def distractor_mass(shares: Mapping[str, float]) -> float:
-    """The share on all distractor types together."""
-    return float(sum(shares.get(name, 0.0) for name in DISTRACTORS.values()))
-
-
-def cancellation(a1: np.ndarray, a2: np.ndarray, lam: float, parts: Mapping[str, np.ndarray]) -> dict:
-    """What the subtraction does: shares of a1 and of diff = a1 - lam a2 (positive part, renormalised) per
-    region, and per region the part of a1's mass that the subtraction removes, 1 - sum(max(diff, 0)) /
-    sum(a1) over the region (1: all of it cancelled, 0: none)."""
-    diff = np.asarray(a1, np.float64) - lam * np.asarray(a2, np.float64)
-    before, after = absolute_masses(a1, parts), absolute_masses(diff, parts)
-    removed = {k: (1 - after[k] / before[k] if before[k] > 0 else float("nan")) for k in before}
-    return {"a1": masses(a1, parts), "diff": masses(diff, parts), "removed": removed}
+from diffclip.noise import cancellation, masses
 
 
 def per_layer(analysis, parts: Mapping[str, np.ndarray], head: int | None = None) -> list[dict]:

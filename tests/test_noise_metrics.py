@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from explain.noise import absolute_masses, cancellation, distractor_mass, masses, regions
+from diffclip.noise import absolute_masses, cancellation, distractor_mass, masses, regions
 
 
 def _parts():

@@ -67,7 +67,7 @@ def test_same_seed_gives_byte_identical_files(synth, tmp_path):
                      progress=False, workers=1)
     first, second = _digest(synth.root), _digest(again.root)
     assert first.keys() == second.keys()
-    assert "videos/1.mp4" in first and "1/frame_000059_mask.png" in first
+    assert "videos/1.mp4" in first and "1/frame_000059_mask.png" in first and "1/frame_000059_distractors.png" in first
     # PNGs, CSVs and JSON byte for byte; libx264's bitstream is not identical on every CPU (seen on
     # one with AVX512), so MP4s are compared by their decoded frames (test_mp4_frames_match_the_pngs)
     assert {k: v for k, v in first.items() if not k.endswith(".mp4")} == \
@@ -114,6 +114,45 @@ def test_frequencies_follow_galar():
     assert np.all(np.diff(plan.sections) >= 0) and set(plan.sections) == set(range(5))
     boosted = plan_video("1", SynthConfig(frames=2000, seed=1, rare_share=0.02)).labels.mean(0)
     assert np.all(boosted >= 0.015)
+
+
+def test_distractor_masks_mark_what_was_drawn(synth):
+    from diffclip.fov import fov_mask
+
+    for plan in synth.plans:
+        on = plan.distractor_frames()
+        for t, number in enumerate(plan.frame_numbers):
+            codes = np.asarray(Image.open(synth.root / plan.video_id / f"frame_{number:06d}_distractors.png"))
+            rgb = np.asarray(Image.open(synth.root / plan.video_id / f"frame_{number:06d}.PNG").convert("RGB"))
+            assert codes.dtype == np.uint8 and set(np.unique(codes).tolist()) <= {0, 1, 2, 3, 4}
+            # a bubble, highlight or debris pixel exactly on the frames of a distractor run
+            assert bool((np.isin(codes, (1, 2, 3))).any()) == bool(on[t]), (plan.video_id, t)
+            # code 4 is the dark rim, as the field-of-view finder sees it
+            assert np.mean((codes == 4) == ~fov_mask(rgb)) > 0.98
+    kinds = {inst.kind for plan in synth.plans for inst in plan.instances}
+    assert {"bubbles", "highlights", "debris"} <= kinds
+
+
+def test_distractors_cover_a_third_of_frames_independently_of_the_labels():
+    for seed in range(3):
+        plan = plan_video("1", SynthConfig(seed=seed))  # the default settings
+        assert plan.distractor_frames().mean() >= 0.30, seed
+    # where distractors fall does not depend on the labels: other labels (rare labels boosted), same runs
+    plain = plan_video("1", SynthConfig(frames=2000, seed=5))
+    boosted = plan_video("1", SynthConfig(frames=2000, seed=5, rare_share=0.05))
+    assert not np.array_equal(plain.labels, boosted.labels)
+
+    def runs(p):
+        return [(i.kind, i.start, i.end) for i in p.instances if i.kind in ("bubbles", "highlights", "debris")]
+
+    assert runs(plain) == runs(boosted) and len(runs(plain)) > 50
+    # and as often on lesion frames as elsewhere (runs of ~17 frames: one video varies by +-0.07, so average)
+    gaps = []
+    for seed in range(6):
+        big = plan_video("1", SynthConfig(frames=20000, seed=seed, rare_share=0.05))
+        lesion, on = big.labels[:, LESION_IDX].any(1), big.distractor_frames()
+        gaps.append(on[lesion].mean() - on[~lesion].mean())
+    assert abs(np.mean(gaps)) < 0.04, gaps
 
 
 def test_bad_settings():

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from diffclip.atomic import write_json
+from diffclip.distractors import KIND_CODES
 from diffclip.events import events_document, label_set_events
 from diffclip.labels import LABELS, LANDMARKS, LESIONS
 
@@ -37,7 +38,6 @@ MARGIN = 5
 CLIP_FRAMES = 100
 CLIP_FPS = 10
 _FINDING_COLUMNS = [LABELS.index(lab) for lab in (*LANDMARKS, *LESIONS)]
-_DISTRACTORS = ("bubbles", "debris")
 
 
 @dataclass(frozen=True)
@@ -58,13 +58,14 @@ def _slug(label: str) -> str:
 
 def _candidates(plan: VideoPlan, label: str) -> list[int]:
     """Frames where ``label`` is on and nothing competes with it: no other lesion or landmark within MARGIN
-    frames and no bubbles or debris (they are painted over lesions but not cut from the mask)."""
+    frames and no distractors (they are painted over lesions but not cut from the mask; the Noise lab adds
+    them to these clean frames)."""
     j = LABELS.index(label)
     others = plan.labels[:, [c for c in _FINDING_COLUMNS if c != j]].any(axis=1)
     near = np.convolve(others.astype(int), np.ones(2 * MARGIN + 1, int), mode="same") > 0
     covered = np.zeros(len(others), bool)
     for inst in plan.instances:
-        if inst.kind in _DISTRACTORS:
+        if inst.kind in KIND_CODES:
             covered[inst.start : inst.end + 1] = True
     return np.flatnonzero(plan.labels[:, j] & ~near & ~covered).tolist()
 
@@ -90,7 +91,7 @@ def pick_frame(label: str, config: SynthConfig = PLAN, videos: int = VIDEOS) -> 
     if best is None:
         raise ValueError(f"no frame shows {label!r} on its own in {videos} synthetic videos")
     _, video, plan, t = best
-    rgb, mask = render_frame(plan, t)
+    rgb, mask, _ = render_frame(plan, t)
     on = tuple(lab for lab, flag in zip(LABELS, plan.labels[t], strict=True) if flag)
     return Pick(label, video, t, rgb, mask, on)
 

@@ -12,13 +12,15 @@ sets. Every label has its own look:
   red star), erosion (small white spot with a red halo), erythema (diffuse red patch), hematin (dark
   brown flakes), lymphangioectasis (clusters of white dots), polyp (a shaded bulb), ulcer (yellow-white
   fibrin with a red rim);
-* distractors: bubbles, debris and specular highlights; smooth camera motion; a dark circular field of
-  view.
+* distractors: bubbles, specular highlights and debris, placed over the whole video independently of the
+  labels (about 40% of frames); smooth camera motion; a dark circular field of view.
 
 On disk (``root`` is the output directory)::
 
     root/<video_id>/frame_000000.PNG          frames (6-digit numbers, upper-case extension)
     root/<video_id>/frame_000000_mask.png     lesion mask: 0 = none, k = 1 + index in LABELS
+    root/<video_id>/frame_000000_distractors.png  distractor mask: 0 none, 1 bubble, 2 specular highlight,
+                                              3 debris, 4 outside the field of view
     root/Labels/<video_id>.csv                index, 17 labels, Galar's extra labels, section, frame
     root/ground_truth.json                    RARE-VISION events (label-set runs)
     root/synth.json                           generator settings and per-video label counts
@@ -40,9 +42,17 @@ from .plan import (
     VideoPlan,
     plan_video,
 )
-from .render import render_frame
+from .render import Rendered, render_frame
 from .textures import SECTION_COLOURS, make_texture
-from .writer import SynthResult, frame_name, generate, mask_name, write_labels_csv, write_mp4
+from .writer import (
+    SynthResult,
+    distractors_name,
+    frame_name,
+    generate,
+    mask_name,
+    write_labels_csv,
+    write_mp4,
+)
 
 __all__ = [
     "DRAWERS",
@@ -52,9 +62,11 @@ __all__ = [
     "LESION_SECTIONS",
     "SECTION_COLOURS",
     "Instance",
+    "Rendered",
     "SynthConfig",
     "SynthResult",
     "VideoPlan",
+    "distractors_name",
     "frame_name",
     "generate",
     "make_texture",

@@ -1,5 +1,6 @@
-"""What is drawn on the mucosa: lesions, landmarks and distractors (bubbles, debris), each a function
-that paints into the frame and returns its alpha (the lesion mask) or None."""
+"""What is drawn on the mucosa: lesions, landmarks and distractors (bubbles, specular highlights, debris;
+their drawers live in ``diffclip.distractors``, which the Noise lab shares), each a function that paints into
+the frame and returns its alpha (the lesion or distractor mask) or None."""
 
 from __future__ import annotations
 
@@ -9,51 +10,11 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-
-def _poly(rng: np.random.Generator, centre, radius: float, irregular: float = 0.25, n: int = 40) -> np.ndarray:
-    theta = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    r = np.ones(n)
-    for k in range(2, 6):
-        r += irregular / k * rng.uniform(0.5, 1.0) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
-    pts = np.column_stack([centre[0] + radius * r * np.cos(theta), centre[1] + radius * r * np.sin(theta)])
-    return np.round(pts * 16).astype(np.int32)  # cv2 shift=4 sub-pixel precision
-
-
-def _fill(shape, polys, blur: float = 0.0) -> np.ndarray:
-    canvas = np.zeros(shape, np.uint8)
-    cv2.fillPoly(canvas, polys, 255, lineType=cv2.LINE_AA, shift=4)
-    alpha = canvas.astype(np.float32) / 255.0
-    if blur > 0:
-        alpha = cv2.GaussianBlur(alpha, (0, 0), blur)
-    return alpha
-
-
-def _circle(shape, centre, radius, blur: float = 0.0) -> np.ndarray:
-    canvas = np.zeros(shape, np.uint8)
-    cv2.circle(canvas, (round(centre[0] * 16), round(centre[1] * 16)), max(16, round(radius * 16)), 255, -1,
-               lineType=cv2.LINE_AA, shift=4)
-    alpha = canvas.astype(np.float32) / 255.0
-    return cv2.GaussianBlur(alpha, (0, 0), blur) if blur > 0 else alpha
-
-
-def _support(alpha: np.ndarray) -> tuple[slice, slice] | None:
-    """Bounding box of the non-zero part of ``alpha`` (most shapes cover a small part of the frame)."""
-    rows = np.flatnonzero(alpha.max(axis=1) > 0)
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(alpha[rows[0] : rows[-1] + 1].max(axis=0) > 0)
-    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
-
-
-def _blend(img: np.ndarray, alpha: np.ndarray, colour) -> None:
-    box = _support(alpha)
-    if box is None:
-        return
-    a = alpha[box][..., None]
-    region = img[box]
-    region *= 1.0 - a
-    region += a * np.asarray(colour, np.float32)
-
+from diffclip.distractors import DRAWERS as DISTRACTOR_DRAWERS
+from diffclip.paint import blend as _blend
+from diffclip.paint import circle as _circle
+from diffclip.paint import fill as _fill
+from diffclip.paint import polygon as _poly
 
 # A drawer paints one instance in place and returns its alpha (for the mask) or None.
 Drawer = Callable[[np.ndarray, np.random.Generator, tuple[float, float], float], np.ndarray | None]
@@ -176,28 +137,6 @@ def _draw_ileocecal_valve(img, rng, c, r):
     return None
 
 
-def _draw_bubbles(img, rng, c, r):
-    for _ in range(int(rng.integers(6, 14))):
-        off = rng.normal(0, 0.25 * r, 2)
-        centre = (c[0] + off[0], c[1] + off[1])
-        rad = rng.uniform(0.03, 0.1) * r
-        disc = _circle(img.shape[:2], centre, rad)
-        inner = _circle(img.shape[:2], centre, rad * 0.8)
-        _blend(img, (disc - inner).clip(0, 1) * 0.8, (0.97, 0.97, 0.95))
-        _blend(img, inner * 0.15, (0.9, 0.95, 0.9))
-        glint = _circle(img.shape[:2], (centre[0] - 0.4 * rad, centre[1] - 0.4 * rad), 0.2 * rad)
-        _blend(img, glint, (1.0, 1.0, 1.0))
-    return None
-
-
-def _draw_debris(img, rng, c, r):
-    polys = [_poly(rng, (c[0] + dx, c[1] + dy), rng.uniform(0.04, 0.1) * r, 0.6, 20)
-             for dx, dy in rng.normal(0, 0.2 * r, (int(rng.integers(3, 7)), 2))]
-    alpha = _fill(img.shape[:2], polys, blur=0.01 * r)
-    _blend(img, alpha * 0.85, (0.45, 0.42, 0.12))
-    return None
-
-
 DRAWERS: dict[str, Drawer] = {
     "blood": _draw_blood,
     "active bleeding": _draw_active_bleeding,
@@ -210,9 +149,8 @@ DRAWERS: dict[str, Drawer] = {
     "ulcer": _draw_ulcer,
     "pylorus": _draw_pylorus,
     "ileocecal valve": _draw_ileocecal_valve,
-    "bubbles": _draw_bubbles,
-    "debris": _draw_debris,
+    **DISTRACTOR_DRAWERS,
 }
-# Painting order: landmarks and distractors under lesions except bubbles/debris, which float on top.
+# Painting order: landmarks under lesions; the distractors (debris, bubbles, highlights) float on top.
 DRAW_ORDER = ("pylorus", "ileocecal valve", "erythema", "blood", "active bleeding", "hematin", "ulcer",
-              "erosion", "angiectasia", "lymphangioectasis", "polyp", "debris", "bubbles")
+              "erosion", "angiectasia", "lymphangioectasis", "polyp", "debris", "bubbles", "highlights")

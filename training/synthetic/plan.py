@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from diffclip.distractors import KIND_CODES
 from diffclip.labels import GALAR_EXTRA_LABELS, GALAR_FREQUENCIES, LABELS, LESIONS, SECTIONS
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ LANDMARK_TRANSITIONS: dict[str, tuple[str, str]] = {
     "ileocecal valve": ("small intestine", "colon"),
 }
 MIN_EVENT = 3
+#: Share of frames each distractor kind covers (placed independently of the labels).
+DISTRACTOR_COVER: dict[str, float] = {"bubbles": 0.2, "highlights": 0.15, "debris": 0.12}
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,14 @@ class VideoPlan:
 
     def active(self, t: int) -> list[Instance]:
         return [inst for inst in self.instances if inst.start <= t <= inst.end]
+
+    def distractor_frames(self) -> np.ndarray:
+        """(M,) bool: frames with a bubble, highlight or debris run (the rim is in every frame)."""
+        on = np.zeros(len(self.sections), dtype=bool)
+        for inst in self.instances:
+            if inst.kind in KIND_CODES:
+                on[inst.start : inst.end + 1] = True
+        return on
 
     def extra_columns(self) -> dict[str, np.ndarray]:
         """Galar's extra label columns: bubbles and dirt follow the distractors, the rest are 0."""
@@ -184,15 +195,25 @@ def plan_video(video_id: str, config: SynthConfig, index: int = 0) -> VideoPlan:
             add(lesion, start, length)
             placed += 1
 
-    for kind, per_section in (("bubbles", (0.0, 0.05, 0.1, 0.25, 0.2)), ("debris", (0.0, 0.0, 0.05, 0.1, 0.3))):
-        for sec, share in enumerate(per_section):
-            lo, hi = int(bounds[sec]), int(bounds[sec + 1])
-            for _ in range(rng.poisson(share * (hi - lo) / 15)):
-                length = int(min(hi - lo, rng.integers(5, 30)))
-                add(kind, int(rng.integers(lo, hi - length + 1)), length, spread=0.5)
-
     # Smooth camera path over a texture three times the frame size, and a slow lighting drift.
     walk = gaussian_filter1d(np.cumsum(rng.normal(0, 6.0, (m, 2)), axis=0), sigma=4, axis=0)
     light = 1.0 + 0.08 * gaussian_filter1d(rng.normal(0, 1, m), sigma=8) * 4
     camera = np.column_stack([walk, light]).astype(np.float32)
+    instances.extend(_distractors(m, seed))
     return VideoPlan(video_id, config, seed, sections, labels, instances, camera)
+
+
+def _distractors(m: int, seed: int) -> list[Instance]:
+    """Distractor runs placed uniformly over the whole video from their own random stream, so where they
+    fall is independent of the sections, landmarks and lesions (a model gains nothing by attending to
+    them). Each kind covers about DISTRACTOR_COVER of the frames; together about 40%."""
+    rng = np.random.default_rng([seed, 3])
+    out = []
+    for kind, cover in DISTRACTOR_COVER.items():
+        # Poisson runs of mean length 17 frames: expected covered share 1 - exp(-count * 17 / m) = cover
+        for _ in range(rng.poisson(-math.log(1 - cover) * m / 17)):
+            length = int(min(m, rng.integers(5, 30)))
+            start = int(rng.integers(0, m - length + 1))
+            out.append(Instance(kind, start, start + length - 1, int(rng.integers(2**31)), _position_path(rng, 0.5),
+                                float(rng.uniform(0.8, 1.25))))
+    return out

@@ -1,16 +1,19 @@
-"""One frame of a planned video: texture under the camera, instances in painting order, highlights,
-lighting and the circular field of view."""
+"""One frame of a planned video: texture under the camera, instances in painting order (distractors on
+top), lighting and the circular field of view."""
 
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
+from diffclip.distractors import KIND_CODES, OUTSIDE
 from diffclip.labels import SECTIONS
+from diffclip.paint import blend as _blend
 
-from .lesions import DRAW_ORDER, DRAWERS, _blend, _circle
+from .lesions import DRAW_ORDER, DRAWERS
 from .plan import LABEL_INDEX, Instance, VideoPlan
 from .textures import make_texture
 
@@ -56,8 +59,17 @@ def _zline(plan: VideoPlan, t: int, inst: Instance, size: int, textures) -> np.n
     return img
 
 
-def render_frame(plan: VideoPlan, t: int) -> tuple[np.ndarray, np.ndarray]:
-    """Render frame index ``t``: an RGB uint8 image and its lesion mask (0 or 1 + label index)."""
+class Rendered(NamedTuple):
+    """A rendered frame: RGB uint8 (H, W, 3), lesion mask (0 or 1 + label index) and distractor mask
+    (codes of ``diffclip.distractors.CODES``)."""
+
+    rgb: np.ndarray
+    mask: np.ndarray
+    distractors: np.ndarray
+
+
+def render_frame(plan: VideoPlan, t: int) -> Rendered:
+    """Render frame index ``t`` with its lesion and distractor masks."""
     size = plan.config.size
     textures = _textures(plan.seed, size)
     active = plan.active(t)
@@ -67,6 +79,7 @@ def render_frame(plan: VideoPlan, t: int) -> tuple[np.ndarray, np.ndarray]:
     else:
         img = _crop(textures[plan.sections[t]], size, plan.camera[t, :2])
     mask = np.zeros((size, size), np.uint8)
+    distractors = np.zeros((size, size), np.uint8)
     r = size / 2
     order = {kind: i for i, kind in enumerate(DRAW_ORDER)}
     for inst in sorted((i for i in active if i.kind in DRAWERS), key=lambda i: order[i.kind]):
@@ -75,17 +88,20 @@ def render_frame(plan: VideoPlan, t: int) -> tuple[np.ndarray, np.ndarray]:
         x0, y0, x1, y1 = inst.path
         centre = (r + r * (x0 + f * (x1 - x0)), r + r * (y0 + f * (y1 - y0)))
         # Shapes depend on the instance only; distractors also get a per-frame jitter.
-        shape_rng = np.random.default_rng(inst.seed if inst.kind not in ("bubbles", "debris") else [inst.seed, t // 3])
+        code = KIND_CODES.get(inst.kind)
+        shape_rng = np.random.default_rng(inst.seed if code is None else [inst.seed, t // 3])
         alpha = DRAWERS[inst.kind](img, shape_rng, centre, r * inst.scale)
-        if alpha is not None:
+        if alpha is None:
+            continue
+        if code is None:
             mask[alpha > 0.5] = LABEL_INDEX[inst.kind] + 1
+        else:
+            distractors[alpha > 0.5] = code
     frame_rng = np.random.default_rng([plan.seed, 2, t])
-    for _ in range(int(frame_rng.integers(2, 6))):  # specular highlights
-        centre = frame_rng.uniform(0.2 * size, 0.8 * size, 2)
-        _blend(img, _circle((size, size), centre, frame_rng.uniform(0.004, 0.015) * size, blur=0.6), (1, 1, 1))
     light, fov = _fov(size)
     img *= (light * plan.camera[t, 2])[..., None]
     img += frame_rng.normal(0, 0.012, img.shape).astype(np.float32)
     img = img * fov[..., None] + 0.015 * (1 - fov[..., None])
     mask[fov < 0.5] = 0
-    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8), mask
+    distractors[fov < 0.5] = OUTSIDE
+    return Rendered((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8), mask, distractors)

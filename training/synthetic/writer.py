@@ -13,6 +13,7 @@ import cv2
 from tqdm.auto import tqdm
 
 from diffclip.atomic import atomic_path, write_json
+from diffclip.distractors import CODES
 from diffclip.events import events_document, label_set_events
 from diffclip.labels import GALAR_EXTRA_LABELS, LABELS, LESIONS, SECTIONS
 from diffclip.mp4 import write_mp4 as write_rgb_mp4
@@ -29,14 +30,19 @@ def mask_name(number: int) -> str:
     return f"frame_{number:06d}_mask.png"
 
 
+def distractors_name(number: int) -> str:
+    return f"frame_{number:06d}_distractors.png"
+
+
 def _render_chunk(plan: VideoPlan, root: str, start: int, stop: int) -> int:
     folder = Path(root) / plan.video_id
     png = [cv2.IMWRITE_PNG_COMPRESSION, 1]
     for t in range(start, stop):
-        rgb, mask = render_frame(plan, t)
+        rgb, mask, distractors = render_frame(plan, t)
         number = int(plan.frame_numbers[t])
         cv2.imwrite(str(folder / frame_name(number)), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), png)
         cv2.imwrite(str(folder / mask_name(number)), mask, png)
+        cv2.imwrite(str(folder / distractors_name(number)), distractors, png)
     return stop - start
 
 
@@ -115,6 +121,8 @@ def generate(
         "config": asdict(config),
         "videos": {p.video_id: {lab: int(p.labels[:, i].sum()) for i, lab in enumerate(LABELS)} for p in plans},
         "mask_values": {str(i + 1): lab for i, lab in enumerate(LABELS) if lab in LESIONS},
+        "distractor_values": {str(code): name for code, name in CODES.items()},
+        "distractor_frames": {p.video_id: round(float(p.distractor_frames().mean()), 4) for p in plans},
     }
     write_json(root / "synth.json", summary)
     return SynthResult(root, plans, gt_path, mp4s)
