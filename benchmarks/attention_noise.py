@@ -1,17 +1,21 @@
 """Attention noise, measured: the bundled standard (vanilla) and differential (diff) models on held-out
-synthetic lesion frames with masks. Per method: mean share of the map inside the lesion mask, pointing
-game hit rate (15 px) and mean map entropy (0 focused, 1 uniform). Whichever model wins, this is
-what it measures.
+synthetic frames that show a lesion and distractors, beside the multi-seed study (docs/noise-study.json) that
+says how far one run per variant can be trusted.
 
-    python benchmarks/attention_noise.py [--frames 80] [--seed 777] [--methods NAME ...]
+    python benchmarks/attention_noise.py [--frames 60] [--seed 777] [--methods NAME ...] [--json OUT]
 
-Methods come from the explanation registry (default: the four in docs/demo-models.md; ig, noise_tunnel and
-occlusion run the model many times per frame and take minutes).
+For each bundled model: the last-layer attention's shares on the lesion, the drawn distractors (bubbles,
+specular highlights, debris), the rim outside the field of view and elsewhere (the study's measure, on the
+same frames), and the same shares for each requested method of the explanation registry. The JSON has
+``{"seeds": {"vanilla": [...], "diff": [...]}, "summary": {...}, "bundled": {...}}``; seeds and summary come
+from the study (``python -m training.noise_study``), which trains 3 seeds per variant. Whichever model wins,
+this is what it measures.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -21,53 +25,89 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._heldout import lesion_frames  # noqa: E402
 from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT  # noqa: E402
+from diffclip.distractors import OUTSIDE  # noqa: E402
 from diffclip.inference import Predictor  # noqa: E402
+from diffclip.noise import DISTRACTORS, masses, regions  # noqa: E402
 from explain.analysis import analyse  # noqa: E402
-from explain.faithfulness import entropy, mass_in_mask, pointing_game  # noqa: E402
 from explain.methods import EXPLAINERS, explain  # noqa: E402
+from training.heldout import heldout_frames  # noqa: E402
+from training.noise_study import DRAWN, finite, measure, uniform_shares  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+STUDY = REPO / "docs" / "noise-study.json"
 
 
-def main() -> int:
+def method_shares(checkpoint: Path, frames, methods: list[str]) -> dict[str, dict[str, float]]:
+    """Per registered method: mean shares of its positive map on the lesion, the drawn distractors and the rim."""
+    predictor = Predictor(checkpoint, precision="fp32")
+    rows: dict[str, list[dict]] = {m: [] for m in methods}
+    for f in frames:
+        analysis = analyse(predictor, f.rgb)
+        for method in methods:
+            m = explain(analysis, predictor, method, f.label).map
+            parts = regions(f.mask, f.distractors, f.mask.shape)
+            if m.shape != f.mask.shape and (f.mask.shape[0] % m.shape[0] or f.mask.shape[1] % m.shape[1]):
+                raise ValueError(f"{method}: a {m.shape} map does not tile the {f.mask.shape} frame")
+            rows[method].append(masses(m, parts))
+    out = {}
+    for method, shares in rows.items():
+        out[method] = {
+            "lesion_mass": float(np.nanmean([s["lesion"] for s in shares])),
+            "distractor_mass": float(np.nanmean([sum(s[n] for n in DRAWN) for s in shares])),
+            "rim_mass": float(np.nanmean([s[DISTRACTORS[OUTSIDE]] for s in shares])),
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=80)
-    parser.add_argument("--seed", type=int, default=777)
+    parser.add_argument("--frames", type=int, default=60, help="held-out frames with a lesion and distractors")
+    parser.add_argument("--seed", type=int, default=777, help="generator seed of the held-out frames")
     parser.add_argument("--models", nargs=2, default=[str(COMPARE_CHECKPOINT), str(DEFAULT_CHECKPOINT)])
-    parser.add_argument("--methods", nargs="+", default=["attention", "rollout", "gradattn", "gradcam"],
-                        choices=list(EXPLAINERS), help="registered methods (default: the four measured in docs/)")
-    args = parser.parse_args()
-    methods = {EXPLAINERS[m].title: m for m in args.methods}
+    parser.add_argument("--methods", nargs="*", default=["attention", "rollout", "gradattn"],
+                        choices=list(EXPLAINERS), help="registered methods to measure as well")
+    parser.add_argument("--study", default=str(STUDY), help="the noise study's JSON (training.noise_study --json)")
+    parser.add_argument("--json", help="write the result here")
+    args = parser.parse_args(argv)
     torch.manual_seed(0)
     start = time.time()
-    frames = lesion_frames(args.frames, args.seed)
-    results = {}
+    study_path = Path(args.study)
+    if not study_path.is_file():
+        parser.error(f"{study_path} does not exist: run python -m training.noise_study --json {study_path} first")
+    study = json.loads(study_path.read_text(encoding="utf-8"))
+    size = study["heldout"].get("size", 224)
+    frames = list(heldout_frames(args.frames, args.seed, with_distractors=True, size=size))
+    bundled = {"study_seed": study.get("median_seed"), "frames": len(frames), "heldout_seed": args.seed,
+               "uniform": uniform_shares(frames)}
     for path in args.models:
-        predictor = Predictor(path, precision="fp32")
-        name = predictor.model.config.attention
-        rows = {m: {"mask": [], "hit": [], "entropy": []} for m in methods}
-        for rgb, mask, label in frames:
-            analysis = analyse(predictor, rgb)
-            for title, method in methods.items():
-                m = explain(analysis, predictor, method, label).map
-                rows[title]["mask"].append(mass_in_mask(m, mask))
-                rows[title]["hit"].append(pointing_game(m, mask, tolerance=15))
-                rows[title]["entropy"].append(entropy(m))
-        results[name] = rows
-    names = list(results)
-    print(f"{len(frames)} held-out synthetic lesion frames (seed {args.seed}); mask share = mean share of the "
-          f"positive map inside the lesion mask; hit = pointing game (15 px); entropy: 0 focused, 1 uniform")
-    header = f"{'method':<30}" + "".join(f"{n + ' ' + k:>22}" for k in ("mask share", "hit rate", "entropy")
-                                         for n in names)
-    print(header)
-    for title in methods:
-        cells = []
-        for key in ("mask", "hit", "entropy"):
-            for n in names:
-                cells.append(f"{np.nanmean(results[n][title][key]):>22.3f}")
-        print(f"{title:<30}" + "".join(cells))
-    mean_mask = float(np.mean([m.mean() for _, m, _ in frames]))
-    print(f"(a uniform map would put {mean_mask:.3f} of its mass inside the masks) -- {time.time() - start:.0f} s")
+        result = measure(path, frames)
+        result["methods"] = method_shares(Path(path), frames, args.methods)
+        seeds = [r["distractor_mass"] for r in study["seeds"][result["variant"]]]
+        result["study_range"] = [min(seeds), max(seeds)]
+        bundled[result["variant"]] = result
+    out = {"command": "python benchmarks/attention_noise.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+           "study": {k: study[k] for k in ("command", "config", "heldout", "map", "median_seed")},
+           "seeds": study["seeds"], "summary": study["summary"], "bundled": bundled}
+    u = bundled["uniform"]
+    print(f"{len(frames)} held-out frames with a lesion and distractors (seed {args.seed}); a uniform map puts "
+          f"{u['lesion']:.3f} on the lesion, {u['distractor']:.3f} on the drawn distractors, {u['rim']:.3f} on the rim")
+    print(f"{'model':<8} {'map':<12} {'lesion':>8} {'distractors':>12} {'rim':>8}")
+    for variant in ("vanilla", "diff"):
+        r = bundled[variant]
+        print(f"{variant:<8} {'last layer':<12} {r['lesion_mass']:>8.3f} {r['distractor_mass']:>12.3f} {r['rim_mass']:>8.3f}")
+        for method, s in r["methods"].items():
+            print(f"{variant:<8} {method:<12} {s['lesion_mass']:>8.3f} {s['distractor_mass']:>12.3f} {s['rim_mass']:>8.3f}")
+    for variant in ("vanilla", "diff"):
+        s = study["summary"][variant]
+        print(f"study {variant}: distractor mass {s['mean']:.3f} [{s['ci'][0]:.3f}, {s['ci'][1]:.3f}] over "
+              f"{len(study['seeds'][variant])} seeds; bundled (seed {study.get('median_seed')}) "
+              f"{bundled[variant]['distractor_mass']:.3f}")
+    if args.json:
+        from diffclip.atomic import write_json
+
+        write_json(args.json, finite(out), indent=1)
+    print(f"{time.time() - start:.0f} s")
     return 0
 
 
