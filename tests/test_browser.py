@@ -128,3 +128,40 @@ def test_an_example_shows_its_truth_colour_bars_and_a_photo_gets_a_warning(app_u
         assert "does not look like a capsule endoscopy frame" in page.locator("#scores").inner_text()
         page.wait_for_selector("#attribution-caption :text('on grace_hopper.jpg')", timeout=120_000)
         page.screenshot(path=str(ARTIFACTS / f"frames-view-ood-{theme}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_noise_lab_follows_its_sliders(app_url, theme):
+    """The Noise lab: an example, its maps and numbers; more bubbles (a slider) redraw the frame and change the
+    numbers under both maps (artifacts/noise-lab.png, artifacts/noise-lab-dark.png)."""
+    from demo.resources import examples
+    from diffclip.distractors import LAB_CLUSTERS
+
+    shows = examples()[0].shows  # the first example's finding: the label shown by default
+    bubbles = LAB_CLUSTERS["bubbles"]  # clusters at level 1; the example opens at level 0.5
+    views = ("#noise-frame", "#noise-lambda", "#noise-standard", "#noise-differential", "#noise-subtraction")
+    numbers = ("#noise-standard-numbers", "#noise-differential-numbers")
+    with app_page(app_url, theme) as page:
+        page.get_by_role("tab", name="Noise lab").click()
+        page.locator("#noise-examples img").first.click()
+        page.wait_for_selector(f"#noise-frame-caption :text('{round(bubbles / 2)} clusters of bubbles')",
+                               timeout=120_000)
+        for elem in views:
+            page.wait_for_selector(f"{elem} img", timeout=60_000)
+        assert f"p({shows})" in page.locator(numbers[0]).inner_text()
+        assert "BiomedCLIP-scale" in page.locator("#noise-evidence").inner_text()
+        before = [page.locator(n).inner_text() for n in numbers]
+        frame = page.locator("#noise-frame img").get_attribute("src")
+        slider = page.get_by_label("number input for Bubble density")
+        slider.fill("1")
+        slider.press("Tab")  # leaving the box releases the slider
+        page.wait_for_selector(f"#noise-frame-caption :text('{bubbles} clusters of bubbles')", timeout=120_000)
+        page.wait_for_function(f"document.querySelector('#noise-frame img')?.src !== {frame!r}", timeout=60_000)
+        after = [page.locator(n).inner_text() for n in numbers]
+        assert all(a != b for a, b in zip(after, before, strict=True)), (before, after)
+        assert "removes" in page.locator("#noise-subtraction-caption").inner_text()
+        page.wait_for_timeout(500)  # the last images finish drawing
+        page.screenshot(path=str(ARTIFACTS / ("noise-lab.png" if theme == "light" else f"noise-lab-{theme}.png")),
+                        full_page=True)
+        for elem in views:
+            assert "Error" not in page.locator(elem).inner_text(), elem

@@ -6,7 +6,8 @@ from .card import CARD
 from .clip import CLIP
 from .compare import COMPARE
 from .frames import FRAMES
+from .noise_lab import NOISE_LAB
 
-TABS: list[Tab] = [FRAMES, CLIP, COMPARE, CARD]
+TABS: list[Tab] = [FRAMES, CLIP, COMPARE, NOISE_LAB, CARD]
 
 __all__ = ["TABS", "AppContext", "Tab"]
