@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT  # noqa: E402
 from diffclip.distractors import OUTSIDE  # noqa: E402
 from diffclip.inference import Predictor  # noqa: E402
-from diffclip.noise import DISTRACTORS, masses, regions  # noqa: E402
+from diffclip.noise import DISTRACTORS, distractor_mass, masses, regions  # noqa: E402
 from explain.analysis import analyse  # noqa: E402
 from explain.methods import EXPLAINERS, explain  # noqa: E402
 from training.heldout import heldout_frames  # noqa: E402
@@ -39,7 +39,8 @@ STUDY = REPO / "docs" / "noise-study.json"
 
 
 def method_shares(checkpoint: Path, frames, methods: list[str]) -> dict[str, dict[str, float]]:
-    """Per registered method: mean shares of its positive map on the lesion, the drawn distractors and the rim."""
+    """Per registered method: mean shares of its positive map on the lesion, the distractors (all; drawn only)
+    and the rim."""
     predictor = Predictor(checkpoint, precision="fp32")
     rows: dict[str, list[dict]] = {m: [] for m in methods}
     for f in frames:
@@ -54,7 +55,8 @@ def method_shares(checkpoint: Path, frames, methods: list[str]) -> dict[str, dic
     for method, shares in rows.items():
         out[method] = {
             "lesion_mass": float(np.nanmean([s["lesion"] for s in shares])),
-            "distractor_mass": float(np.nanmean([sum(s[n] for n in DRAWN) for s in shares])),
+            "distractor_mass": float(np.nanmean([distractor_mass(s) for s in shares])),
+            "drawn_distractor_mass": float(np.nanmean([sum(s[n] for n in DRAWN) for s in shares])),
             "rim_mass": float(np.nanmean([s[DISTRACTORS[OUTSIDE]] for s in shares])),
         }
     return out
@@ -91,13 +93,14 @@ def main(argv: list[str] | None = None) -> int:
            "seeds": study["seeds"], "summary": study["summary"], "bundled": bundled}
     u = bundled["uniform"]
     print(f"{len(frames)} held-out frames with a lesion and distractors (seed {args.seed}); a uniform map puts "
-          f"{u['lesion']:.3f} on the lesion, {u['distractor']:.3f} on the drawn distractors, {u['rim']:.3f} on the rim")
-    print(f"{'model':<8} {'map':<12} {'lesion':>8} {'distractors':>12} {'rim':>8}")
+          f"{u['lesion']:.3f} on the lesion, {u['distractor']:.3f} on the distractors ({u['drawn_distractor']:.3f} drawn, "
+          f"{u['rim']:.3f} rim)")
+    print(f"{'model':<8} {'map':<12} {'lesion':>8} {'distractors':>12} {'drawn':>8} {'rim':>8}")
     for variant in ("vanilla", "diff"):
         r = bundled[variant]
-        print(f"{variant:<8} {'last layer':<12} {r['lesion_mass']:>8.3f} {r['distractor_mass']:>12.3f} {r['rim_mass']:>8.3f}")
-        for method, s in r["methods"].items():
-            print(f"{variant:<8} {method:<12} {s['lesion_mass']:>8.3f} {s['distractor_mass']:>12.3f} {s['rim_mass']:>8.3f}")
+        for name, s in (("last layer", r), *r["methods"].items()):
+            print(f"{variant:<8} {name:<12} {s['lesion_mass']:>8.3f} {s['distractor_mass']:>12.3f} "
+                  f"{s['drawn_distractor_mass']:>8.3f} {s['rim_mass']:>8.3f}")
     for variant in ("vanilla", "diff"):
         s = study["summary"][variant]
         print(f"study {variant}: distractor mass {s['mean']:.3f} [{s['ci'][0]:.3f}, {s['ci'][1]:.3f}] over "

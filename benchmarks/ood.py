@@ -97,7 +97,7 @@ def measure(predictor: Predictor, test: list[np.ndarray], sets: dict[str, list[n
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", type=int, default=5, help="held-out synthetic videos (400 frames each)")
+    parser.add_argument("--videos", type=int, default=5, help=f"held-out synthetic videos ({FitSettings.frames} frames each)")
     parser.add_argument("--stride", type=int, default=2, help="every n-th frame of each video")
     parser.add_argument("--models", nargs="+", default=[str(DEFAULT_CHECKPOINT), str(COMPARE_CHECKPOINT)])
     parser.add_argument("--json", help="write the results here")
@@ -107,7 +107,7 @@ def main() -> int:
     sets = sources(test)
     results = {"command": "python benchmarks/ood.py" + (f" --videos {args.videos}" if args.videos != 5 else "")
                + (f" --stride {args.stride}" if args.stride != 2 else ""),
-               "in_distribution": f"held-out synthetic frames: seed {TEST_SEED}, {args.videos} videos x 400, "
+               "in_distribution": f"held-out synthetic frames: seed {TEST_SEED}, {args.videos} videos x {FitSettings.frames}, "
                                   f"every {args.stride}th frame", "frames": len(test),
                "auroc_positive_class": "out of distribution", "models": {}}
     for path in args.models:

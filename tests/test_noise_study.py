@@ -45,7 +45,8 @@ def test_median_seed_is_the_typical_gap_not_the_best():
             "diff": [{"seed": 0, "distractor_mass": 0.1}, {"seed": 1, "distractor_mass": 0.9},
                      {"seed": 2, "distractor_mass": 0.4}]}
     assert median_seed(runs) == 2  # gaps -0.4, +0.4, -0.1: the middle one
-    keys = {"lesion_mass": 0.2, "rim_mass": 0.1, "label_probability": 0.5, "val_map": 0.6}
+    keys = {"lesion_mass": 0.2, "rim_mass": 0.1, "drawn_distractor_mass": 0.1, "label_probability": 0.5,
+            "val_map": 0.6}
     for v in runs.values():
         for r in v:
             r.update(keys)
@@ -59,7 +60,8 @@ def test_summarise_frames_by_hand():
              "lesion": 0.25, "elsewhere": 0.15}
     other = dict(shown, bubble=0.3, lesion=0.05)
     row = summarise_frames([{"shown": shown, "probability": 0.9}, {"shown": other, "probability": 0.5}], "vanilla")
-    assert row["distractor_mass"] == pytest.approx((0.3 + 0.5) / 2)
+    assert row["distractor_mass"] == pytest.approx((0.6 + 0.8) / 2)  # the rim counts: diffclip.noise
+    assert row["drawn_distractor_mass"] == pytest.approx((0.3 + 0.5) / 2)
     assert row["lesion_mass"] == pytest.approx(0.15) and row["rim_mass"] == pytest.approx(0.3)
     assert row["label_probability"] == pytest.approx(0.7) and row["per_type"]["bubble"] == pytest.approx(0.2)
 
@@ -86,8 +88,9 @@ def test_study_trains_every_seed_and_bundles_the_median_pair(study):
     for variant in ("vanilla", "diff"):
         for r in doc["seeds"][variant]:
             assert r["variant"] == variant and r["frames"] == 6
-            shares = [r["lesion_mass"], r["distractor_mass"], r["rim_mass"], r["elsewhere_mass"]]
+            shares = [r["lesion_mass"], r["distractor_mass"], r["elsewhere_mass"]]
             assert all(0 <= s <= 1 for s in shares) and sum(shares) == pytest.approx(1, abs=1e-6)
+            assert r["distractor_mass"] == pytest.approx(r["drawn_distractor_mass"] + r["rim_mass"])
         values = [r["distractor_mass"] for r in doc["seeds"][variant]]
         assert doc["summary"][variant]["mean"] == pytest.approx(np.mean(values))
         lo, hi = doc["summary"][variant]["ci"]

@@ -159,7 +159,7 @@ def test_every_model_bound_event_shares_one_concurrency_group():
 
     demo = build_demo(ModelBank(DEFAULT_CHECKPOINT, COMPARE_CHECKPOINT, "cpu"), concurrency=3)
     model_bound = {"on_analyse", "on_example", "on_attribution", "on_clip", "on_open_in_frames", "on_compare",
-                   "on_control", "predict_frame"}
+                   "on_control", "predict_frame", "on_noise_lab", "noise_lab"}
     seen = set()
     for fn in demo.fns.values():
         name = getattr(fn.fn, "__name__", None)

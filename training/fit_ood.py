@@ -2,9 +2,9 @@
 
     python -m training.fit_ood demo/weights/diff demo/weights/vanilla
 
-Frames come from ``training.synthetic`` with the bundled models' generator settings (400-frame videos,
+Frames come from ``training.synthetic`` with the bundled models' generator settings (300-frame videos,
 224 px, rare labels raised to 3%) but seeds of their own: per-label means and the shared covariance from
-seed 1 (10 videos, every 2nd frame: 2000 frames), the threshold from seed 2 (5 videos: 1000 frames) at the
+seed 1 (10 videos, every 2nd frame: 1500 frames), the threshold from seed 2 (5 videos: 750 frames) at the
 97.5th percentile of their scores (a 2.5% false-alarm rate on frames like the training frames). The model
 runs in fp32 on the CPU, frames in a fixed order, so a rerun writes the same files.
 """
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 class FitSettings:
     """The synthetic frames and the rule. Seed 0 made the bundled models' training set; 1 and 2 are unseen."""
 
-    frames: int = 400  # per video, as training/configs/demo-*.yaml
+    frames: int = 300  # per video, as training/configs/demo-*.yaml
     size: int = 224
     rare_share: float = 0.03
     stride: int = 2  # every 2nd frame: neighbouring frames are near copies

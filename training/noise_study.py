@@ -26,7 +26,7 @@ from scipy import stats
 from diffclip.atomic import write_json
 from diffclip.distractors import OUTSIDE
 from diffclip.inference import Predictor
-from diffclip.noise import DISTRACTORS, absolute_masses, masses, regions
+from diffclip.noise import DISTRACTORS, absolute_masses, distractor_mass, masses, regions
 
 from .config import TrainConfig, load_config
 from .fit_ood import fit_checkpoints, settings_for_training
@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 CONFIG = Path(__file__).parent / "configs" / "noise-study.yaml"
 VARIANTS = ("vanilla", "diff")
-#: The study's figure: share of the last-layer attention on bubbles, highlights and debris.
+#: The study's figure: share of the last-layer attention on the distractors (bubbles, specular highlights,
+#: debris and the rim outside the field of view: diffclip.noise.distractor_mass).
 METRIC = "distractor_mass"
 
 
@@ -115,7 +116,8 @@ def summarise_frames(rows: list[dict], variant: str) -> dict:
         "variant": variant,
         "frames": len(rows),
         "lesion_mass": mean(s["lesion"] for s in shown),
-        "distractor_mass": mean(sum(s[n] for n in DRAWN) for s in shown),
+        "distractor_mass": mean(distractor_mass(s) for s in shown),
+        "drawn_distractor_mass": mean(sum(s[n] for n in DRAWN) for s in shown),
         "rim_mass": mean(s[DISTRACTORS[OUTSIDE]] for s in shown),
         "elsewhere_mass": mean(s["elsewhere"] for s in shown),
         "per_type": {n: mean(s[n] for s in shown) for n in DRAWN},
@@ -123,7 +125,8 @@ def summarise_frames(rows: list[dict], variant: str) -> dict:
     }
     if "a1" in rows[0]:
         out["a1_lesion_mass"] = mean(r["a1"]["lesion"] for r in rows)
-        out["a1_distractor_mass"] = mean(sum(r["a1"][n] for n in DRAWN) for r in rows)
+        out["a1_distractor_mass"] = mean(distractor_mass(r["a1"]) for r in rows)
+        out["a1_drawn_distractor_mass"] = mean(sum(r["a1"][n] for n in DRAWN) for r in rows)
         out["a1_rim_mass"] = mean(r["a1"][DISTRACTORS[OUTSIDE]] for r in rows)
         out["removed"] = {k: mean(r["removed"][k] for r in rows) for k in rows[0]["removed"]}
     return out
@@ -138,7 +141,8 @@ def interval(values: Sequence[float], level: float = 0.95) -> list[float]:
     return [float(v.mean() - half), float(v.mean() + half)]
 
 
-SUMMARY_KEYS = ("distractor_mass", "lesion_mass", "rim_mass", "label_probability", "val_map")
+SUMMARY_KEYS = ("distractor_mass", "drawn_distractor_mass", "rim_mass", "lesion_mass", "label_probability",
+                "val_map")
 
 
 def summarise(seeds: dict[str, list[dict]]) -> dict:
@@ -189,12 +193,11 @@ def bundle(checkpoints: dict[tuple[str, int], Path], seed: int, cfg: TrainConfig
 
 def table(result: dict) -> str:
     """The study as a markdown table: per seed, then mean [95% interval] per variant."""
-    lines = ["| variant | seed | distractor mass | lesion mass | rim mass | p(label) | val mAP |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| variant | seed | distractor mass (all) | drawn distractors | rim | lesion mass | p(label) | val mAP |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for variant in VARIANTS:
         for r in result["seeds"][variant]:
-            lines.append(f"| {variant} | {r['seed']} | {r['distractor_mass']:.3f} | {r['lesion_mass']:.3f} | "
-                         f"{r['rim_mass']:.3f} | {r['label_probability']:.3f} | {r['val_map']:.3f} |")
+            lines.append(f"| {variant} | {r['seed']} | " + " | ".join(f"{r[k]:.3f}" for k in SUMMARY_KEYS) + " |")
     for variant in (*VARIANTS, "diff_minus_vanilla"):
         s = result["summary"][variant]
         cells = [f"{s[k]['mean']:+.3f} [{s[k]['ci'][0]:+.3f}, {s[k]['ci'][1]:+.3f}]" if variant.startswith("diff_")
@@ -262,7 +265,8 @@ def uniform_shares(frames: Sequence[HeldoutFrame]) -> dict[str, float]:
     """What a uniform map would put on each region: the regions' mean pixel shares."""
     parts = [regions(f.mask, f.distractors, f.mask.shape) for f in frames]
     return {"lesion": float(np.mean([p["lesion"].mean() for p in parts])),
-            "distractor": float(np.mean([sum(p[n].mean() for n in DRAWN) for p in parts])),
+            "distractor": float(np.mean([sum(p[n].mean() for n in DISTRACTORS.values()) for p in parts])),
+            "drawn_distractor": float(np.mean([sum(p[n].mean() for n in DRAWN) for p in parts])),
             "rim": float(np.mean([p[DISTRACTORS[OUTSIDE]].mean() for p in parts]))}
 
 
