@@ -74,3 +74,5 @@ def test_per_layer_on_an_analysed_frame(tiny_checkpoint):
         assert row["a1"]["bubble"] == pytest.approx(top)
         assert row["lambda"] == pytest.approx(a.lam_value(layer))
         assert sum(row["shown"].values()) == pytest.approx(1.0)
+        # the subtraction is the map the layer shows (head mean of a1 - lambda a2; rows kept in fp16)
+        assert row["diff"]["bubble"] == pytest.approx(row["shown"]["bubble"], abs=5e-3)
