@@ -33,9 +33,12 @@ TEST_SEED = 4242
 def ensure_test_set(root: Path, seed: int, videos: int, frames: int, rare_share: float) -> Path:
     marker = root / "synth.json"
     if marker.is_file():
-        cfg = json.loads(marker.read_text())["config"]
+        made = json.loads(marker.read_text())
+        cfg = made["config"]
         if cfg["seed"] != seed or cfg["frames"] != frames:
             raise ValueError(f"{root} holds a test set with seed {cfg['seed']}, frames {cfg['frames']}")
+        if "distractor_values" not in made:
+            raise ValueError(f"{root} was made by an earlier generator (no distractor masks): delete it and rerun")
         return root
     generate(root, videos=videos, frames=frames, seed=seed, rare_share=rare_share, first_id=101)
     return root
