@@ -10,6 +10,8 @@ ROOT = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = ROOT / "weights" / "diff"
 COMPARE_CHECKPOINT = ROOT / "weights" / "vanilla"
 EXAMPLES = ROOT / "examples"
+#: The multi-seed attention-noise study (python -m training.noise_study --json docs/noise-study.json).
+NOISE_STUDY = ROOT.parent / "docs" / "noise-study.json"
 
 MAX_FILE_SIZE = "50mb"  # per upload, enforced by Gradio
 MAX_IMAGES = 32  # frames per analysis

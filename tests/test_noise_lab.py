@@ -207,3 +207,32 @@ def test_noise_lab_endpoint_answers_differently_at_levels_0_and_1(app_url, tmp_p
     fake.write_bytes(b"not really a png")
     with pytest.raises(Exception, match="fake.png is not an image file"):
         client.predict(None, handle_file(str(fake)), 0.5, "", api_name="/noise_lab")
+
+
+def _study(tmp_path, lo, hi):
+    import json
+
+    runs = [{"seed": s, "distractor_mass": 0.1} for s in (0, 1, 2)]
+    doc = {"seeds": {"vanilla": runs, "diff": runs}, "median_seed": 1,
+           "summary": {"vanilla": {"distractor_mass": {"mean": 0.16, "ci": [0.06, 0.26]}},
+                       "diff": {"distractor_mass": {"mean": 0.115, "ci": [0.027, 0.204]}},
+                       "diff_minus_vanilla": {"distractor_mass": {"mean": (lo + hi) / 2, "ci": [lo, hi]}}}}
+    path = tmp_path / "study.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_the_lab_says_what_the_study_found(tmp_path):
+    from demo.resources import NOISE_STUDY
+    from demo.study_note import study_sentence
+
+    unresolved = study_sentence(_study(tmp_path, -0.192, 0.103))
+    assert "standard 0.160 [95% CI 0.060, 0.260]" in unresolved and "differential 0.115" in unresolved
+    assert "-0.045 [95% CI -0.192, +0.103]" in unresolved and "no difference" in unresolved
+    assert "3 training seeds" in unresolved and "median seed (1)" in unresolved
+    assert "puts less" in study_sentence(_study(tmp_path, -0.2, -0.01))
+    assert "puts more" in study_sentence(_study(tmp_path, 0.01, 0.2))
+    assert study_sentence(tmp_path / "missing.json") == ""
+    (tmp_path / "bad.json").write_text("{")
+    assert study_sentence(tmp_path / "bad.json") == ""
+    assert "training seeds" in study_sentence(NOISE_STUDY)  # the committed study is read

@@ -11,6 +11,7 @@ from .. import noise_lab_figures as figures
 from ..callbacks import STALE, clear_on_failure, file_paths, plain_errors
 from ..frames_view import parse_head
 from ..models import gpu
+from ..study_note import study_sentence
 from .base import AppContext, Tab
 from .compare import _shape
 
@@ -77,6 +78,9 @@ def build(ctx: AppContext) -> None:
 
     gr.Markdown(INTRO)
     gr.Markdown(EVIDENCE, elem_id="noise-evidence")
+    study = study_sentence()
+    if study:
+        gr.Markdown(study, elem_id="noise-study")
     example = gr.State(None)
     result_state = gr.State(None, time_to_live=ctx.session_ttl)
     depth, heads = _shape(differential)
