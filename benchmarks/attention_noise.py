@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT  # noqa: E402
 from diffclip.distractors import OUTSIDE  # noqa: E402
 from diffclip.inference import Predictor  # noqa: E402
-from diffclip.noise import DISTRACTORS, distractor_mass, masses, regions  # noqa: E402
+from diffclip.noise import DISTRACTORS, distractor_mass, drawn_distractor_mass, masses, regions  # noqa: E402
 from explain.analysis import analyse  # noqa: E402
 from explain.methods import EXPLAINERS, explain  # noqa: E402
 from training.heldout import heldout_frames  # noqa: E402
-from training.noise_study import DRAWN, finite, measure, uniform_shares  # noqa: E402
+from training.noise_study import finite, measure, uniform_shares  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 STUDY = REPO / "docs" / "noise-study.json"
@@ -45,9 +45,9 @@ def method_shares(checkpoint: Path, frames, methods: list[str]) -> dict[str, dic
     rows: dict[str, list[dict]] = {m: [] for m in methods}
     for f in frames:
         analysis = analyse(predictor, f.rgb)
+        parts = regions(f.mask, f.distractors, f.mask.shape)
         for method in methods:
             m = explain(analysis, predictor, method, f.label).map
-            parts = regions(f.mask, f.distractors, f.mask.shape)
             if m.shape != f.mask.shape and (f.mask.shape[0] % m.shape[0] or f.mask.shape[1] % m.shape[1]):
                 raise ValueError(f"{method}: a {m.shape} map does not tile the {f.mask.shape} frame")
             rows[method].append(masses(m, parts))
@@ -56,7 +56,7 @@ def method_shares(checkpoint: Path, frames, methods: list[str]) -> dict[str, dic
         out[method] = {
             "lesion_mass": float(np.nanmean([s["lesion"] for s in shares])),
             "distractor_mass": float(np.nanmean([distractor_mass(s) for s in shares])),
-            "drawn_distractor_mass": float(np.nanmean([sum(s[n] for n in DRAWN) for s in shares])),
+            "drawn_distractor_mass": float(np.nanmean([drawn_distractor_mass(s) for s in shares])),
             "rim_mass": float(np.nanmean([s[DISTRACTORS[OUTSIDE]] for s in shares])),
         }
     return out

@@ -18,7 +18,15 @@ import numpy as np
 
 from diffclip.distractors import CODES, DRAWERS, KIND_CODES, LAB_CLUSTERS, OUTSIDE, add_distractors
 from diffclip.inference import Predictor
-from diffclip.noise import cancellation, distractor_mass, masses, regions
+from diffclip.noise import (
+    DRAWN,
+    cancellation,
+    distractor_mass,
+    drawn_distractor_mass,
+    masses,
+    merge_drawn,
+    regions,
+)
 from explain.analysis import FrameAnalysis, analyse
 from explain.noise import per_layer
 
@@ -29,7 +37,6 @@ MODELS = ("standard", "differential")
 KINDS = tuple(DRAWERS)  # the sliders, in the generator's painting order: bubbles, highlights, debris
 KIND_NAMES = {kind: CODES[KIND_CODES[kind]] for kind in KINDS}  # "bubbles" -> "bubble" (a region's name)
 RIM = CODES[OUTSIDE]
-DRAWN = "drawn distractors"  # bubbles, highlights and debris together (not the rim, which every frame has)
 
 
 @dataclass(frozen=True)
@@ -129,10 +136,7 @@ class LabResult:
 
     def merged_parts(self) -> dict[str, np.ndarray]:
         """The same frame in fewer regions: the drawn distractors together, the rim, the lesion, elsewhere."""
-        parts = self.parts()
-        merged = {DRAWN: np.logical_or.reduce([parts[KIND_NAMES[k]] for k in KINDS]), RIM: parts[RIM]}
-        merged.update({k: parts[k] for k in ("lesion", "elsewhere") if k in parts})
-        return merged
+        return merge_drawn(self.parts())
 
 
 def run_lab(standard: Predictor, differential: Predictor, frame: LabFrame, levels: Mapping[str, float]) -> LabResult:
@@ -205,13 +209,12 @@ def map_numbers(result: LabResult, model: str, label: str) -> dict:
     distractor types with the rim), the drawn distractors' share, and the label's probability."""
     a = result.analyses[model]
     shares = masses(a.cls_map(a.shown_kind, -1, None), result.parts())
-    drawn = sum(shares[KIND_NAMES[k]] for k in KINDS)
     return {
         "map": a.shown_kind,
         "probability": float(a.probs[a.label_index(label)]),
         "lesion_mass": _finite(shares["lesion"]) if "lesion" in shares else None,
         "distractor_mass": _finite(distractor_mass(shares)),
-        "drawn_distractor_mass": _finite(drawn),
+        "drawn_distractor_mass": _finite(drawn_distractor_mass(shares)),
         "masses": {k: _finite(v) for k, v in shares.items()},
     }
 

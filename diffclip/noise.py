@@ -12,10 +12,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .distractors import CODES
+from .distractors import CODES, OUTSIDE
 
 #: The distractor mask's codes (uint8, beside each synthetic frame): 0 none.
 DISTRACTORS: dict[int, str] = CODES
+#: The distractors drawn on the mucosa (bubbles, specular highlights, debris): every type but the rim.
+DRAWN_TYPES: tuple[str, ...] = tuple(name for code, name in CODES.items() if code != OUTSIDE)
+#: The region :func:`merge_drawn` makes of them.
+DRAWN = "drawn distractors"
 
 
 def regions(lesion: np.ndarray | None, distractors: np.ndarray | None, shape: tuple[int, int]) -> dict[str, np.ndarray]:
@@ -71,11 +75,29 @@ def distractor_mass(shares: Mapping[str, float]) -> float:
     return float(sum(shares.get(name, 0.0) for name in DISTRACTORS.values()))
 
 
+def drawn_distractor_mass(shares: Mapping[str, float]) -> float:
+    """The share on the drawn distractors together (not the rim, which every frame has)."""
+    return float(sum(shares.get(name, 0.0) for name in DRAWN_TYPES))
+
+
+def merge_drawn(parts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The same regions with the drawn distractor types merged into one region, :data:`DRAWN` (first)."""
+    drawn = [parts[name] for name in DRAWN_TYPES if name in parts]
+    merged = {DRAWN: np.logical_or.reduce(drawn)} if drawn else {}
+    merged.update({k: v for k, v in parts.items() if k not in DRAWN_TYPES})
+    return merged
+
+
 def cancellation(a1: np.ndarray, a2: np.ndarray, lam: float, parts: Mapping[str, np.ndarray]) -> dict:
     """What the subtraction does: shares of a1 and of diff = a1 - lam a2 (positive part, renormalised) per
     region, and per region the part of a1's mass that the subtraction removes, 1 - sum(max(diff, 0)) /
     sum(a1) over the region (1: all of it cancelled, 0: none)."""
-    diff = np.asarray(a1, np.float64) - lam * np.asarray(a2, np.float64)
+    return subtraction_effect(a1, np.asarray(a1, np.float64) - lam * np.asarray(a2, np.float64), parts)
+
+
+def subtraction_effect(a1: np.ndarray, diff: np.ndarray, parts: Mapping[str, np.ndarray]) -> dict:
+    """:func:`cancellation` for a difference map already formed (e.g. the head mean of a1 - lambda a2 with a
+    lambda per head)."""
     before, after = absolute_masses(a1, parts), absolute_masses(diff, parts)
     removed = {k: (1 - after[k] / before[k] if before[k] > 0 else float("nan")) for k in before}
     return {"a1": masses(a1, parts), "diff": masses(diff, parts), "removed": removed}

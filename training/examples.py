@@ -19,7 +19,6 @@ import cv2
 import numpy as np
 
 from diffclip.atomic import write_json
-from diffclip.distractors import KIND_CODES
 from diffclip.events import events_document, label_set_events
 from diffclip.labels import LABELS, LANDMARKS, LESIONS
 
@@ -63,10 +62,7 @@ def _candidates(plan: VideoPlan, label: str) -> list[int]:
     j = LABELS.index(label)
     others = plan.labels[:, [c for c in _FINDING_COLUMNS if c != j]].any(axis=1)
     near = np.convolve(others.astype(int), np.ones(2 * MARGIN + 1, int), mode="same") > 0
-    covered = np.zeros(len(others), bool)
-    for inst in plan.instances:
-        if inst.kind in KIND_CODES:
-            covered[inst.start : inst.end + 1] = True
+    covered = plan.distractor_frames()
     return np.flatnonzero(plan.labels[:, j] & ~near & ~covered).tolist()
 
 

@@ -26,7 +26,17 @@ from scipy import stats
 from diffclip.atomic import write_json
 from diffclip.distractors import OUTSIDE
 from diffclip.inference import Predictor
-from diffclip.noise import DISTRACTORS, absolute_masses, distractor_mass, masses, regions
+from diffclip.noise import (
+    DISTRACTORS,
+    DRAWN,
+    DRAWN_TYPES,
+    distractor_mass,
+    drawn_distractor_mass,
+    masses,
+    merge_drawn,
+    regions,
+    subtraction_effect,
+)
 
 from .config import TrainConfig, load_config
 from .fit_ood import fit_checkpoints, settings_for_training
@@ -75,7 +85,7 @@ def _cls_rows(maps, kind: str) -> np.ndarray:
 def measure(checkpoint: str | Path, frames: Sequence[HeldoutFrame], batch_size: int = 20) -> dict:
     """Mean shares of the last-layer attention (head mean; diff: a1 - lambda a2, positive part) on the lesion,
     each distractor type and elsewhere over ``frames``; for a differential model also a1's shares and what the
-    subtraction removes of a1's mass per region (:func:`diffclip.noise.cancellation`, head-mean maps)."""
+    subtraction removes of a1's mass per region (:func:`diffclip.noise.subtraction_effect`, head-mean maps)."""
     predictor = Predictor(checkpoint, precision="fp32")
     rows: list[dict] = []
     for i in range(0, len(frames), batch_size):
@@ -92,17 +102,12 @@ def measure(checkpoint: str | Path, frames: Sequence[HeldoutFrame], batch_size: 
             row = {"shown": masses(shown[k], parts),
                    "probability": float(out.probs[k][predictor.labels.index(f.label)])}
             if a1 is not None:
-                before, after = absolute_masses(a1[k], parts), absolute_masses(shown[k], parts)
-                row["a1"] = masses(a1[k], parts)
-                row["removed"] = {r: (1 - after[r] / before[r] if before[r] > 0 else math.nan) for r in before}
-                b, a = sum(before[r] for r in DRAWN), sum(after[r] for r in DRAWN)
-                row["removed"]["drawn distractors"] = 1 - a / b if b > 0 else math.nan
+                per_type = subtraction_effect(a1[k], shown[k], parts)  # shown: the head mean of a1 - lambda a2
+                row["a1"] = per_type["a1"]
+                merged = subtraction_effect(a1[k], shown[k], merge_drawn(parts))
+                row["removed"] = {**per_type["removed"], DRAWN: merged["removed"][DRAWN]}
             rows.append(row)
     return summarise_frames(rows, predictor.model.config.attention)
-
-
-#: The distractors drawn on the mucosa (bubbles, highlights, debris), without the rim.
-DRAWN = tuple(name for code, name in DISTRACTORS.items() if code != OUTSIDE)
 
 
 def summarise_frames(rows: list[dict], variant: str) -> dict:
@@ -117,16 +122,16 @@ def summarise_frames(rows: list[dict], variant: str) -> dict:
         "frames": len(rows),
         "lesion_mass": mean(s["lesion"] for s in shown),
         "distractor_mass": mean(distractor_mass(s) for s in shown),
-        "drawn_distractor_mass": mean(sum(s[n] for n in DRAWN) for s in shown),
+        "drawn_distractor_mass": mean(drawn_distractor_mass(s) for s in shown),
         "rim_mass": mean(s[DISTRACTORS[OUTSIDE]] for s in shown),
         "elsewhere_mass": mean(s["elsewhere"] for s in shown),
-        "per_type": {n: mean(s[n] for s in shown) for n in DRAWN},
+        "per_type": {n: mean(s[n] for s in shown) for n in DRAWN_TYPES},
         "label_probability": mean(r["probability"] for r in rows),
     }
     if "a1" in rows[0]:
         out["a1_lesion_mass"] = mean(r["a1"]["lesion"] for r in rows)
         out["a1_distractor_mass"] = mean(distractor_mass(r["a1"]) for r in rows)
-        out["a1_drawn_distractor_mass"] = mean(sum(r["a1"][n] for n in DRAWN) for r in rows)
+        out["a1_drawn_distractor_mass"] = mean(drawn_distractor_mass(r["a1"]) for r in rows)
         out["a1_rim_mass"] = mean(r["a1"][DISTRACTORS[OUTSIDE]] for r in rows)
         out["removed"] = {k: mean(r["removed"][k] for r in rows) for k in rows[0]["removed"]}
     return out
@@ -266,7 +271,7 @@ def uniform_shares(frames: Sequence[HeldoutFrame]) -> dict[str, float]:
     parts = [regions(f.mask, f.distractors, f.mask.shape) for f in frames]
     return {"lesion": float(np.mean([p["lesion"].mean() for p in parts])),
             "distractor": float(np.mean([sum(p[n].mean() for n in DISTRACTORS.values()) for p in parts])),
-            "drawn_distractor": float(np.mean([sum(p[n].mean() for n in DRAWN) for p in parts])),
+            "drawn_distractor": float(np.mean([sum(p[n].mean() for n in DRAWN_TYPES) for p in parts])),
             "rim": float(np.mean([p[DISTRACTORS[OUTSIDE]].mean() for p in parts]))}
 
 
