@@ -45,20 +45,33 @@ def segments_by_label(events: Sequence[Mapping]) -> dict[str, list[tuple[int, in
     return out
 
 
+def first_matches(preds: Sequence[tuple[int, int]], truth: Sequence[tuple[int, int]], threshold: float
+                  ) -> list[int | None]:
+    """The challenge's matching for one (video, label): each prediction, in the given order, takes the
+    *first* not-yet-matched truth segment with ``tIoU >= threshold``; per prediction, that segment's index
+    or None."""
+    matched = [False] * len(truth)
+    out: list[int | None] = []
+    for p in preds:
+        hit = None
+        for k, t in enumerate(truth):
+            if not matched[k] and tiou(p, t) >= threshold:
+                matched[k] = True
+                hit = k
+                break
+        out.append(hit)
+    return out
+
+
 def average_precision(preds: Sequence[tuple[int, int]], truth: Sequence[tuple[int, int]], threshold: float) -> float:
     """The challenge's AP for one (video, label): predictions in the given order, greedy first-match."""
     if not truth:
         return 1.0 if not preds else 0.0
-    matched = [False] * len(truth)
     tp = 0
     ap = 0.0
     prev_recall = 0.0
-    for i, p in enumerate(preds, start=1):
-        for k, t in enumerate(truth):
-            if not matched[k] and tiou(p, t) >= threshold:
-                matched[k] = True
-                tp += 1
-                break
+    for i, hit in enumerate(first_matches(preds, truth, threshold), start=1):
+        tp += hit is not None
         recall = tp / len(truth)
         ap += (tp / i) * (recall - prev_recall)
         prev_recall = recall

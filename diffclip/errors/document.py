@@ -1,0 +1,53 @@
+"""``errors.json``: the frame-level counts, the event-level errors and the top mistakes of one analysis
+(docs/design.md, "Error analysis")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .event_errors import video_event_errors
+from .frame_metrics import counts, ranked_mistakes, section_confusion
+from .model_pass import ModelPass
+
+EVENT_TIOU = 0.5
+
+
+def mistakes(mp: ModelPass, thresholds: Sequence[float], k: int) -> dict[str, dict[str, list[dict]]]:
+    """Per label, its ``k`` most confident false positives and false negatives at ``thresholds``: video,
+    frame, probability and the frame's other true labels."""
+    rows = np.flatnonzero(mp.known)
+    out = {}
+    for j, lab in enumerate(mp.labels):
+        fp, fn = ranked_mistakes(mp.truth[rows, j], mp.probs[rows, j], float(thresholds[j]), k)
+        out[lab] = {kind: [mistake(mp, int(rows[i]), j) for i in idx] for kind, idx in (("fp", fp), ("fn", fn))}
+    return out
+
+
+def mistake(mp: ModelPass, row: int, j: int) -> dict:
+    """One mistake of label ``j`` at row ``row``."""
+    return {"video_id": str(mp.video_ids[row]), "frame": int(mp.frames[row]),
+            "probability": round(float(mp.probs[row, j]), 5),
+            "other_true_labels": [lab for i, lab in enumerate(mp.labels) if mp.truth[row, i] and i != j]}
+
+
+def errors_document(mp: ModelPass, truth_events: dict[str, list[dict]], checkpoint: str, data: str,
+                    thresholds: Sequence[float] | None = None, k: int = 8) -> dict:
+    """The whole analysis as a JSON-ready dict (thresholds: the checkpoint's unless given)."""
+    thresholds = mp.thresholds if thresholds is None else np.asarray(thresholds, np.float32)
+    rows = np.flatnonzero(mp.known)
+    truth, probs = mp.truth[rows], mp.probs[rows]
+    return {
+        "checkpoint": checkpoint,
+        "data": data,
+        "frames": int(len(rows)),
+        "frames_without_truth": int(len(mp) - len(rows)),
+        "pass": {"key": mp.key, "cached": mp.cached},
+        "labels": counts(truth, probs, thresholds, mp.labels),
+        "sections": section_confusion(truth, probs, mp.labels),
+        "events": {"tiou": EVENT_TIOU,
+                   "videos": {vid: video_event_errors(truth_events.get(vid, []), evs, mp.labels, EVENT_TIOU)
+                              for vid, evs in mp.events.items()}},
+        "top": mistakes(mp, thresholds, k),
+    }
