@@ -1,0 +1,60 @@
+"""Figures of an error analysis report: the per-label precision-recall curves as one small-multiples PNG,
+each with its average precision and the operating point at the label's threshold."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from diffclip.errors.frame_metrics import pr_curve
+
+COLUMNS = 6
+CURVE = "#1f77b4"
+POINT = "#d62728"
+
+
+def pr_figure(truth: np.ndarray, probs: np.ndarray, labels: Sequence[str], counts: Mapping[str, Mapping]):
+    """A matplotlib Figure (no pyplot) with one panel per label: the precision-recall curve of the frames
+    with known truth (``truth`` and ``probs`` (N, L)), its AP, and the operating point (recall, precision)
+    at the threshold from ``counts`` (``errors_document``'s ``labels``). A label without positive frames
+    has no curve and says so."""
+    from matplotlib.figure import Figure
+
+    rows = max(1, -(-len(labels) // COLUMNS))
+    fig = Figure(figsize=(1.9 * COLUMNS, 1.9 * rows), dpi=100, facecolor="white", layout="constrained")
+    axes = fig.subplots(rows, COLUMNS, squeeze=False)
+    for ax in axes.ravel()[len(labels):]:
+        ax.set_axis_off()
+    for j, (ax, label) in enumerate(zip(axes.ravel(), labels, strict=False)):
+        c = counts[label]
+        ax.set_xlim(0, 1.02)
+        ax.set_ylim(0, 1.05)
+        ax.tick_params(labelsize=6)
+        ax.set_xlabel("recall", fontsize=6, labelpad=1)
+        ax.set_ylabel("precision", fontsize=6, labelpad=1)
+        curve = pr_curve(truth[:, j], probs[:, j])
+        if curve is None:
+            ax.set_title(f"{label}\nAP — (no positives)", fontsize=7)
+            ax.text(0.5, 0.5, "no positive frames", ha="center", va="center", fontsize=7, color="0.4")
+            continue
+        recall, precision = curve
+        ax.plot(recall, precision, color=CURVE, lw=1.2, drawstyle="steps-post")
+        ap = c.get("ap")
+        ax.set_title(f"{label}\nAP {ap:.3f}" if ap is not None else f"{label}\nAP —", fontsize=7)
+        if c.get("precision") is not None and c.get("recall") is not None:
+            ax.plot([c["recall"]], [c["precision"]], "o", color=POINT, ms=4)
+            ax.annotate(f"t = {c['threshold']:.2f}", (c["recall"], c["precision"]), fontsize=6, color=POINT,
+                        xytext=(4, -9), textcoords="offset points", ha="left" if c["recall"] < 0.6 else "right")
+        else:
+            ax.text(0.02, 0.04, f"nothing at t = {c['threshold']:.2f}", fontsize=6, color=POINT)
+    fig.suptitle("precision-recall per label (red: the operating point at the label's threshold)", fontsize=8)
+    return fig
+
+
+def png_bytes(fig, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes, without the software text chunk matplotlib adds (it holds a URL)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()

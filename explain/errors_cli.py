@@ -1,0 +1,95 @@
+"""``diffclip errors``: error analysis of a labelled set, written as a report folder (errors.json, an
+overlay per top mistake under images/, an offline report.html and, with --tags, tags.csv)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "error analysis of a labelled set: counts, mistakes with explanations, event errors, report.html"
+
+# the app's default attribution (demo.frames_view.DEFAULT_METHOD; explain does not import demo): the
+# cheapest method measured faithful for both bundled models (docs/demo-models.md)
+DEFAULT_METHOD = "gradattn"
+DEFAULT_TOP = 8
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # defaults come from the modules that define them, not retyped here
+    from diffclip.device import PRECISIONS
+    from diffclip.inference import DEFAULT_BATCH_SIZE
+    from diffclip.video import Sampling
+
+    sampling = Sampling()
+    parser.add_argument("data", metavar="DATA",
+                        help="a Galar-style root (frame folders and Labels/*.csv), or frames/videos with --truth")
+    parser.add_argument("--checkpoint", required=True, help="checkpoint directory (its thresholds are used)")
+    parser.add_argument("--out", required=True, help="report folder to write (created if needed)")
+    parser.add_argument("--top", type=int, default=DEFAULT_TOP,
+                        help=f"most confident false positives and negatives shown per label (default {DEFAULT_TOP})")
+    parser.add_argument("--stride", type=int, default=sampling.stride,
+                        help=f"keep every K-th frame (default {sampling.stride})")
+    parser.add_argument("--truth", help="RARE-VISION events JSON: the truth of frames or videos without label CSVs")
+    parser.add_argument("--method", default=DEFAULT_METHOD,
+                        help=f"attribution drawn for each mistake, a name of explain.methods (default {DEFAULT_METHOD}: "
+                             "gradient-weighted attention)")
+    parser.add_argument("--tags", help="tags CSV (video_id, frame, label, kind, probability, cause, note) to include")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="auto: bf16 on CPUs with AMX/AVX512-BF16 and on CUDA, fp32 elsewhere (default auto)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="decoding processes for frame folders (default: 0 on CPU, one per spare core up to 16 with a GPU)")
+
+
+def check_out_dir(out: str):
+    """The report folder, checked before any work: not a file, and its files can be written."""
+    from pathlib import Path
+
+    from diffclip.atomic import writable_target
+
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder for the report")
+    for name in ("errors.json", "report.html"):
+        writable_target(folder / name, "--out")
+    return folder
+
+
+def summary_lines(doc: dict, report) -> list[str]:
+    """What the command prints: the frames, TP/FP/FN of each label with support or errors, the report."""
+    lines = [f"{doc['frames']} frames with truth ({doc['frames_without_truth']} without), model pass "
+             f"{'read from the cache' if doc['pass']['cached'] else 'run'}"]
+    for lab, c in doc["labels"].items():
+        if c["support"] or c["fp"]:
+            lines.append(f"  {lab:<18} t={c['threshold']:.2f}  TP {c['tp']:>5}  FP {c['fp']:>5}  FN {c['fn']:>5}")
+    lines.append(f"report -> {report}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    from diffclip.errors.data import load_labelled
+    from diffclip.errors.document import errors_document
+    from diffclip.errors.model_pass import run_pass
+    from diffclip.errors.tags import read_tags
+    from diffclip.inference import Predictor
+
+    from .error_report import export_report
+    from .methods import get_explainer
+
+    # everything a user can mistype fails now, before the model pass
+    out = check_out_dir(args.out)
+    if args.top < 0:
+        raise ValueError(f"--top must be 0 or more, got {args.top}")
+    method = get_explainer(args.method).name
+    tags = read_tags(args.tags) if args.tags else None
+    data = load_labelled(args.data, truth=args.truth, stride=args.stride)
+    predictor = Predictor(args.checkpoint, device=args.device, batch_size=args.batch_size, precision=args.precision)
+    mp = run_pass(predictor, data, cache_dir=out / "cache", progress=True, workers=args.workers)
+    doc = errors_document(mp, {v.video_id: v.events for v in data.videos}, str(args.checkpoint), str(args.data),
+                          k=args.top)
+    report = export_report(out, doc, mp, data, predictor, method, tags=tags)
+    for source in data.sources:
+        for warning in source.warnings:
+            print(f"warning: {warning}")
+    print("\n".join(summary_lines(doc, report)))
+    return 0
