@@ -165,3 +165,70 @@ def test_the_noise_lab_follows_its_sliders(app_url, theme):
                         full_page=True)
         for elem in views:
             assert "Error" not in page.locator(elem).inner_text(), elem
+
+
+def test_the_errors_tab_counts_follow_a_threshold_and_the_report_opens_offline(app_url, tmp_path):
+    """The Errors tab on the bundled held-out set: the default label's TP/FP/FN, its threshold slider moved to
+    1 with the keyboard, the counts follow without a model run (artifacts/errors-tab.png, errors-tab-dark.png).
+    Then a report made by ``diffclip errors`` on a tiny set opens from disk with no request beyond file://."""
+    import subprocess
+    import sys
+
+    # a label's row of the table, as shown (Gradio draws the body as rows of grid cells)
+    row_js = """Array.from(document.querySelectorAll('#errors-table [role=row]'))
+        .map(r => Array.from(r.querySelectorAll('[role=gridcell]')).map(c => c.innerText.trim()))
+        .find(cells => cells[0] === label)"""
+
+    def _errors_row(page, label: str) -> list[str]:
+        return page.evaluate(f"label => {row_js}", label)
+
+    with app_page(app_url) as page:
+        page.get_by_role("tab", name="Errors").click()
+        page.locator("#errors-analyse").click()
+        page.wait_for_selector("#errors-summary :text('200 frames with truth in 2 videos')", timeout=600_000)
+        label = page.locator("#errors-label input").input_value()
+        slug = label.replace(" ", "-")
+        before = _errors_row(page, label)
+        support, tp, fp, fn = (int(v) for v in before[2:6])
+        assert tp + fn == support and fp > 0, before
+        page.wait_for_selector(f"#errors-fp :text('False positives of {label}')", timeout=60_000)
+        page.locator(f"#errors-threshold-{slug} input[type=range]").focus()
+        page.keyboard.press("End")  # the slider's maximum: nothing reaches p >= 1, so every positive is missed
+        page.wait_for_function(f"document.querySelector('#errors-threshold-{slug} input[type=number]').value === '1'")
+        page.wait_for_function(f"label => {{ const r = {row_js}; return r && Number(r[1]) === 1; }}", arg=label,
+                               timeout=60_000)
+        after = _errors_row(page, label)
+        assert after[2:6] == [str(support), "0", "0", str(support)], (before, after)
+        assert "1 threshold moved from the checkpoint's" in page.locator("#errors-summary").inner_text()
+        page.wait_for_selector("#errors-fp :text('none at this threshold')", timeout=60_000)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "errors-tab.png"), full_page=True)
+        page.locator("#errors-reset").click()  # back to the checkpoint's threshold: the first counts again
+        page.wait_for_function(f"label => {{ const r = {row_js}; return r && r[1] === {before[1]!r}; }}",
+                               arg=label, timeout=60_000)
+        assert _errors_row(page, label) == before
+        for elem in ("#errors-table", "#errors-fp", "#errors-fn", "#errors-summary"):
+            assert "Error" not in page.locator(elem).inner_text(), elem
+    with app_page(app_url, "dark") as page:  # a new session: the same pass, from the server's cache
+        page.get_by_role("tab", name="Errors").click()
+        page.locator("#errors-analyse").click()
+        page.wait_for_selector("#errors-summary :text('model pass reused')", timeout=120_000)
+        page.wait_for_selector("#errors-fp img", timeout=60_000)
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / "errors-tab-dark.png"), full_page=True)
+    diffclip = [sys.executable, "-m", "diffclip.cli"]
+    if subprocess.run([*diffclip, "errors", "--help"], capture_output=True).returncode != 0:
+        pytest.skip("no `diffclip errors` command: the report part waits for it")
+    data, out = tmp_path / "set", tmp_path / "report"
+    subprocess.run([*diffclip, "synth", "--out", str(data), "--videos", "1", "--frames", "20", "--seed", "5",
+                    "--rare-share", "0.2", "--workers", "1"], check=True, capture_output=True, cwd=ROOT)
+    subprocess.run([*diffclip, "errors", str(data), "--checkpoint", str(ROOT / "demo" / "weights" / "diff"),
+                    "--out", str(out), "--top", "2"], check=True, capture_output=True, cwd=ROOT)
+    with app_page(app_url) as app:
+        page, requests = app.context.browser.new_page(), []  # a page of its own: no request of the app's counts
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto((out / "report.html").as_uri(), wait_until="load")
+        assert page.locator("#labels tbody tr").count() == 17
+        assert page.locator("img").count() > 1
+        page.screenshot(path=str(ARTIFACTS / "errors-report.png"), full_page=True)
+    assert requests and all(u.startswith(("file://", "data:")) for u in requests), requests

@@ -5,9 +5,10 @@ from .base import AppContext, Tab
 from .card import CARD
 from .clip import CLIP
 from .compare import COMPARE
+from .errors import ERRORS
 from .frames import FRAMES
 from .noise_lab import NOISE_LAB
 
-TABS: list[Tab] = [FRAMES, CLIP, COMPARE, NOISE_LAB, CARD]
+TABS: list[Tab] = [FRAMES, CLIP, COMPARE, ERRORS, NOISE_LAB, CARD]
 
 __all__ = ["TABS", "AppContext", "Tab"]
