@@ -93,7 +93,8 @@ def _header(doc: Mapping, mp: ModelPass) -> str:
         rows.append(("explanations", f"{overlays['title']} for the mistaken label; attention of the "
                                      f"{overlays['attention']}"))
     notes = [threshold_note(doc, mp)]
-    synthetic = synthetic_note(doc["data"])
+    # set by export_report from where the frames really are (doc["data"] is only what the report calls them)
+    synthetic = doc.get("synthetic", synthetic_note(doc["data"]))
     if synthetic:
         notes.append(synthetic)
     items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
@@ -286,6 +287,7 @@ def export_report(out_dir: str | Path, doc: Mapping, mp: ModelPass, data, predic
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = copy.deepcopy(dict(doc))
+    doc["synthetic"] = synthetic_note(data.data)
     step = None if progress is None else (lambda f, d: progress(0.9 * f, d))
     n = write_overlays(out_dir, doc, data, predictor, explainer.name, progress=step)
     doc["overlays"] = {"method": explainer.name, "title": explainer.title, "attention": "last layer, head mean",
