@@ -15,8 +15,7 @@ DEFAULT_TOP = 8
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # defaults come from the modules that define them, not retyped here
-    from diffclip.device import PRECISIONS
-    from diffclip.inference import DEFAULT_BATCH_SIZE
+    from diffclip.commands.predict import add_run_arguments
     from diffclip.video import Sampling
 
     sampling = Sampling()
@@ -33,12 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"attribution drawn for each mistake, a name of explain.methods (default {DEFAULT_METHOD}: "
                              "gradient-weighted attention)")
     parser.add_argument("--tags", help="tags CSV (video_id, frame, label, kind, probability, cause, note) to include")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
-    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
-    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
-                        help="auto: bf16 on CPUs with AMX/AVX512-BF16 and on CUDA, fp32 elsewhere (default auto)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="decoding processes for frame folders (default: 0 on CPU, one per spare core up to 16 with a GPU)")
+    add_run_arguments(parser)
 
 
 def check_out_dir(out: str):

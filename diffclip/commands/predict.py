@@ -9,8 +9,6 @@ HELP = "predict per-frame labels and RARE-VISION events for videos, frame folder
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # defaults come from the dataclasses and constants that define them, not retyped here
-    from ..device import PRECISIONS
-    from ..inference import DEFAULT_BATCH_SIZE
     from ..postprocess import PostProcess
     from ..video import Sampling
 
@@ -26,12 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"keep every K-th frame (default {sampling.stride})")
     parser.add_argument("--fps", type=float, default=None, help="video files: sample about this many frames per second")
     parser.add_argument("--max-frames", type=int, default=None, help="at most this many frames per video")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
-    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
-    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
-                        help="auto: bf16 on CPUs with AMX/AVX512-BF16 and on CUDA, fp32 elsewhere (default auto)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="decoding processes for frame folders (default: 0 on CPU, one per spare core up to 16 with a GPU)")
+    add_run_arguments(parser)
     # one unit for all three, shared with the app's Clip tab: sampled frames (diffclip.postprocess)
     unit = "in sampled frames (rows kept after --stride/--fps), not seconds or video frame numbers"
     parser.add_argument("--median-window", type=int, default=post.median_window,
@@ -40,6 +33,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"drop events shorter than this, {unit} (default {post.min_length})")
     parser.add_argument("--max-gap", type=int, default=post.max_gap,
                         help=f"fill gaps of at most this many, {unit} (default {post.max_gap})")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the model runs over many frames (batch size, device, precision, decoding processes): shared by the
+    commands that stream frames through the pipeline."""
+    from ..device import PRECISIONS
+    from ..inference import DEFAULT_BATCH_SIZE
+
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="auto: bf16 on CPUs with AMX/AVX512-BF16 and on CUDA, fp32 elsewhere (default auto)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="decoding processes for frame folders (default: 0 on CPU, one per spare core up to 16 with a GPU)")
 
 
 def timeline_path(plot: str, video_id: str, several: bool):
