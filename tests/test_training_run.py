@@ -2,6 +2,7 @@
 resume after SIGTERM, and torchrun DDP matching a single process."""
 
 import csv
+import logging
 import os
 import subprocess
 import sys
@@ -58,11 +59,6 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "diffclip.cli", *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=600)
-
-
 def test_loss_falls(micro_config, tmp_path):
     cfg = load_config(micro_config, [f"out_dir={tmp_path / 'run'}", "epochs=4", "mixup=false"])
     out = train(cfg)
@@ -78,8 +74,11 @@ def test_loss_falls(micro_config, tmp_path):
 
 
 def test_sigterm_then_resume_matches_uninterrupted_run(micro_config, tmp_path):
-    full = _cli("train", "--config", micro_config, f"out_dir={tmp_path / 'full'}")
-    assert full.returncode == 0, full.stderr[-2000:]
+    from diffclip.cli import main
+
+    # the uninterrupted reference runs in this process (`diffclip train` is load_config + train: checked
+    # bit-identical to a run of the command); only the run that is killed needs a process of its own
+    train(load_config(micro_config, [f"out_dir={tmp_path / 'full'}"]))
     # 180 training frames / 16 = 11 batches per epoch: step 7 is in the middle of the first epoch
     cut = subprocess.run([sys.executable, "-c", SIGTERM_AT, "7", "train", "--config", str(micro_config),
                           f"out_dir={tmp_path / 'cut'}"], capture_output=True, text=True, timeout=600)
@@ -88,8 +87,8 @@ def test_sigterm_then_resume_matches_uninterrupted_run(micro_config, tmp_path):
     state = torch.load(tmp_path / "cut" / "state.pt", weights_only=True)
     assert state["progress"]["epoch"] == 0 and state["progress"]["batch"] == 7 and state["progress"]["step"] == 7
     assert not (tmp_path / "cut" / "last").exists()
-    resumed = _cli("train", "--config", micro_config, f"out_dir={tmp_path / 'cut'}", "--resume")
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    # resumed here, by the command's own entry point: this process's random state is not the one saved
+    assert main(["train", "--config", str(micro_config), f"out_dir={tmp_path / 'cut'}", "--resume"]) == 0
     a = torch.load(tmp_path / "full" / "state.pt", weights_only=True)
     b = torch.load(tmp_path / "cut" / "state.pt", weights_only=True)
     assert a["progress"]["step"] == b["progress"]["step"] == 22
@@ -101,18 +100,21 @@ def test_sigterm_then_resume_matches_uninterrupted_run(micro_config, tmp_path):
     assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-6
 
 
-def test_resume_without_state_is_a_clear_error(micro_config, tmp_path):
-    run = _cli("train", "--config", micro_config, f"out_dir={tmp_path / 'none'}", "--resume")
-    assert run.returncode == 2 and "cannot resume" in run.stderr and "state.pt does not exist" in run.stderr
+def test_resume_without_state_is_a_clear_error(micro_config, tmp_path, capsys):
+    from diffclip.cli import main
+
+    assert main(["train", "--config", str(micro_config), f"out_dir={tmp_path / 'none'}", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume" in err and "state.pt does not exist" in err and "Traceback" not in err
 
 
-def _single_and_ddp(micro_config, tmp_path, *extra):
+def _single_and_ddp(micro_config, tmp_path, caplog, *extra):
     """One process with batch 16 and two gloo ranks with batch 8 each, mixup and dropout off (they draw
     per-rank random numbers); the global BatchNorm makes the head see the global batch. Returns both
-    final training states."""
+    final training states. The single process is this one (no interpreter to start); DDP is torchrun's."""
     common = ["epochs=1", "mixup=false", "dropout=0.0", "ema=false", *extra]
-    single = _cli("train", "--config", micro_config, f"out_dir={tmp_path / 'single'}", "batch_size=16", *common)
-    assert single.returncode == 0, single.stderr[-2000:]
+    with caplog.at_level(logging.INFO, logger="training.loop"):
+        train(load_config(micro_config, [f"out_dir={tmp_path / 'single'}", "batch_size=16", *common]))
     ddp = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
          "-m", "diffclip.cli", "train", "--config", str(micro_config), f"out_dir={tmp_path / 'ddp'}", "batch_size=8",
@@ -121,7 +123,7 @@ def _single_and_ddp(micro_config, tmp_path, *extra):
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     precision = "bf16" if "amp=bf16" in extra else "fp32"
-    assert "in " + precision + ", 1 process(es)" in single.stderr and "in " + precision + ", 2 process(es)" in ddp.stderr
+    assert "in " + precision + ", 1 process(es)" in caplog.text and "in " + precision + ", 2 process(es)" in ddp.stderr
     a = torch.load(tmp_path / "single" / "state.pt", weights_only=True)
     b = torch.load(tmp_path / "ddp" / "state.pt", weights_only=True)
     assert a["progress"]["step"] == b["progress"]["step"] == 11
@@ -140,19 +142,19 @@ def _worst(a, b, keys=None):
     return max((a["model"][k].float() - b["model"][k].float()).abs().max().item() for k in (keys or a["model"]))
 
 
-def test_torchrun_ddp_matches_single_process(micro_config, tmp_path):
+def test_torchrun_ddp_matches_single_process(micro_config, tmp_path, caplog):
     """fp32. Tolerance: 1e-4 on every weight after one epoch (11 AdamW steps at lr 2e-3): all-reduce sums
     in another order, and Adam divides by the root of tiny second moments, which magnifies rounding on
     near-zero gradients (measured: 2.4e-5)."""
-    a, b = _single_and_ddp(micro_config, tmp_path)
+    a, b = _single_and_ddp(micro_config, tmp_path, caplog)
     assert _worst(a, b) <= 1e-4
 
 
-def test_torchrun_ddp_under_bf16_autocast_matches_single_process(micro_config, tmp_path):
+def test_torchrun_ddp_under_bf16_autocast_matches_single_process(micro_config, tmp_path, caplog):
     """bf16 autocast (forced: it runs on any x86 CPU) through the global BatchNorm, whose statistics stay
     fp32. bf16 rounds each rank's half-batch matmuls differently from the full batch, so the tolerance is
     wider than fp32's (see BF16_DDP_TOLERANCE); the BatchNorm running statistics must stay fp32."""
-    a, b = _single_and_ddp(micro_config, tmp_path, "amp=bf16")
+    a, b = _single_and_ddp(micro_config, tmp_path, caplog, "amp=bf16")
     bn = [k for k in a["model"] if "running_" in k]
     assert bn and all(b["model"][k].dtype == torch.float32 for k in bn)
     worst, worst_bn = _worst(a, b), _worst(a, b, bn)
