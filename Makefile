@@ -35,7 +35,7 @@ browser:
 
 test: $(STAMP) browser
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q --timeout 900
+	$(PY) -m pytest -q --timeout 900 --durations=15
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
