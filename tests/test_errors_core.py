@@ -4,6 +4,7 @@ values worked out by hand from the definitions), labelled sets from CSVs and eve
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +162,18 @@ def test_the_model_pass_is_cached_by_content(tiny_checkpoint, tmp_path):
     changed = run_pass(predictor, load_labelled(root), cache_dir=tmp_path / "cache", progress=False)
     assert not changed.cached and changed.key != first.key
     assert not np.allclose(changed.probs[3], first.probs[3]) and np.allclose(changed.probs[0], first.probs[0])
+
+
+def test_a_video_file_with_an_events_json_and_its_frames_decoded_on_demand():
+    from diffclip.errors.data import frame_images
+
+    examples = Path(__file__).resolve().parents[1] / "demo" / "examples"
+    data = load_labelled(examples / "clip.mp4", examples / "clip_ground_truth.json")
+    video = data.video("clip")
+    truth = json.loads((examples / "clip_ground_truth.json").read_text())["videos"][0]["events"]
+    assert video.events == truth and video.source.kind == "video" and video.mask_path(3) is None
+    first = truth[0]  # the mouth run at the start of the clip
+    known, on = video.truth([first["start"], first["end"], first["end"] + 1], LABELS)
+    assert known.all() and on[:2, LABELS.index("mouth")].all() and not on[2, LABELS.index("mouth")]
+    images = frame_images(video, [50, 3])
+    assert sorted(images) == [3, 50] and all(img.ndim == 3 and img.shape[2] == 3 for img in images.values())
