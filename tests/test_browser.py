@@ -229,5 +229,9 @@ def test_the_errors_tab_counts_follow_a_threshold_and_the_report_opens_offline(a
         page.goto((out / "report.html").as_uri(), wait_until="load")
         assert page.locator("#labels tbody tr").count() == 17
         assert page.locator("img").count() > 1
+        # the galleries load lazily: load them all now; a picture missing beside the report fails decode()
+        page.evaluate("() => Promise.all(Array.from(document.images).map(i => { i.loading = 'eager'; "
+                      "return i.decode(); }))")
+        assert page.evaluate("() => Array.from(document.images).every(i => i.naturalWidth > 0)")
         page.screenshot(path=str(ARTIFACTS / "errors-report.png"), full_page=True)
     assert requests and all(u.startswith(("file://", "data:")) for u in requests), requests
