@@ -26,7 +26,7 @@ def report_zip(state: ErrorsState, predictor: Predictor, checkpoint: str, data_n
     if state.folder is None:
         raise ValueError("this analysis has no folder to write its report in; analyse again")
     data = labelled_set(state.data)
-    doc = errors_document(state.mp, {v.video_id: v.events for v in data.videos}, checkpoint, data_name,
+    doc = errors_document(state.mp, data.truth_events, checkpoint, data_name,
                           thresholds=state.thresholds, k=top)
     out = state.folder / "report"
     shutil.rmtree(out, ignore_errors=True)  # the previous export of this session

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_labelled(args.data, truth=args.truth, stride=args.stride)
     predictor = Predictor(args.checkpoint, device=args.device, batch_size=args.batch_size, precision=args.precision)
     mp = run_pass(predictor, data, cache_dir=out / "cache", progress=True, workers=args.workers)
-    doc = errors_document(mp, {v.video_id: v.events for v in data.videos}, str(args.checkpoint), str(args.data),
+    doc = errors_document(mp, data.truth_events, str(args.checkpoint), str(args.data),
                           k=args.top)
     report = export_report(out, doc, mp, data, predictor, method, tags=tags)
     for source in data.sources:

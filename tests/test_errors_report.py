@@ -286,7 +286,7 @@ def test_export_report_reports_progress_and_leaves_the_document(first_run, label
     predictor = Predictor(CHECKPOINT, device="cpu", precision="fp32")
     mp = run_pass(predictor, data, cache_dir=out / "cache", progress=False)
     assert mp.cached and mp.key == first["pass"]["key"]
-    doc = errors_document(mp, {v.video_id: v.events for v in data.videos}, CHECKPOINT, str(frames_only), k=1)
+    doc = errors_document(mp, data.truth_events, CHECKPOINT, str(frames_only), k=1)
     before = json.dumps(doc, sort_keys=True)
     seen: list[tuple[float, str]] = []
     path = export_report(tmp_path / "export", doc, mp, data, predictor, "rollout",

@@ -79,6 +79,12 @@ class LabelledSet:
     def sources(self) -> list[FrameSource]:
         return [v.source for v in self.videos]
 
+    @property
+    def truth_events(self) -> dict[str, list[dict]]:
+        """Video id -> the truth's label-set events (what :func:`~diffclip.errors.document.errors_document`
+        matches the predictions against)."""
+        return {v.video_id: v.events for v in self.videos}
+
     def video(self, video_id: str) -> LabelledVideo:
         for v in self.videos:
             if v.video_id == video_id:
