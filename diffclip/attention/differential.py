@@ -47,9 +47,8 @@ class TimmDiffAttention(RecordingAttention, DiffAttention):
     def forward_fast(self, x, attn_mask=None, is_causal=False):
         """No maps kept. On CUDA: timm's fused path (scaled-dot-product attention kernels handle a value
         twice as wide as q/k). On the CPU that width sends SDPA to its slow unfused fallback, so this
-        path uses :func:`differential_attention` (one softmax over both maps, one product with the
-        value, cache-sized batch chunks) and an RMSNorm with the (1 - lambda_init) scale folded into
-        its weight."""
+        path uses :func:`differential_attention` (one image at a time, both maps' scores in cache, one
+        product with the value) and :meth:`scaled_sub_norm`."""
         if x.is_cuda:
             if is_causal:
                 attn_mask = causal_bias(x.shape[1], x)
@@ -60,12 +59,21 @@ class TimmDiffAttention(RecordingAttention, DiffAttention):
         q = self.q_norm(q.reshape(b, n, 2 * h, d).transpose(1, 2))  # heads (2i, 2i+1) = (Q1, Q2) of head i
         k = self.k_norm(k.reshape(b, n, 2 * h, d).transpose(1, 2))
         v = v.reshape(b, n, h, 2 * d).transpose(1, 2)
-        out = differential_attention(q.view(b, h, 2, n, d), k.view(b, h, 2, n, d), v, self.layer_lambda(),
+        out = differential_attention(q[:, 0::2], k[:, 0::2], q[:, 1::2], k[:, 1::2], v, self.layer_lambda(),
                                      self.scale, attn_mask, is_causal, self.attn_drop)
-        weight = self.sub_norm.weight * (1 - self.lambda_init)
-        out = F.rms_norm(out, (2 * d,), weight.to(out.dtype), self.sub_norm.eps)
-        out = self.norm(out.transpose(1, 2).reshape(b, n, c))
+        out = self.scaled_sub_norm(out.transpose(1, 2))
+        out = self.norm(out.reshape(b, n, c))
         return self.proj_drop(self.proj(out))
+
+    def scaled_sub_norm(self, out: torch.Tensor) -> torch.Tensor:
+        """timm's per-head RMSNorm times ``(1 - lambda_init)``, over the last dimension (2d). Without
+        autograd it runs in place, with the mean square from one vector-norm pass: torch's CPU RMSNorm
+        takes several passes over the tensor."""
+        weight = (self.sub_norm.weight * (1 - self.lambda_init)).to(out.dtype)
+        if torch.is_grad_enabled() and (out.requires_grad or weight.requires_grad):
+            return F.rms_norm(out, (out.shape[-1],), weight, self.sub_norm.eps)
+        ms = torch.linalg.vector_norm(out, dim=-1, keepdim=True, dtype=torch.float32).square_().div_(out.shape[-1])
+        return out.mul_(ms.add_(self.sub_norm.eps).rsqrt_().to(out.dtype)).mul_(weight)
 
     def forward_maps(self, x, attn_mask=None, is_causal=False):
         b, n, c = x.shape

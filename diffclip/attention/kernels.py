@@ -20,14 +20,11 @@ def softmax_maps(
     return maybe_add_mask(scores, bias).softmax(dim=-1)
 
 
-# Score tensors of this many bytes or fewer per batch chunk stay in a CPU's last-level cache: the whole
-# (B, 2H, N, N) tensor of a ViT-B/16 batch of 32 does not (60 MB) and halves the attention's speed.
-CHUNK_BYTES = 4 * 2**20
-
-
 def differential_attention(
-    q: torch.Tensor,
-    k: torch.Tensor,
+    q1: torch.Tensor,
+    k1: torch.Tensor,
+    q2: torch.Tensor,
+    k2: torch.Tensor,
     v: torch.Tensor,
     lam: torch.Tensor,
     scale: float,
@@ -37,38 +34,46 @@ def differential_attention(
 ) -> torch.Tensor:
     """``(softmax(Q1 K1^T s) - lam softmax(Q2 K2^T s)) V`` without keeping the maps.
 
-    ``q`` and ``k`` hold both maps' queries and keys per head, shape (B, H, 2, N, d); ``v`` is
-    (B, H, N, dv); ``lam`` is a scalar or one value per head (H,). The mask follows SDPA's semantics
-    with heads counted as H. One matmul and one softmax cover both maps; the difference is taken in
-    place when autograd does not need the maps, and then multiplies the value once. The batch is
-    processed in chunks whose scores fit in ``CHUNK_BYTES``.
+    ``q1, k1, q2, k2`` are (B, H, N, d) and ``v`` is (B, H, N, dv), in any strides (views of a fused
+    projection need no copy); ``lam`` is a scalar or one value per head (H,). The mask follows SDPA's
+    semantics with heads counted as H. The result is (B, H, N, dv).
+
+    Without autograd the work goes one image at a time (docs/design.md, "The CPU fast path"): both
+    maps' scores of an image (2H x N x N) stay in cache, the scale and the mask are fused into the
+    score product, the softmax and the difference run in place, and the one value product writes
+    straight into a (B, N, H, dv) buffer, so that merging the heads afterwards is free.
     """
-    b, h, _, n, _ = q.shape
-    keep_maps = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or lam.requires_grad)
-    # Under autograd every map is kept for the backward pass anyway, so chunks would save nothing.
-    step = b if keep_maps else max(1, CHUNK_BYTES // (2 * h * n * k.shape[-2] * max(q.element_size(), 4)))
-    bias = resolve_self_attn_mask(n, q, attn_mask, is_causal)
-    if bias is not None and bias.dim() == 3:
-        bias = bias.unsqueeze(0)  # SDPA reads (X, N, N) as (1, X, N, N): X counts heads
-    if bias is not None and bias.dim() == 4:
-        bias = bias.unsqueeze(2)  # (B or 1, H or 1, 1, N, N) against the (B, H, 2, N, N) scores
+    b, h, n, _ = q1.shape
+    bias = resolve_self_attn_mask(n, q1, attn_mask, is_causal)
+    if bias is not None:
+        # SDPA reads (N, N) as (1, 1, N, N) and (X, N, N) as (1, X, N, N): X counts heads
+        bias = bias.reshape((1,) * (4 - bias.dim()) + bias.shape).to(q1.dtype)
     lam = lam.reshape(-1, 1, 1) if lam.dim() else lam
-    outs = []
-    for s in range(0, b, step):
-        chunk_bias = bias[s : s + step] if bias is not None and bias.dim() == 5 and bias.shape[0] > 1 else bias
-        scores = torch.matmul(q[s : s + step] * scale, k[s : s + step].transpose(-2, -1))
-        attn = maybe_add_mask(scores, chunk_bias).softmax(dim=-1)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (q1, k1, q2, k2, v, lam)):
+        # autograd keeps every map for the backward pass anyway: one batched computation
+        scores = torch.stack([(q1 * scale) @ k1.transpose(-2, -1), (q2 * scale) @ k2.transpose(-2, -1)])
+        attn = maybe_add_mask(scores, bias).softmax(dim=-1)
         if attn_drop is not None:
             attn = attn_drop(attn)
-        a1, a2 = attn[:, :, 0], attn[:, :, 1]
-        if keep_maps:
-            diff = a1 - lam.to(attn.dtype) * a2
-        elif lam.dim():
-            diff = a1.addcmul_(a2, lam.to(attn.dtype), value=-1.0)
+        return (attn[0] - lam.to(attn.dtype) * attn[1]).to(v.dtype) @ v
+    out = v.new_empty(b, n, h, v.shape[-1])
+    scores = q1.new_empty(2, h, n, n)
+    for s in range(b):
+        for m, (q, k) in enumerate(((q1, k1), (q2, k2))):
+            if bias is None:
+                torch.baddbmm(scores[m], q[s], k[s].transpose(-2, -1), beta=0, alpha=scale, out=scores[m])
+            else:
+                image_bias = bias[s if bias.shape[0] > 1 else 0].expand(h, n, n)
+                torch.baddbmm(image_bias, q[s], k[s].transpose(-2, -1), alpha=scale, out=scores[m])
+        attn = torch.softmax(scores, dim=-1, out=scores)
+        if attn_drop is not None:
+            attn = attn_drop(attn)
+        if lam.dim():
+            diff = attn[0].addcmul_(attn[1], lam.to(attn.dtype), value=-1.0)
         else:
-            diff = a1.sub_(a2, alpha=float(lam))
-        outs.append(torch.matmul(diff.to(v.dtype), v[s : s + step]))
-    return outs[0] if len(outs) == 1 else torch.cat(outs)
+            diff = attn[0].sub_(attn[1], alpha=float(lam))
+        torch.bmm(diff.to(v.dtype), v[s], out=out[s].transpose(0, 1))
+    return out.transpose(1, 2)
 
 
 def causal_bias(n: int, like: torch.Tensor) -> torch.Tensor:

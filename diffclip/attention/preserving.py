@@ -70,9 +70,8 @@ class PreservingDiffAttention(RecordingAttention, nn.Module):
         q1, k1, q2, k2, v = self._projections(x)
         if not x.is_cuda:
             # Both maps weight the same value, so their difference needs one value product, not two.
-            return self._finish(differential_attention(
-                torch.stack([q1, q2], dim=2), torch.stack([k1, k2], dim=2), v, self.compute_lambda(),
-                self.scale, attn_mask, is_causal, self.attn_drop))
+            return self._finish(differential_attention(q1, k1, q2, k2, v, self.compute_lambda(), self.scale,
+                                                       attn_mask, is_causal, self.attn_drop))
         h = self.num_heads
         # One fused call over 2H heads (both maps share the value) instead of two launches.
         o = F.scaled_dot_product_attention(
