@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from training.synthetic import SynthConfig, frame_name, plan_video, render_frame
 
@@ -65,16 +64,15 @@ def pipeline_fps(predictor, folder: Path, frames: int, repeats: int = 3) -> floa
     return frames / median_time(lambda: predict_sources(predictor, [source], progress=False), repeats)
 
 
-def alternate_runs(fns: dict, repeats: int) -> dict[str, list[float]]:
-    """Run each callable ``repeats`` times, alternating between them, and return every value."""
+def alternate_runs(fns: dict, repeats: int, warmup: int = 0) -> dict[str, list[float]]:
+    """Run each callable ``repeats`` times, alternating between them, and return every value. Rounds
+    alternate their order (A B, then B A, ...), so a drift during a round favours neither; ``warmup``
+    rounds run first and are dropped."""
     values: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            values[k].append(fn())
+    for i in range(warmup + repeats):
+        for k in list(fns) if i % 2 == 0 else list(fns)[::-1]:
+            value = fns[k]()
+            if i >= warmup:
+                values[k].append(value)
     return values
-
-
-def alternate(fns: dict, repeats: int) -> dict[str, float]:
-    """Run each callable ``repeats`` times, alternating between them, and return median values."""
-    return {k: float(np.median(v)) for k, v in alternate_runs(fns, repeats).items()}
 

@@ -1,9 +1,13 @@
 """DiffCLIP-VCE: differential-attention BiomedCLIP for multi-label video capsule endoscopy frames."""
 
-from .attention import ATTENTION_VARIANTS, AttentionMaps, convert_attention, record_attention
-from .factory import build_model
-from .labels import LABELS
-from .model import DiffCLIPClassifier, ModelConfig
+from .runtime import set_cpu_runtime_defaults
+
+set_cpu_runtime_defaults()  # before torch loads: it and its OpenMP runtime read them once
+
+from .attention import ATTENTION_VARIANTS, AttentionMaps, convert_attention, record_attention  # noqa: E402
+from .factory import build_model  # noqa: E402
+from .labels import LABELS  # noqa: E402
+from .model import DiffCLIPClassifier, ModelConfig  # noqa: E402
 
 __version__ = "0.1.0"
 

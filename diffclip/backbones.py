@@ -67,6 +67,13 @@ class Preprocess:
 
         return load_crop(image, self.image_size, self.interpolation)
 
+    def crop_into(self, image, out) -> None:
+        """Write the crop of ``image`` into ``out``, an (S, S, 3) uint8 numpy array: the same pixels as
+        :meth:`crop`, by the quickest route (:func:`diffclip.images.crop_into`)."""
+        from .images import crop_into
+
+        crop_into(image, out, self.image_size, self.interpolation)
+
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise a (B, 3, H, W) batch in [0, 1] with the CLIP mean and std, on ``x``'s device."""
         mean = torch.tensor(self.mean, device=x.device).view(1, 3, 1, 1)
@@ -80,7 +87,8 @@ class Preprocess:
         std = torch.tensor(self.std, dtype=torch.float64).view(1, 3, 1, 1)
         mean = torch.tensor(self.mean, dtype=torch.float64).view(1, 3, 1, 1)
         a, b = (1.0 / (255.0 * std)).float().to(x.device), (-mean / std).float().to(x.device)
-        return x.float().mul_(a).add_(b)
+        # one pass turns a channels-last batch (a view of decoded (B, S, S, 3) rows) into a plain one
+        return x.to(torch.float32, memory_format=torch.contiguous_format).mul_(a).add_(b)
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

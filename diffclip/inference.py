@@ -17,6 +17,7 @@ from .checkpoint import checkpoint_directory, load_checkpoint
 from .device import autocast, autocast_dtype, precision_name, resolve_device
 from .images import ImageLike
 from .locks import ModelLock
+from .memory import keep_heap_warm
 from .model import DiffCLIPClassifier
 from .ood import NO_STATS, OODResult, OODStats, load_ood, tensor_crops
 
@@ -124,15 +125,28 @@ class Predictor:
         self.pre: Preprocess = self.model.config.preprocess  # the checkpoint's, read back on load
         # forward passes share the model; a method that hooks or swaps modules takes it alone
         self.lock = ModelLock()
+        keep_heap_warm()  # batch after batch, the same activations: reuse their memory (diffclip.memory)
         log.info("predictor on %s in %s (precision %s)", self.device, self.precision, precision)
 
     def load_crop(self, image: ImageLike) -> torch.Tensor:
         """(3, S, S) uint8 crop of ``image`` as the model sees it (normalisation happens on the device)."""
         return self.pre.crop(image)
 
-    def crops(self, images: Iterable[ImageLike]) -> torch.Tensor:
-        """(B, 3, S, S) uint8 crops of ``images``."""
-        return torch.stack([self.pre.crop(img) for img in images])
+    def crops(self, images: Iterable[ImageLike], map_fn=map, parts: int = 1) -> torch.Tensor:
+        """(B, 3, S, S) uint8 crops of ``images``: a channels-last view of one (B, S, S, 3) buffer that
+        each image is decoded into. ``map_fn`` (``map``, or a thread pool's ``map``) runs ``parts``
+        decoders, each over every ``parts``-th image: one task per thread rather than per image."""
+        images = list(images)
+        size = self.pre.image_size
+        buffer = np.empty((len(images), size, size, 3), dtype=np.uint8)
+
+        def decode(part: int) -> None:
+            for i in range(part, len(images), parts):
+                self.pre.crop_into(images[i], buffer[i])
+
+        for _ in map_fn(decode, range(parts)):  # drains the map, re-raising a decoder's error here
+            pass
+        return torch.from_numpy(buffer).permute(0, 3, 1, 2)
 
     def normalize(self, crops: torch.Tensor) -> torch.Tensor:
         """A (B, 3, S, S) uint8 batch moved to the device (4x less to move than floats) and normalised

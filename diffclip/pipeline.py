@@ -53,28 +53,28 @@ class _CropDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int):
         f = self.frames[i]
-        crop = self.pre.crop(f.image)
+        crop = np.empty((self.pre.image_size, self.pre.image_size, 3), dtype=np.uint8)
+        self.pre.crop_into(f.image, crop)
         return f.number, np.nan if f.time is None else f.time, crop
 
 
 def _collate(items):
     numbers, times, crops = zip(*items, strict=True)
-    return list(numbers), list(times), torch.stack(crops)
+    return list(numbers), list(times), torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2)
 
 
-def _crop_batches(predictor: Predictor, source: FrameSource, batch_size: int, map_fn=map):
-    """(frame numbers, times, uint8 crops) batches of ``source``, crops made by ``map_fn`` (``map``, or a
-    thread pool's ``map`` to decode a batch on several cores)."""
+def _crop_batches(predictor: Predictor, source: FrameSource, batch_size: int, map_fn=map, parts: int = 1):
+    """(frame numbers, times, uint8 crops) batches of ``source``, crops made by ``parts`` decoders run by
+    ``map_fn`` (``map``, or a thread pool's ``map`` to decode a batch on several cores)."""
     frames = iter(source)
     while chunk := list(itertools.islice(frames, batch_size)):
-        crops = list(map_fn(predictor.load_crop, [f.image for f in chunk]))
         yield ([f.number for f in chunk], [np.nan if f.time is None else f.time for f in chunk],
-               torch.stack(crops))
+               predictor.crops([f.image for f in chunk], map_fn, parts))
 
 
 def _decoded_between_batches(predictor: Predictor, source: FrameSource, batch_size: int, threads: int):
     with ThreadPoolExecutor(threads, thread_name_prefix="diffclip-decode") as pool:
-        yield from _crop_batches(predictor, source, batch_size, pool.map)
+        yield from _crop_batches(predictor, source, batch_size, pool.map, threads)
 
 
 def batches(predictor: Predictor, source: FrameSource, workers: int = 0, prefetch_batches: int = 4

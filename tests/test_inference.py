@@ -221,3 +221,45 @@ def test_images_over_the_pixel_limit_are_refused_before_decoding(predictor, tmp_
     with pytest.raises(ValueError, match="at most 40 megapixels"):
         predictor([np.zeros((8000, 6000, 3), np.uint8)])
     assert predictor([np.zeros((4000, 6000, 3), np.uint8)]).probs.shape == (1, 17)  # 24 megapixels: fine
+
+
+def test_crop_into_writes_the_crops_pixels_by_the_quick_route_where_it_can(tmp_path, monkeypatch):
+    """The batch decoder (`crop_into`, OpenCV straight into a buffer row) gives the same pixels as `crop`
+    (the reference route above) for every form of PNG; a plain 8-bit S x S PNG never touches Pillow."""
+    import cv2
+
+    from diffclip import images
+    from diffclip.backbones import Preprocess
+
+    pre = Preprocess()
+    rng = np.random.default_rng(7)
+    rgb = rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)
+    files = {
+        "plain.png": cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+        "rgba.png": np.dstack([cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), rng.integers(0, 256, (224, 224), np.uint8)]),
+        "deep.png": cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR).astype(np.uint16) * 257 + 3,
+        "grey.png": rgb[:, :, 0],
+        "large.png": rng.integers(0, 256, (336, 400, 3), dtype=np.uint8),
+        "frame.jpg": cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+    }
+    for name, arr in files.items():
+        cv2.imwrite(str(tmp_path / name), arr)
+    for name in files:
+        out = np.zeros((224, 224, 3), np.uint8)
+        pre.crop_into(tmp_path / name, out)
+        assert np.array_equal(out, pre.crop(tmp_path / name).permute(1, 2, 0).numpy()), name
+    strided = np.zeros((224, 224, 4), np.uint8)[:, :, :3]  # not a plain C array: OpenCV cannot write into it
+    pre.crop_into(tmp_path / "plain.png", strided)
+    assert np.array_equal(strided, rgb)
+
+    def no_pillow(*args, **kwargs):
+        raise AssertionError("the quick route went through Pillow")
+
+    monkeypatch.setattr(images, "crop_array", no_pillow)
+    out = np.zeros((224, 224, 3), np.uint8)
+    pre.crop_into(str(tmp_path / "plain.png"), out)
+    assert np.array_equal(out, rgb)
+    with pytest.raises(AssertionError, match="Pillow"):
+        pre.crop_into(tmp_path / "large.png", out)
+    with pytest.raises(FileNotFoundError, match="missing.png does not exist"):
+        pre.crop_into(tmp_path / "missing.png", out)
