@@ -105,15 +105,6 @@ def _check_regular_file(path: Path) -> None:
         raise ValueError(f"{path} is not a regular file (a FIFO or a device?), not an image")
 
 
-def _check_file(path: Path) -> None:
-    """:func:`_check_regular_file`, then refuse an image over :data:`MAX_PIXELS` (read from its header),
-    before anything is decoded."""
-    _check_regular_file(path)
-    size = _header_size(path)
-    if size is not None:
-        check_pixels(*size, path.name)
-
-
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -125,13 +116,22 @@ def _png_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _decode_png(path: Path) -> np.ndarray | None:
-    """OpenCV's decoding of a PNG (BGR, BGRA or grey; 8 or 16 bits), or None where it fails. OpenCV
-    decodes PNG faster than Pillow, keeps 16-bit colour at full depth (Pillow does not) and releases the
-    GIL while it works."""
+def _read_png(path: Path) -> np.ndarray | None:
+    """A regular file's PNG pixels as OpenCV decodes them (BGR, BGRA or grey; 8 or 16 bits), its size
+    checked against :data:`MAX_PIXELS` from the IHDR chunk before decoding; None where the file does not
+    open as a PNG or OpenCV cannot decode it (the caller then takes Pillow's route). OpenCV decodes PNG
+    faster than Pillow, keeps 16-bit colour at full depth (Pillow does not) and releases the GIL while it
+    works."""
     import cv2
 
-    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    with open(path, "rb") as fh:
+        head = fh.read(24)
+        size = _png_size(head)
+        if size is None:
+            return None
+        check_pixels(*size, path.name)
+        data = head + fh.read()
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     return arr if arr is not None and arr.dtype in (np.uint8, np.uint16) else None
 
 
@@ -144,11 +144,14 @@ def _png_to_rgb(arr: np.ndarray, name: str) -> Image.Image:
 
 
 def _read_path(path: Path) -> Image.Image:
-    _check_file(path)
+    _check_regular_file(path)
     if path.suffix.lower() == ".png":
-        arr = _decode_png(path)
+        arr = _read_png(path)
         if arr is not None:
             return _png_to_rgb(arr, str(path))
+    size = _header_size(path)  # refused before anything is decoded
+    if size is not None:
+        check_pixels(*size, path.name)
     try:
         with Image.open(path) as img:
             img.load()
@@ -212,19 +215,13 @@ def crop_into(image: ImageLike, out: np.ndarray, image_size: int, interpolation:
     if isinstance(image, (str, Path)) and Path(image).suffix.lower() == ".png":
         path = Path(image)
         _check_regular_file(path)
-        with open(path, "rb") as fh:
-            head = fh.read(24)
-            size = _png_size(head)
-            if size is not None:
-                check_pixels(*size, path.name)
-                data = head + fh.read()
-        arr = None if size is None else cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        arr = _read_png(path)
         if arr is not None and arr.dtype == np.uint8 and arr.shape == (image_size, image_size, 3):
             if out.flags.c_contiguous and out.dtype == np.uint8:
                 cv2.cvtColor(arr, cv2.COLOR_BGR2RGB, dst=out)
             else:  # OpenCV writes only into a plain C array
                 out[...] = arr[:, :, ::-1]
             return
-        if arr is not None and arr.dtype in (np.uint8, np.uint16):
+        if arr is not None:
             image = _png_to_rgb(arr, str(path))
     out[...] = crop_array(image, image_size, interpolation)

@@ -58,6 +58,7 @@ def differential_attention(
         return (attn[0] - lam.to(attn.dtype) * attn[1]).to(v.dtype) @ v
     out = v.new_empty(b, n, h, v.shape[-1])
     scores = q1.new_empty(2, h, n, n)
+    lam = lam.to(scores.dtype) if lam.dim() else float(lam)  # once, not per image
     for s in range(b):
         for m, (q, k) in enumerate(((q1, k1), (q2, k2))):
             if bias is None:
@@ -68,10 +69,10 @@ def differential_attention(
         attn = torch.softmax(scores, dim=-1, out=scores)
         if attn_drop is not None:
             attn = attn_drop(attn)
-        if lam.dim():
-            diff = attn[0].addcmul_(attn[1], lam.to(attn.dtype), value=-1.0)
+        if isinstance(lam, float):
+            diff = attn[0].sub_(attn[1], alpha=lam)
         else:
-            diff = attn[0].sub_(attn[1], alpha=float(lam))
+            diff = attn[0].addcmul_(attn[1], lam, value=-1.0)
         torch.bmm(diff.to(v.dtype), v[s], out=out[s].transpose(0, 1))
     return out.transpose(1, 2)
 
