@@ -145,13 +145,13 @@ def _png_to_rgb(arr: np.ndarray, name: str) -> Image.Image:
 
 def _read_path(path: Path) -> Image.Image:
     _check_regular_file(path)
+    size = _header_size(path)  # refused before anything is decoded, with Pillow's own guard first
+    if size is not None:
+        check_pixels(*size, path.name)
     if path.suffix.lower() == ".png":
         arr = _read_png(path)
         if arr is not None:
             return _png_to_rgb(arr, str(path))
-    size = _header_size(path)  # refused before anything is decoded
-    if size is not None:
-        check_pixels(*size, path.name)
     try:
         with Image.open(path) as img:
             img.load()
