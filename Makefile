@@ -33,9 +33,20 @@ browser:
 	    echo "make: the browser test needs Debian's chromium: run 'sudo apt-get install chromium' (it will fail without it)"; \
 	  fi; }
 
+# Two passes, so that every machine tests both precisions a user can get: the whole suite with "auto" as this
+# machine resolves it (bf16 on CPUs with AMX/AVX512-BF16, fp32 elsewhere), then the product's tests (the app
+# served, the browser, the Spaces install, OOD verdicts, inference, the clip view, the model card) with
+# "auto" pinned to the other one by DIFFCLIP_AUTO_PRECISION. The rest forces its own precision or compares
+# with references, and would run the same twice. Set DIFFCLIP_AUTO_PRECISION yourself to choose pass one.
+PRODUCT_TESTS := tests/test_app.py tests/test_browser.py tests/test_spaces_install.py tests/test_ood.py \
+	tests/test_inference.py tests/test_clip_view.py tests/test_model_card.py
+
 test: $(STAMP) browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q --timeout 900 --durations=15
+	@other=$$($(PY) -c 'from diffclip.device import other_cpu_precision as o; print(o())') && \
+	  echo "make: second pass, precision auto pinned to $$other: $(PRODUCT_TESTS)" && \
+	  DIFFCLIP_AUTO_PRECISION=$$other $(PY) -m pytest -q --timeout 900 -p no:cacheprovider $(PRODUCT_TESTS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

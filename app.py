@@ -9,6 +9,7 @@ import logging
 import sys
 
 from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT, MAX_FILE_SIZE
+from diffclip.device import PRECISIONS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -17,6 +18,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--compare-checkpoint", default=str(COMPARE_CHECKPOINT),
                         help="model for the Compare view (default: bundled vanilla; 'none' to disable)")
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="auto (bf16 on CUDA and on CPUs with AMX/AVX512-BF16, else fp32), fp32, bf16 or fp16; "
+                             "the model card says which one runs")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="create a public Gradio link")
@@ -38,7 +42,7 @@ def main(argv=None) -> int:
 
     compare = None if args.compare_checkpoint.lower() == "none" else args.compare_checkpoint
     try:
-        bank = ModelBank(args.checkpoint, compare, args.device)
+        bank = ModelBank(args.checkpoint, compare, args.device, args.precision)
         demo = build_demo(bank, args.concurrency, args.session_ttl)
     except (FileNotFoundError, ValueError) as exc:
         print(f"app.py: error: {exc}", file=sys.stderr)

@@ -1,9 +1,11 @@
 """Out-of-distribution check, measured: AUROC of the feature scores (Mahalanobis vs joint energy) and of the
 stored decision rule, held-out synthetic frames (seed 3: not used for training, fitting or the threshold)
 against photos and non-capsule medical images from packages that ship them, and against grey and recoloured
-versions of the held-out frames; the false-alarm rate at the stored threshold; both bundled models.
+versions of the held-out frames; the false-alarm rate at the stored threshold; both bundled models, each in
+fp32, bf16 and fp16 (forced: any CPU runs them); per precision, how many held-out frames change their verdict
+under benign changes (benchmarks/_perturb.py) and against fp32.
 
-    python benchmarks/ood.py [--videos 5] [--stride 2] [--json docs/ood.json]
+    python benchmarks/ood.py [--videos 5] [--stride 2] [--precisions fp32 bf16 fp16] [--json docs/ood.json]
 
 Needs the ``test`` extra (scikit-image and pydicom ship the medical images).
 """
@@ -21,6 +23,7 @@ from sklearn.metrics import roc_auc_score
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import _ood_sources as S  # noqa: E402
+from benchmarks._perturb import PERTURBATIONS  # noqa: E402
 from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT  # noqa: E402
 from diffclip.atomic import write_json  # noqa: E402
 from diffclip.inference import Predictor  # noqa: E402
@@ -51,7 +54,8 @@ def auroc(id_scores: np.ndarray, ood_scores: np.ndarray) -> float:
     return round(float(roc_auc_score(y, np.r_[id_scores, ood_scores])), 4)
 
 
-def measure(predictor: Predictor, test: list[np.ndarray], sets: dict[str, list[np.ndarray]]) -> dict:
+def measure(predictor: Predictor, test: list[np.ndarray], sets: dict[str, list[np.ndarray]],
+            perturbed: dict[str, list[np.ndarray]]) -> dict:
     """Scores, rules and decisions of one model on the held-out frames and every OOD set."""
     stats = predictor.ood
     if stats is None:
@@ -72,7 +76,8 @@ def measure(predictor: Predictor, test: list[np.ndarray], sets: dict[str, list[n
         return {"cand": cand, "fov": fov, "excl": excl, "flagged": flagged, "combined": combined}
 
     ident = evaluate(test)
-    out = {"method": stats.method, "threshold": stats.threshold, "exclusive_in_rule": stats.exclusive,
+    out = {"precision": predictor.precision, "method": stats.method, "threshold": stats.threshold,
+           "exclusive_in_rule": stats.exclusive,
            "false_alarm": {"rule": float(ident["flagged"].mean()),
                            "feature_score": float((ident["cand"][stats.method] > stats.threshold).mean()),
                            "field_of_view": float(ident["fov"].mean()),
@@ -92,7 +97,29 @@ def measure(predictor: Predictor, test: list[np.ndarray], sets: dict[str, list[n
             pooled.setdefault(k, []).append(r[k] if k == "combined" else r["cand"][k])
     out["overall_auroc"] = {k if k != "combined" else "rule": auroc(ident[k] if k == "combined" else ident["cand"][k],
                                                                     np.concatenate(v)) for k, v in pooled.items()}
+    # benign changes: the share of held-out frames whose verdict differs from the unchanged frame's
+    out["perturbation_flips"] = {name: float((evaluate(images)["flagged"] != ident["flagged"]).mean())
+                                 for name, images in perturbed.items()}
+    out["flagged"] = ident["flagged"]  # for the flips against fp32 (removed before writing)
     return out
+
+
+def report(name: str, r: dict, frames: int) -> None:
+    """Print one model's results in one precision."""
+    fa = r["false_alarm"]
+    print(f"\n{name} in {r['precision']}: {r['method']} threshold {r['threshold']:.4g}; false alarms on {frames} "
+          f"held-out synthetic frames: rule {fa['rule']:.1%} (feature score {fa['feature_score']:.1%}, field of view "
+          f"{fa['field_of_view']:.1%}); exclusive sections would add {fa['exclusive_sections']:.1%}")
+    print(f"{'source':<52}{'n':>5}{'AUROC maha':>12}{'AUROC energy':>14}{'AUROC rule':>12}{'flagged':>9}{'excl.':>7}")
+    for src, v in r["sources"].items():
+        a = v["auroc"]
+        print(f"{src:<52}{v['n']:>5}{a['mahalanobis']:>12.3f}{a['energy']:>14.3f}{a['rule']:>12.3f}"
+              f"{v['flagged']:>9.1%}{v['exclusive_sections']:>7.1%}")
+    o = r["overall_auroc"]
+    print(f"{'overall':<57}{o['mahalanobis']:>12.3f}{o['energy']:>14.3f}{o['rule']:>12.3f}")
+    flips = "; ".join(f"{k} {v:.1%}" for k, v in r["perturbation_flips"].items())
+    print(f"verdicts changed by benign changes: {flips}"
+          + (f"; against fp32 {r['flips_against_fp32']:.1%}" if "flips_against_fp32" in r else ""))
 
 
 def main() -> int:
@@ -100,32 +127,32 @@ def main() -> int:
     parser.add_argument("--videos", type=int, default=5, help=f"held-out synthetic videos ({FitSettings.frames} frames each)")
     parser.add_argument("--stride", type=int, default=2, help="every n-th frame of each video")
     parser.add_argument("--models", nargs="+", default=[str(DEFAULT_CHECKPOINT), str(COMPARE_CHECKPOINT)])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "fp16"], choices=["fp32", "bf16", "fp16"])
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     start = time.time()
     test, _ = synthetic_frames(TEST_SEED, args.videos, FitSettings(stride=args.stride))
     sets = sources(test)
+    perturbed = {name: [change(f) for f in test] for name, change in PERTURBATIONS.items()}
     results = {"command": "python benchmarks/ood.py" + (f" --videos {args.videos}" if args.videos != 5 else "")
                + (f" --stride {args.stride}" if args.stride != 2 else ""),
                "in_distribution": f"held-out synthetic frames: seed {TEST_SEED}, {args.videos} videos x {FitSettings.frames}, "
                                   f"every {args.stride}th frame", "frames": len(test),
-               "auroc_positive_class": "out of distribution", "models": {}}
+               "auroc_positive_class": "out of distribution",
+               "perturbations": "benchmarks/_perturb.py: " + ", ".join(PERTURBATIONS),
+               "precisions": "forced on this CPU (bf16 and fp16 autocast run on any x86 CPU)", "models": {}}
     for path in args.models:
-        predictor = Predictor(path, device="cpu", precision="fp32")
-        name = predictor.model.config.attention
-        results["models"][name] = r = measure(predictor, test, sets)
-        print(f"\n{name}: {r['method']} threshold {r['threshold']:.4g}; false alarms on {len(test)} held-out "
-              f"synthetic frames: rule {r['false_alarm']['rule']:.1%} (feature score "
-              f"{r['false_alarm']['feature_score']:.1%}, field of view {r['false_alarm']['field_of_view']:.1%}); "
-              f"exclusive sections would add {r['false_alarm']['exclusive_sections']:.1%}")
-        print(f"{'source':<52}{'n':>5}{'AUROC maha':>12}{'AUROC energy':>14}{'AUROC rule':>12}{'flagged':>9}"
-              f"{'excl.':>7}")
-        for src, v in r["sources"].items():
-            a = v["auroc"]
-            print(f"{src:<52}{v['n']:>5}{a['mahalanobis']:>12.3f}{a['energy']:>14.3f}{a['rule']:>12.3f}"
-                  f"{v['flagged']:>9.1%}{v['exclusive_sections']:>7.1%}")
-        o = r["overall_auroc"]
-        print(f"{'overall':<57}{o['mahalanobis']:>12.3f}{o['energy']:>14.3f}{o['rule']:>12.3f}")
+        per_precision = {}
+        for precision in args.precisions:
+            predictor = Predictor(path, device="cpu", precision=precision)
+            r = measure(predictor, test, sets, perturbed)
+            if "fp32" in per_precision:
+                r["flips_against_fp32"] = float((r["flagged"] != per_precision["fp32"]["flagged"]).mean())
+            per_precision[precision] = r
+            report(predictor.model.config.attention, r, len(test))
+        for r in per_precision.values():
+            r.pop("flagged")
+        results["models"][predictor.model.config.attention] = per_precision
     if args.json:
         write_json(args.json, results)
     print(f"({time.time() - start:.0f} s)")

@@ -148,6 +148,18 @@ def _label_table(predictor: Predictor, scores: list[Score]) -> list[str]:
     return lines
 
 
+PRECISION_NOTE = "`python app.py --precision auto|fp32|bf16|fp16`; the last layers always run in fp32"
+
+
+def _ood_line(predictor: Predictor) -> str:
+    """What the out-of-distribution statistics are and the precision they were fitted in."""
+    stats = predictor.ood
+    if stats is None:
+        return predictor.ood_missing or "none"
+    return (f"{stats.method}, threshold {stats.threshold:.4g}, fitted in **{stats.fit_precision}** on "
+            f"{stats.fitted.get('fit_frames', '?')} synthetic frames (`python -m training.fit_ood CHECKPOINT`)")
+
+
 def model_card(predictor: Predictor, path: str | Path, results: Path = TEST_RESULTS) -> str:
     """The card of one checkpoint as markdown (no colours of its own: it follows the light or dark theme)."""
     cfg = predictor.config
@@ -161,7 +173,8 @@ def model_card(predictor: Predictor, path: str | Path, results: Path = TEST_RESU
     lines += [
         f"- backbone: **{cfg.get('backbone')}**, attention: **{cfg.get('attention')}**",
         f"- training data: **{data}**",
-        f"- runs on: **{predictor.device}** in **{predictor.precision}**",
+        f"- runs on: **{predictor.device}** in **{predictor.precision}** ({PRECISION_NOTE})",
+        f"- out-of-distribution check: {_ood_line(predictor)}",
         f"- after the paper: {PAPER}",
     ]
     if training.get("command"):

@@ -7,6 +7,7 @@ import logging
 import threading
 from pathlib import Path
 
+from diffclip.device import PRECISIONS
 from diffclip.inference import Predictor
 
 log = logging.getLogger(__name__)
@@ -24,9 +25,13 @@ except ImportError:  # anywhere else the decorator does nothing
 class ModelBank:
     """The main checkpoint and an optional comparison checkpoint, loaded lazily."""
 
-    def __init__(self, checkpoint: str | Path, compare: str | Path | None = None, device: str = "auto") -> None:
+    def __init__(self, checkpoint: str | Path, compare: str | Path | None = None, device: str = "auto",
+                 precision: str = "auto") -> None:
         self.paths = {"main": Path(checkpoint), "compare": Path(compare) if compare else None}
         self.device = device
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
+        self.precision = precision
         self._lock = threading.Lock()
         for name, path in self.paths.items():
             if path is not None and not path.is_dir():
@@ -35,14 +40,15 @@ class ModelBank:
     @functools.cached_property
     def main(self) -> Predictor:
         with self._lock:
-            return Predictor(self.paths["main"], device=self.device, batch_size=16)
+            return Predictor(self.paths["main"], device=self.device, batch_size=16, precision=self.precision)
 
     @functools.cached_property
     def compare(self) -> Predictor | None:
         if self.paths["compare"] is None:
             return None
         with self._lock:
-            return Predictor(self.paths["compare"], device=self.device, batch_size=16)
+            return Predictor(self.paths["compare"], device=self.device, batch_size=16,
+                             precision=self.precision)
 
     def pair(self) -> tuple[Predictor, Predictor | None]:
         """(standard attention, differential attention) for the Compare view, whichever is which."""

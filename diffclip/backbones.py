@@ -18,6 +18,8 @@ import timm
 import torch
 import torch.nn as nn
 
+from .device import full_precision
+
 log = logging.getLogger(__name__)
 
 BIOMEDCLIP_HUB_ID = "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
@@ -142,7 +144,11 @@ class VisionTower(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.trunk(x))
+        tokens = self.trunk(x)
+        # the projection runs in the weights' precision under any autocast: rounding the pooled feature to
+        # bf16 moved it along the directions where it hardly varies (docs/design.md, "Precision")
+        with full_precision(tokens):
+            return self.head(tokens.to(self.head.proj.weight.dtype))
 
 
 def build_backbone(name: str) -> VisionTower:

@@ -16,6 +16,7 @@ from .attention import (
     semantics_of,
 )
 from .backbones import BACKBONES, Preprocess, VisionTower, build_backbone
+from .device import full_precision
 from .labels import LABELS, check_labels
 
 
@@ -81,7 +82,9 @@ class ClassifierHead(nn.Module):
         self.fc = nn.Linear(dim, num_labels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.drop(self.bn(self.se(x))))
+        with full_precision(x):  # see diffclip.device.full_precision
+            x = x.to(self.fc.weight.dtype)
+            return self.fc(self.drop(self.bn(self.se(x))))
 
 
 class DiffCLIPClassifier(nn.Module):

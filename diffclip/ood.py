@@ -74,6 +74,12 @@ def energy_scores(logits: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0.0, z).sum(axis=1)
 
 
+#: How the shared covariance is estimated (recorded in the config entry): Ledoit-Wolf shrinkage keeps it
+#: invertible where the features hardly vary; docs/design.md, "Out-of-distribution warning", says why no
+#: variance floor or per-precision statistics were needed once the feature is computed in fp32.
+ESTIMATOR = "sklearn.covariance.LedoitWolf(assume_centered=True), tied over labels"
+
+
 def fit_mahalanobis(features: np.ndarray, targets: np.ndarray, labels: tuple[str, ...]):
     """Per-label means of (N, D) ``features`` over the frames carrying each label (N, L boolean
     ``targets``; labels with fewer than ``MIN_SUPPORT`` frames get none) and the Ledoit-Wolf shrunk
@@ -127,6 +133,12 @@ class OODStats:
             raise ValueError("mahalanobis statistics need 'means' and 'precision' tensors")
 
     @property
+    def fit_precision(self) -> str:
+        """The precision the fitting frames' features were computed in (the model's last layers always run in
+        fp32: diffclip.device.full_precision)."""
+        return str(self.fitted.get("precision", "fp32"))
+
+    @property
     def feature_dim(self) -> int | None:
         return int(self.tensors["means"].shape[1]) if "means" in self.tensors else None
 
@@ -158,7 +170,9 @@ class OODStats:
     def entry(self) -> dict:
         """The config.json ``"ood"`` entry."""
         return {"file": OOD_NAME, "method": self.method, "threshold": self.threshold,
-                "feature_dim": self.feature_dim, "classes": list(self.classes), "fov_check": True,
+                "estimator": ESTIMATOR if self.method == "mahalanobis" else None,
+                "precision": self.fit_precision, "feature_dim": self.feature_dim, "classes": list(self.classes),
+                "fov_check": True,
                 "rim_range": list(RIM_RANGE), "exclusive_sections": self.exclusive, "fitted": self.fitted}
 
 

@@ -19,6 +19,7 @@ def test_info_and_predict_say_which_precision_runs(tiny_checkpoint, capsys, monk
 
     from diffclip import device as device_mod
 
+    monkeypatch.delenv(device_mod.AUTO_PRECISION_ENV, raising=False)  # the CPU decides "auto"
     monkeypatch.setattr(device_mod, "cpu_has_fast_bf16", lambda: True)
     assert main(["info", str(tiny_checkpoint), "--device", "cpu"]) == 0
     assert json.loads(capsys.readouterr().out)["inference"] == {"device": "cpu", "precision": "bf16", "requested": "auto"}

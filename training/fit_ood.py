@@ -92,7 +92,7 @@ def fit_stats(predictor: Predictor, fit: tuple[list, np.ndarray], held: list[np.
     stats.fitted = {
         "command": "python -m training.fit_ood CHECKPOINT",
         "data": "training.synthetic", "settings": asdict(s),
-        "fit_frames": len(fit[0]), "threshold_frames": len(held), "precision": "fp32",
+        "fit_frames": len(fit[0]), "threshold_frames": len(held), "precision": predictor.precision,
     }
     return stats
 

@@ -1,0 +1,105 @@
+"""What a video file holds, read from its packets' timestamps rather than from the container's header: how many
+frames, when each is shown, whether the frame rate varies, how the picture is to be turned.
+
+A container's ``average_rate`` is a guess for variable-frame-rate files (Matroska reports 25 frames/s for 30
+frames spread over 11 s), and ``duration x rate`` then promises frames the file does not have. The packets'
+presentation timestamps are what a player uses: demuxing them reads no pixels, so it is cheap even for long
+videos (docs/design.md, "Videos of any shape").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+#: Frame intervals that differ from their median by more than this share make a video "variable frame rate".
+VARIABLE_TOLERANCE = 0.1
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    """A video stream's frames and their presentation times (seconds, in presentation order)."""
+
+    fps: float | None  # frames per second: the container's rate, or frames over duration when that varies
+    frames: int | None  # frames in the file
+    duration: float | None  # seconds from the first frame's start to the last frame's end
+    times: np.ndarray | None = None  # (frames,) presentation time of each frame; None when unknown
+    variable: bool = False  # the frame intervals vary (see VARIABLE_TOLERANCE)
+    rotation: int = 0  # degrees counter-clockwise that a player turns the picture (display matrix)
+
+    def seconds(self, frame: float | np.ndarray) -> float | np.ndarray:
+        """Presentation time of (fractional) frame numbers: interpolated between the frames' timestamps, or
+        ``frame / fps`` without them. Seconds from the first frame."""
+        if self.times is not None and len(self.times) > 1:
+            numbers = np.arange(len(self.times), dtype=float)
+            ends = np.r_[self.times, self.times[-1] + (self.times[-1] - self.times[-2])] - self.times[0]
+            return np.interp(frame, np.r_[numbers, len(self.times)], ends)
+        if self.fps:
+            return np.asarray(frame, dtype=float) / self.fps
+        return np.full(np.shape(frame), np.nan) if np.ndim(frame) else float("nan")
+
+    def frame_at(self, seconds: float | np.ndarray) -> float | np.ndarray:
+        """The inverse of :meth:`seconds` (fractional frame numbers)."""
+        if self.times is not None and len(self.times) > 1:
+            numbers = np.arange(len(self.times) + 1, dtype=float)
+            return np.interp(seconds, self.seconds(numbers), numbers)
+        if self.fps:
+            return np.asarray(seconds, dtype=float) * self.fps
+        return np.full(np.shape(seconds), np.nan) if np.ndim(seconds) else float("nan")
+
+
+def read_video_facts(path: str | Path) -> VideoFacts:
+    """Scan ``path``'s first video stream's packets (no decoding). Raises ``ValueError`` for a file PyAV
+    cannot open or one without a video stream."""
+    import av
+
+    path = Path(path)
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise ValueError(f"{path.name} has no video stream")
+            stream = container.streams.video[0]
+            base = stream.time_base
+            header_rate = float(stream.average_rate) if stream.average_rate else None
+            pts, last_duration = [], None
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.pts is None:  # the flush packet at the end, or no timestamp
+                    continue
+                pts.append(int(packet.pts))
+                if packet.duration:
+                    last_duration = float(packet.duration * base)
+            rotation = _display_rotation(stream)
+    except av.error.FFmpegError as exc:
+        raise ValueError(f"{path.name} is not a readable video ({exc})") from None
+    if not pts:
+        return VideoFacts(header_rate, 0, 0.0, np.zeros(0), False, rotation)
+    times = np.array(sorted(set(pts)), dtype=float) * float(base)  # presentation order (B-frames reorder)
+    steps = np.diff(times)
+    variable = bool(len(steps) > 1 and np.abs(steps - np.median(steps)).max() > VARIABLE_TOLERANCE * np.median(steps))
+    step = float(np.median(steps)) if len(steps) else (last_duration or (1 / header_rate if header_rate else 0.0))
+    duration = float(times[-1] - times[0]) + (last_duration or step)
+    if variable or header_rate is None:
+        fps = len(times) / duration if duration > 0 else header_rate
+    else:
+        fps = header_rate
+    return VideoFacts(fps, len(times), duration, times, variable, rotation)
+
+
+def _display_rotation(stream) -> int:
+    """Counter-clockwise degrees (0, 90, 180 or 270) of the stream's display matrix, 0 when it has none."""
+    try:
+        side = stream.side_data  # PyAV >= 14: the codec parameters' side data, display matrix included
+        value = side.get("DISPLAYMATRIX") if hasattr(side, "get") else None
+    except (AttributeError, KeyError, TypeError):
+        value = None
+    if value is None:
+        return 0
+    return int(round(float(value) / 90.0)) * 90 % 360
+
+
+def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
+    """``rgb`` turned as a player shows it: ``rotation`` degrees counter-clockwise (a multiple of 90)."""
+    k = (int(rotation) // 90) % 4
+    return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
