@@ -9,6 +9,7 @@ import numpy as np
 
 from diffclip.events import typical_step
 from diffclip.postprocess import DEFAULT_POSTPROCESS, PostProcess
+from diffclip.video_facts import VideoFacts
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,25 @@ class Coverage:
     duration: float | None  # seconds
     requested_fps: float | None
     max_frames: int
+    video: VideoFacts | None = None  # the file's own frame timestamps (diffclip.video_facts)
+
+    @property
+    def variable(self) -> bool:
+        return bool(self.video is not None and self.video.variable)
+
+    @property
+    def clock(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Frame numbers and their seconds for a variable-frame-rate video's timeline (None: ``frame / fps``)."""
+        if not self.variable or self.video.times is None:
+            return None
+        return np.arange(len(self.video.times)), self.video.times - self.video.times[0]
+
+    def seconds(self, frame: float) -> float | None:
+        """Seconds from the video's first frame to (fractional) frame number ``frame``: by the file's
+        timestamps, or frame / fps; None when neither is known."""
+        if self.video is not None and (self.video.times is not None and len(self.video.times) > 1 or self.video.fps):
+            return float(self.video.seconds(frame))
+        return frame / self.video_fps if self.video_fps else None
 
     @property
     def step(self) -> float:
@@ -37,6 +57,9 @@ class Coverage:
     @property
     def sampled_fps(self) -> float | None:
         """Sampled frames per second of video, as used (not as asked)."""
+        if self.variable:  # frames are not evenly spaced in time: count them over the seconds they span
+            span = self.seconds(self.last_frame + 1) - self.seconds(self.frames[0])
+            return len(self.frames) / span if span > 0 else None
         if self.video_fps:
             return self.video_fps / self.step
         t = self.times[np.isfinite(self.times)]
@@ -45,9 +68,8 @@ class Coverage:
     @property
     def analysed_seconds(self) -> float | None:
         """Seconds of video the analysis covers (from its first sampled frame)."""
-        if not self.video_fps:
-            return None
-        return (self.last_frame + 1 - self.frames[0]) / self.video_fps
+        start, end = self.seconds(self.frames[0]), self.seconds(self.last_frame + 1)
+        return None if start is None or end is None else end - start
 
     @property
     def capped(self) -> bool:
@@ -59,8 +81,9 @@ class Coverage:
 def coverage_note(c: Coverage) -> str:
     """"Analysed 0-10.0 s of 10.0 s (frames 0-99 of 100) ...", saying what stopped it when it is short."""
     n = len(c.frames)
-    if c.video_fps and c.duration:
-        span = f"{c.frames[0] / c.video_fps:.1f}-{c.analysed_seconds + c.frames[0] / c.video_fps:.1f} s of {c.duration:.1f} s"
+    start = c.seconds(c.frames[0])
+    if start is not None and c.duration and c.analysed_seconds is not None:
+        span = f"{start:.1f}-{start + c.analysed_seconds:.1f} s of {c.duration:.1f} s"
     else:
         span = f"frames {int(c.frames[0])}-{c.last_frame}"
     frames = f"frames {int(c.frames[0])}-{c.last_frame}" + (f" of {c.frame_count}" if c.frame_count else "")
@@ -70,7 +93,12 @@ def coverage_note(c: Coverage) -> str:
                 "Raise \"At most this many frames\" or lower the rate to cover the rest; the hatched part of the "
                 "timeline was not looked at.")
     elif c.frame_count and c.last_frame < c.frame_count - 1 - c.step:
-        text = f"**Analysed only {span}** ({frames}): the video ended early (see the warning)."
+        text = (f"**Analysed only {span}** ({frames}): the video ended early; its header promised "
+                f"{c.frame_count} frames.")
+    if n == 1:
+        text += " One frame: its scores stand alone; events need a run of frames (below)."
+    if c.video is not None and c.video.rotation:
+        text += f" The video's metadata turns it {c.video.rotation}° counter-clockwise, and so did the analysis."
     return text
 
 
@@ -79,6 +107,11 @@ def rate_note(c: Coverage) -> str:
     used = c.sampled_fps
     if used is None:
         return ""
+    if c.variable:
+        v = c.video
+        return (f"**Variable frame rate**: {v.frames} frames over {v.duration:.1f} s (about {v.fps:.2g} frames/s, "
+                f"unevenly spaced); {len(c.frames)} sampled, about {used:.2g} frames/s. The timeline's seconds are "
+                "the file's own timestamps.")
     if c.requested_fps and c.video_fps and c.requested_fps > c.video_fps + 1e-6:
         return (f"**You asked for {c.requested_fps:g} frames/s, but the video has only {c.video_fps:g}**: every "
                 f"frame was analysed ({c.video_fps:g} frames/s).")

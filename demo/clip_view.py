@@ -21,6 +21,7 @@ from diffclip.pipeline import batches, probability_rows, video_result
 from diffclip.postprocess import ACTIVE_OWN, ACTIVE_SMOOTHED, activity_reasons
 from diffclip.timeline import draw_marker, save_timeline
 from diffclip.video import Sampling, video_source
+from diffclip.video_facts import VideoFacts, read_video_facts
 from explain.maps import cls_map
 from explain.overlay import overlay
 
@@ -60,44 +61,21 @@ class ClipResult:
         return score_clip(self.truth, self.events, first, last, list(labels))
 
 
-@dataclass(frozen=True)
-class VideoFacts:
-    fps: float | None
-    frames: int | None
-    duration: float | None
-
-
-def video_facts(path: str | Path) -> VideoFacts:
-    """The video's own frame rate, frame count and duration, from its container."""
-    import av
-
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        rate = float(stream.average_rate) if stream.average_rate else None
-        if stream.duration is not None:
-            duration = float(stream.duration * stream.time_base)
-        else:
-            duration = float(container.duration / 1_000_000) if container.duration else None
-        count = stream.frames or (int(round(duration * rate)) if duration and rate else None)
-    return VideoFacts(rate, count, duration)
-
-
 def check_clip(path: str | Path | None) -> tuple[Path, VideoFacts]:
     """Plain errors for a missing, corrupt or over-long clip; the clip's path and what its container says."""
     if not path:
         raise ValueError("no clip given: upload an MP4, AVI, MKV or WebM video")
     path = Path(path)
     try:
-        source = video_source(path)
-        facts = video_facts(path)
-        duration = facts.duration
+        video_source(path)  # opens the stream and checks its size
+        facts = read_video_facts(path)
     except (ValueError, IndexError):
         raise ValueError(f"{path.name} is not a readable video (corrupt file or unsupported format)") from None
-    if duration is not None and duration > MAX_CLIP_SECONDS:
-        raise ValueError(f"{path.name} lasts {duration:.0f} s; the demo takes clips up to {MAX_CLIP_SECONDS:.0f} s "
-                         "(use `diffclip predict` for whole videos)")
-    if source.estimate == 0:
-        raise ValueError(f"{path.name} has no frames")
+    if facts.duration is not None and facts.duration > MAX_CLIP_SECONDS:
+        raise ValueError(f"{path.name} lasts {facts.duration:.0f} s; the demo takes clips up to "
+                         f"{MAX_CLIP_SECONDS:.0f} s (use `diffclip predict` for whole videos)")
+    if not facts.frames:
+        raise ValueError(f"{path.name} has no frames: the file holds a video stream but no picture in it")
     return path, facts
 
 
@@ -158,7 +136,8 @@ def _analyse_into(out: Path, predictor: Predictor, path: Path, facts: VideoFacts
     res = video_result(predictor, path.stem, numbers, times, np.concatenate(probs))
     frames, probs_arr, active = res.frames, res.probs, res.active
     stem = path.stem
-    coverage = Coverage(frames, res.times, facts.fps, facts.frames, facts.duration, float(fps), max_frames)
+    coverage = Coverage(frames, res.times, facts.fps, facts.promised, facts.duration, float(fps), max_frames,
+                        video=facts)
     files = {
         "events": write_json(out / f"{stem}_events.json", events_document({stem: res.events}), indent=1),
         "probs": _write_probs(out / f"{stem}_probs.csv", stem, frames, probs_arr, predictor.labels),
@@ -182,7 +161,7 @@ def draw_timeline(result: ClipResult, thresholds, labels) -> Path:
     return save_timeline(result.files["timeline"], result.frames, result.probs, thresholds, result.active,
                          list(labels), title=title, truth=result.truth.segments() if result.truth else None,
                          extent=cov.frame_count if cov else None, fps=cov.video_fps if cov else None,
-                         marker_legend=True)
+                         marker_legend=True, clock=cov.clock if cov else None)
 
 
 def timeline_image(result: ClipResult, index: int | None = None) -> np.ndarray:
@@ -264,7 +243,7 @@ def events_rows(result: ClipResult, labels, thresholds) -> list[list]:
     labels = list(labels)
     thresholds = np.asarray(thresholds, dtype=float)
     reasons = activity_reasons(result.probs, thresholds, result.active)
-    fps = result.coverage.video_fps if result.coverage is not None else None
+    cov = result.coverage
     rows = []
     for ev in result.events:
         sel = (result.frames >= ev["start"]) & (result.frames <= ev["end"])
@@ -277,6 +256,7 @@ def events_rows(result: ClipResult, labels, thresholds) -> list[list]:
                 own.append(f"{lab} {mean:.2f}" + ("" if n_own == sel.sum() else f" ({n_own} of {int(sel.sum())})"))
             elif (reasons[sel, j] == ACTIVE_SMOOTHED).any():
                 smoothed.append(f"{lab} {mean:.2f} < {thresholds[j]:.2f}")
-        when = f"{ev['start'] / fps:.1f}-{(ev['end'] + 1) / fps:.1f}" if fps else ""
+        start, end = (cov.seconds(ev["start"]), cov.seconds(ev["end"] + 1)) if cov is not None else (None, None)
+        when = f"{start:.1f}-{end:.1f}" if start is not None and end is not None else ""
         rows.append([ev["start"], ev["end"], when, int(sel.sum()), ", ".join(own), ", ".join(smoothed)])
     return rows

@@ -101,13 +101,16 @@ def timeline_figure(
     extent: int | None = None,
     fps: float | None = None,
     marker_legend: bool = False,
+    clock: tuple[np.ndarray, np.ndarray] | None = None,
 ):
     """A matplotlib figure with one row per label: probability (0 to 1), threshold (dashed), predicted
     events after the temporal post-processing (shaded), and, when given: the ground ``truth`` (a black
     bar under each row; per-label inclusive frame segments or an (N, L) array), a ``marker`` frame, the
     video's length ``extent`` in frames (the part after the last sample is hatched "not analysed") and
-    its frame rate ``fps`` (a seconds axis on top). ``marker_legend`` names the marker in the legend when it
-    is added afterwards (:func:`draw_marker`)."""
+    its frame rate ``fps`` (a seconds axis on top), or its ``clock``: frame numbers and their presentation
+    times in seconds, interpolated for the seconds axis (variable-frame-rate videos, where ``frame / fps`` is
+    not the time). ``marker_legend`` names the marker in the legend when it is added afterwards
+    (:func:`draw_marker`)."""
     order = anatomy_first(labels)
     n = len(order)
     height = ROW_IN * n + TOP_IN + BOTTOM_IN
@@ -148,8 +151,9 @@ def timeline_figure(
                         color="0.2", bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85})
     axes[-1, 0].set_xlabel("frame number in the video")
     axes[-1, 0].set_xlim(lo, hi if hi > lo else lo + 1)
-    if fps:
-        top = axes[0, 0].secondary_xaxis("top", functions=(lambda f: f / fps, lambda s: s * fps))
+    seconds = _seconds_axis(fps, clock)
+    if seconds is not None:
+        top = axes[0, 0].secondary_xaxis("top", functions=seconds)
         top.set_xlabel("seconds", fontsize=8)
         top.tick_params(labelsize=7)
     fig.supylabel("label (each row: probability 0 to 1)", fontsize=9, x=0.01)
@@ -158,6 +162,30 @@ def timeline_figure(
                loc="upper center", ncol=6, fontsize=8, frameon=False, bbox_to_anchor=(0.5, 1 - 0.32 / height))
     fig.subplots_adjust(left=LEFT, right=RIGHT, top=1 - TOP_IN / height, bottom=BOTTOM_IN / height, hspace=0.12)
     return fig
+
+
+def _seconds_axis(fps: float | None, clock: tuple[np.ndarray, np.ndarray] | None):
+    """(frame -> seconds, seconds -> frame) for the top axis, or None: the ``clock``'s timestamps
+    (interpolated, extrapolated at the last interval's pace) before a constant ``fps``."""
+    if clock is not None:
+        numbers, times = (np.asarray(a, dtype=float) for a in clock)
+        ok = np.isfinite(times)
+        numbers, times = numbers[ok], times[ok]
+        if len(numbers) > 1 and np.all(np.diff(numbers) > 0) and np.all(np.diff(times) > 0):
+            rate = (numbers[-1] - numbers[-2]) / (times[-1] - times[-2])
+
+            def to_seconds(f):
+                f = np.asarray(f, dtype=float)
+                return np.where(f > numbers[-1], times[-1] + (f - numbers[-1]) / rate, np.interp(f, numbers, times))
+
+            def to_frames(t):
+                t = np.asarray(t, dtype=float)
+                return np.where(t > times[-1], numbers[-1] + (t - times[-1]) * rate, np.interp(t, times, numbers))
+
+            return to_seconds, to_frames
+    if fps:
+        return (lambda f: f / fps, lambda s: s * fps)
+    return None
 
 
 def _legend(truth: bool, marker: bool, cut: bool) -> list:

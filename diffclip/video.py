@@ -18,6 +18,7 @@ import numpy as np
 
 from .frames import frame_folders, has_frames, list_frame_files
 from .images import check_pixels
+from .video_facts import read_video_facts, upright
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +86,11 @@ def video_source(path: str | Path, sampling: Sampling | None = None, video_id: s
             stream = container.streams.video[0]
             check_pixels(stream.codec_context.width or 0, stream.codec_context.height or 0,
                          f"{path.name} (video frames)")
-            count = stream.frames or None
-            rate = float(stream.average_rate) if stream.average_rate else None
-            if count is None and stream.duration and rate:
-                count = int(float(stream.duration * stream.time_base) * rate)
     except av.error.FFmpegError as exc:
         raise ValueError(f"{path} is not a readable video ({exc})") from None
+    # counted from the packets, not duration x the header's rate: that guess is wrong for variable rates
+    facts = read_video_facts(path)
+    count, rate = facts.promised or None, facts.fps
     estimate = count
     if count and sampling.fps and rate:
         estimate = max(1, int(count * min(1.0, sampling.fps / rate)))
@@ -120,7 +120,9 @@ def video_source(path: str | Path, sampling: Sampling | None = None, video_id: s
                         next_time += 1.0 / sampling.fps
                     elif number % sampling.stride:
                         continue
-                    yield Frame(video_id or path.stem, number, frame.to_ndarray(format="rgb24"), t)
+                    # turned as a player turns it (a phone's portrait clip, a rotated capsule export)
+                    image = upright(frame.to_ndarray(format="rgb24"), frame.rotation or 0)
+                    yield Frame(video_id or path.stem, number, image, t)
                     kept += 1
                     if sampling.max_frames and kept >= sampling.max_frames:
                         return

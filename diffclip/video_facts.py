@@ -9,10 +9,13 @@ videos (docs/design.md, "Videos of any shape").
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 #: Frame intervals that differ from their median by more than this share make a video "variable frame rate".
 VARIABLE_TOLERANCE = 0.1
@@ -28,14 +31,22 @@ class VideoFacts:
     times: np.ndarray | None = None  # (frames,) presentation time of each frame; None when unknown
     variable: bool = False  # the frame intervals vary (see VARIABLE_TOLERANCE)
     rotation: int = 0  # degrees counter-clockwise that a player turns the picture (display matrix)
+    header_frames: int | None = None  # the frame count the container's header states, where it states one
+
+    @property
+    def promised(self) -> int | None:
+        """Frames the file says it holds: its header's count where it has one (a truncated file promises more
+        than it has), else the packets counted."""
+        return max(self.header_frames or 0, self.frames or 0) or self.frames
 
     def seconds(self, frame: float | np.ndarray) -> float | np.ndarray:
         """Presentation time of (fractional) frame numbers: interpolated between the frames' timestamps, or
         ``frame / fps`` without them. Seconds from the first frame."""
         if self.times is not None and len(self.times) > 1:
-            numbers = np.arange(len(self.times), dtype=float)
-            ends = np.r_[self.times, self.times[-1] + (self.times[-1] - self.times[-2])] - self.times[0]
-            return np.interp(frame, np.r_[numbers, len(self.times)], ends)
+            # frame n starts at its timestamp; the frame after the last one, at the end of the file
+            numbers = np.arange(len(self.times) + 1, dtype=float)
+            starts = np.r_[self.times, self.times[0] + (self.duration or 0.0)] - self.times[0]
+            return np.interp(frame, numbers, starts)
         if self.fps:
             return np.asarray(frame, dtype=float) / self.fps
         return np.full(np.shape(frame), np.nan) if np.ndim(frame) else float("nan")
@@ -51,8 +62,9 @@ class VideoFacts:
 
 
 def read_video_facts(path: str | Path) -> VideoFacts:
-    """Scan ``path``'s first video stream's packets (no decoding). Raises ``ValueError`` for a file PyAV
-    cannot open or one without a video stream."""
+    """Scan ``path``'s first video stream's packets (no decoding but the first frame's, for its rotation).
+    Raises ``ValueError`` for a file PyAV cannot open or one without a video stream; a file cut short gives
+    the packets read before the cut."""
     import av
 
     path = Path(path)
@@ -61,45 +73,47 @@ def read_video_facts(path: str | Path) -> VideoFacts:
             if not container.streams.video:
                 raise ValueError(f"{path.name} has no video stream")
             stream = container.streams.video[0]
-            base = stream.time_base
+            base, header = stream.time_base, stream.frames or None
             header_rate = float(stream.average_rate) if stream.average_rate else None
             pts, last_duration = [], None
-            for packet in container.demux(stream):
-                if packet.size == 0 or packet.pts is None:  # the flush packet at the end, or no timestamp
-                    continue
-                pts.append(int(packet.pts))
-                if packet.duration:
-                    last_duration = float(packet.duration * base)
-            rotation = _display_rotation(stream)
+            try:
+                for packet in container.demux(stream):
+                    if packet.size == 0 or packet.pts is None:  # the flush packet at the end, or no timestamp
+                        continue
+                    pts.append(int(packet.pts))
+                    if packet.duration:
+                        last_duration = float(packet.duration * base)
+            except av.error.FFmpegError as exc:  # cut short: what was read stands, the decoder will warn
+                log.info("%s: demuxing stopped after %d packets (%s)", path.name, len(pts), exc)
+        rotation = first_frame_rotation(path)
     except av.error.FFmpegError as exc:
         raise ValueError(f"{path.name} is not a readable video ({exc})") from None
     if not pts:
-        return VideoFacts(header_rate, 0, 0.0, np.zeros(0), False, rotation)
+        return VideoFacts(header_rate, 0, 0.0, np.zeros(0), False, rotation, header)
     times = np.array(sorted(set(pts)), dtype=float) * float(base)  # presentation order (B-frames reorder)
     steps = np.diff(times)
-    variable = bool(len(steps) > 1 and np.abs(steps - np.median(steps)).max() > VARIABLE_TOLERANCE * np.median(steps))
     step = float(np.median(steps)) if len(steps) else (last_duration or (1 / header_rate if header_rate else 0.0))
+    variable = bool(len(steps) > 1 and np.abs(steps - step).max() > VARIABLE_TOLERANCE * step)
     duration = float(times[-1] - times[0]) + (last_duration or step)
-    if variable or header_rate is None:
-        fps = len(times) / duration if duration > 0 else header_rate
-    else:
-        fps = header_rate
-    return VideoFacts(fps, len(times), duration, times, variable, rotation)
+    fps = len(times) / duration if (variable or header_rate is None) and duration > 0 else header_rate
+    return VideoFacts(fps, len(times), duration, times, variable, rotation, header)
 
 
-def _display_rotation(stream) -> int:
-    """Counter-clockwise degrees (0, 90, 180 or 270) of the stream's display matrix, 0 when it has none."""
+def first_frame_rotation(path: str | Path) -> int:
+    """Counter-clockwise degrees (0, 90, 180 or 270) that a player turns ``path``'s pictures, from the first
+    decoded frame's display matrix (0 when there is none or nothing decodes)."""
+    import av
+
     try:
-        side = stream.side_data  # PyAV >= 14: the codec parameters' side data, display matrix included
-        value = side.get("DISPLAYMATRIX") if hasattr(side, "get") else None
-    except (AttributeError, KeyError, TypeError):
-        value = None
-    if value is None:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                return int(round((frame.rotation or 0) / 90.0)) * 90 % 360
+    except av.error.FFmpegError:
         return 0
-    return int(round(float(value) / 90.0)) * 90 % 360
+    return 0
 
 
 def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
     """``rgb`` turned as a player shows it: ``rotation`` degrees counter-clockwise (a multiple of 90)."""
-    k = (int(rotation) // 90) % 4
+    k = (int(round(rotation / 90.0))) % 4
     return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb

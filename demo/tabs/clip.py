@@ -4,9 +4,12 @@ downloads."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from diffclip.timeline import DPI, WIDTH_IN, sample_at
+from diffclip.video import VIDEO_SUFFIXES
 
 from .. import clip_view
 from ..callbacks import (
@@ -19,6 +22,7 @@ from ..callbacks import (
     show_frame,
     without_paths,
 )
+from ..clip_preview import make_preview
 from ..clip_truth import score_rows, score_summary
 from ..models import gpu
 from ..resources import MAX_CLIP_FRAMES, example_clip
@@ -31,6 +35,7 @@ EVENTS_HELP = (
     "frames, it reaches its threshold (\"(3 of 8)\": on 3 of the event's 8 frames); it is *active only through "
     "smoothing or gap filling* when its probability stays below its threshold on all of them and the median "
     "filter or the gap filling switched it on. Numbers are mean probabilities over the event's frames.")
+VIDEO_TYPES = sorted(VIDEO_SUFFIXES)
 SCORE_HEADERS = ["label", "truth events", "predicted events", "AP @ tIoU 0.5", "AP @ tIoU 0.95", "note"]
 
 
@@ -51,7 +56,7 @@ def build(ctx: AppContext) -> None:
         files = [str(result.files[k]) for k in ("events", "probs", "overlay")]
         return (result, clip_view.timeline_image(result, 0),
                 clip_view.events_rows(result, labels, thresholds), files, str(result.files["overlay"]), gallery,
-                gr.update(maximum=len(result.frames) - 1, value=0))
+                _frame_slider(len(result.frames)))
 
     def on_details(result):
         """The notes on what was analysed, and the truth's scores (after an analysis or a new truth file)."""
@@ -105,10 +110,31 @@ def build(ctx: AppContext) -> None:
                                    previous, request)
         return (*show_frame(state, 0), gr.Tabs(selected="frames"))
 
+    def on_upload(path, previous, request: gr.Request = None):
+        """A playable preview of the uploaded clip (the file itself, or a re-encoding) and what it is."""
+        _release_preview(previous)
+        if not path:
+            return None, "", None
+        try:
+            with FOLDERS.filling(session_of(request), prefix="preview-") as folder:
+                shown = make_preview(path, folder)
+        except ValueError as exc:  # unreadable: the analysis says so again, with the same words
+            return None, f"**No preview**: {without_paths(str(exc))}", None
+        if shown.path is None or Path(shown.path) == Path(path):
+            FOLDERS.release(folder)
+            folder = None
+        return (str(shown.path) if shown.path else None), shown.note, folder
+
     clip_state = gr.State(None, time_to_live=ctx.session_ttl, delete_callback=_release)
+    preview_state = gr.State(None, time_to_live=ctx.session_ttl, delete_callback=_release_preview)
     with gr.Row():
         with gr.Column(scale=1):
-            video = gr.Video(label="Upload a clip (MP4, AVI, MKV, WebM)", sources=["upload"], elem_id="clip-upload")
+            # a file input, not a player: a player shows a red "Error" for containers browsers do not play
+            # (AVI, MKV), although the analysis reads them; the preview below is always playable
+            video = gr.File(label="Upload a clip (MP4, AVI, MKV, WebM, MOV)", file_types=VIDEO_TYPES,
+                            elem_id="clip-upload", height=90)
+            preview = gr.Video(label="Preview", interactive=False, elem_id="clip-preview", height=200)
+            preview_note = gr.Markdown(elem_id="clip-preview-note")
             truth_file = gr.File(label="Ground truth (optional): RARE-VISION events JSON of this clip",
                                  file_types=[".json"], elem_id="clip-truth", height=90)
             clip_ex = example_clip()
@@ -145,6 +171,8 @@ def build(ctx: AppContext) -> None:
 
     clip_out = [clip_state, timeline, events_table, downloads, overlay_video, clip_gallery, frame_index]
     details = [notes, truth_summary, truth_table]
+    video.change(on_upload, [video, preview_state], [preview, preview_note, preview_state], show_progress="minimal",
+                 api_visibility="private")
     analysing = clip_btn.click(on_clip, [video, fps, cap, truth_file, clip_state], clip_out, api_name="analyse_clip",
                                **ctx.model_work)
     analysing.success(on_details, [clip_state], details, show_progress="hidden", api_visibility="private")
@@ -164,6 +192,12 @@ def build(ctx: AppContext) -> None:
         render_attention, ctx.shared["frames.view"], ctx.shared["frames.overlays"], show_progress="hidden")
 
 
+def _frame_slider(n: int):
+    """The sampled-frame slider for ``n`` frames: Gradio refuses a slider whose maximum is its minimum, so one
+    frame gets 0-1, fixed at 0."""
+    return gr.update(maximum=max(1, n - 1), value=0, interactive=n > 1)
+
+
 def _index(result: clip_view.ClipResult, index) -> int:
     return min(max(int(index or 0), 0), len(result.frames) - 1)
 
@@ -172,6 +206,12 @@ def _release(result: clip_view.ClipResult | None) -> None:
     """Remove a clip analysis's folder (when the session analyses another clip or its state expires)."""
     if result is not None:
         FOLDERS.release(result.folder)
+
+
+def _release_preview(folder) -> None:
+    """Remove a re-encoded preview's folder (a new upload, or the session's end)."""
+    if folder is not None:
+        FOLDERS.release(folder)
 
 
 def _picked_index(evt: gr.SelectData) -> int:
