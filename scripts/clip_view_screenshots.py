@@ -1,8 +1,10 @@
 """Drive the Clip tab in headless Chromium on the example clip (with its ground truth) and keep screenshots:
 artifacts/clip-view-light.png, artifacts/clip-view-dark.png (the whole tab after an analysis and a click on
 the 10th sampled frame, and in dark, a click on the timeline), artifacts/clip-view-timeline.png (the
-timeline alone), artifacts/clip-view-overlay-frame.png (one frame of the overlay MP4, as written) and
-artifacts/clip-view-bad-truth.png (a truth file of another video given afterwards).
+timeline alone), artifacts/clip-view-overlay-frame.png (one frame of the overlay MP4, as written),
+artifacts/clip-view-bad-truth.png (a truth file of another video given afterwards), and videos of awkward
+shapes: artifacts/clip-view-avi-{light,dark}.png, clip-view-vfr.png, clip-view-vfr-timeline.png and
+clip-view-one-frame.png.
 
     .venv/bin/python scripts/clip_view_screenshots.py [--fps 5] [--cap 200]
 
@@ -69,6 +71,7 @@ def shoot(url: str, theme: str, fps: float, cap: int) -> None:
                 page.locator("#timeline").screenshot(path=str(ARTIFACTS / "clip-view-timeline.png"))
                 _overlay_frame(page)
                 _bad_truth(page)
+            _shapes(page, theme)
         finally:
             browser.close()
 
@@ -85,6 +88,45 @@ def _bad_truth(page) -> None:
         page.wait_for_timeout(1500)
         print("bad truth:", page.locator("#clip-truth-summary").inner_text())
         page.screenshot(path=str(ARTIFACTS / "clip-view-bad-truth.png"), full_page=True)
+
+
+def _upload_clip(page, video: Path, fps: float) -> None:
+    """Replace the clip (and drop the truth file) with ``video``, wait for its preview, analyse it."""
+    for field in ("#clip-upload", "#clip-truth"):
+        clear = page.locator(f"{field} button[aria-label='Clear']")
+        if clear.count():
+            clear.first.click()
+    page.locator("#clip-upload input[type=file]").set_input_files(str(video))
+    page.wait_for_function("document.querySelector('#clip-preview video')?.src || "
+                           "document.querySelector('#clip-preview-note')?.innerText.includes('preview')",
+                           timeout=120_000)
+    _set_slider(page, "Sample frames per second", fps)
+    before = page.locator("#clip-notes").inner_text()
+    page.locator("#clip-btn").click()
+    page.wait_for_function(f"(document.querySelector('#clip-notes')?.innerText || '') !== {before!r}",
+                           timeout=300_000)
+    page.wait_for_timeout(2500)
+
+
+def _shapes(page, theme: str) -> None:
+    """Videos of awkward shapes (benchmarks/_video_shapes.py): an AVI (a re-encoded preview, no red error), in
+    both themes; a variable-frame-rate MKV and a one-frame WebM in light."""
+    from benchmarks._video_shapes import make_shapes
+
+    with tempfile.TemporaryDirectory() as tmp:
+        videos = make_shapes(Path(tmp))
+        _upload_clip(page, videos["avi"], 30)
+        print(f"avi ({theme}):", page.locator("#clip-preview-note").inner_text())
+        page.screenshot(path=str(ARTIFACTS / f"clip-view-avi-{theme}.png"), full_page=True)
+        if theme != "light":
+            return
+        _upload_clip(page, videos["vfr"], 30)
+        print("vfr:", page.locator("#clip-notes").inner_text())
+        page.screenshot(path=str(ARTIFACTS / "clip-view-vfr.png"), full_page=True)
+        page.locator("#timeline").screenshot(path=str(ARTIFACTS / "clip-view-vfr-timeline.png"))
+        _upload_clip(page, videos["one"], 5)
+        print("one frame:", page.locator("#clip-notes").inner_text())
+        page.screenshot(path=str(ARTIFACTS / "clip-view-one-frame.png"), full_page=True)
 
 
 def _set_slider(page, label: str, value: float) -> None:

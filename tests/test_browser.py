@@ -100,10 +100,13 @@ def test_the_disclaimer_is_readable_in_both_themes(app_url, theme):
 
 
 def _natural_size(page, elem: str) -> tuple[int, int]:
-    return tuple(page.locator(f"{elem} img").first.evaluate("e => [e.naturalWidth, e.naturalHeight]"))
+    """The picture's size once it has loaded: an <img> that exists may still be fetching (0 x 0 on a busy
+    machine), and decode() waits for it."""
+    return tuple(page.locator(f"{elem} img").first.evaluate(
+        "e => e.decode().then(() => [e.naturalWidth, e.naturalHeight], () => [e.naturalWidth, e.naturalHeight])"))
 
 
-@pytest.mark.parametrize("theme", ["dark"])
+@pytest.mark.parametrize("theme", ["light", "dark"])
 def test_an_example_shows_its_truth_colour_bars_and_a_photo_gets_a_warning(app_url, theme):
     """An example frame: its truth marked on the scores, every map with a colour bar beside it (wider than
     the square crop). A portrait photo: the out-of-distribution banner above the scores."""

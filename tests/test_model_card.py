@@ -102,3 +102,21 @@ def test_the_card_tab_puts_both_models_side_by_side(bundled, monkeypatch):
         assert row.rstrip(" |").endswith(f"{report[name]['map_supported']:.3f}")
     assert text.count(PAPER_URL) == 2
     _no_machine_path(text)
+
+
+def test_card_says_the_precision_that_runs_and_the_one_the_ood_fit_used(tiny_checkpoint):
+    """`python app.py --precision fp16` reaches both predictors, and the card says fp16 runs, beside the
+    out-of-distribution fit's own precision (fp32, from the checkpoint's "ood" entry)."""
+    from app import parse_args
+
+    args = parse_args(["--precision", "fp16"])
+    bank = ModelBank(Path(__file__).resolve().parents[1] / "demo" / "weights" / "diff", tiny_checkpoint, "cpu",
+                     args.precision)
+    assert bank.main.precision == bank.compare.precision == "fp16"
+    card = model_card(bank.main, "demo/weights/diff")
+    assert "in **fp16**" in card and "out-of-distribution check: mahalanobis" in card and "fitted in **fp32**" in card
+    assert "no out-of-distribution check" in model_card(bank.compare, "tiny")
+    with pytest.raises(SystemExit):
+        parse_args(["--precision", "int8"])
+    with pytest.raises(ValueError, match="unknown precision 'half'"):
+        ModelBank(bank.paths["main"], None, "cpu", "half")
