@@ -78,16 +78,21 @@ class Coverage:
             self.last_frame < self.frame_count - 1
 
 
+def _s(seconds: float) -> str:
+    """Seconds with one decimal, two below one second (a one-frame clip lasts 0.04 s, not "0.0 s")."""
+    return f"{seconds:.2f}" if 0 < abs(seconds) < 1 else f"{seconds:.1f}"
+
+
 def coverage_note(c: Coverage) -> str:
     """"Analysed 0-10.0 s of 10.0 s (frames 0-99 of 100) ...", saying what stopped it when it is short."""
     n = len(c.frames)
     start = c.seconds(c.frames[0])
     if start is not None and c.duration and c.analysed_seconds is not None:
-        span = f"{start:.1f}-{start + c.analysed_seconds:.1f} s of {c.duration:.1f} s"
+        span = f"{_s(start)}-{_s(start + c.analysed_seconds)} s of {_s(c.duration)} s"
     else:
         span = f"frames {int(c.frames[0])}-{c.last_frame}"
     frames = f"frames {int(c.frames[0])}-{c.last_frame}" + (f" of {c.frame_count}" if c.frame_count else "")
-    text = f"Analysed {span} ({frames}; {n} sampled frames)."
+    text = f"Analysed {span} ({frames}; {n} sampled frame{'s' if n != 1 else ''})."
     if c.capped:
         text = (f"**Analysed only {span}** ({frames}): the cap of {c.max_frames} frames stopped the analysis. "
                 "Raise \"At most this many frames\" or lower the rate to cover the rest; the hatched part of the "
@@ -105,7 +110,7 @@ def coverage_note(c: Coverage) -> str:
 def rate_note(c: Coverage) -> str:
     """The sampling rate used, and why it differs from the one asked for."""
     used = c.sampled_fps
-    if used is None:
+    if used is None or len(c.frames) == 1:  # one frame has no rate
         return ""
     if c.variable:
         v = c.video

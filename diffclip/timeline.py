@@ -133,7 +133,8 @@ def timeline_figure(
             for a, b in spans_truth.get(lab, []):
                 ax.axvspan(a, b, ymin=(TRUTH_BAND[0] - YLIM[0]) / (YLIM[1] - YLIM[0]),
                            ymax=(TRUTH_BAND[1] - YLIM[0]) / (YLIM[1] - YLIM[0]), color="black", lw=0)
-        ax.plot(x, probs[:, j], color=colour, lw=1.0)
+        # one sample draws no line: a dot then
+        ax.plot(x, probs[:, j], color=colour, lw=1.0, marker="o" if len(x) == 1 else None, ms=3)
         ax.axhline(thresholds[j], color="0.35", ls="--", lw=0.7)
         if analysed_end < hi:
             ax.axvspan(analysed_end, hi, facecolor="0.85", edgecolor="0.6", hatch="///", lw=0, alpha=0.5)

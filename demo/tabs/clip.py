@@ -81,7 +81,10 @@ def build(ctx: AppContext) -> None:
             result.truth = clip_view.truth_for(result, (file_paths(truth) or [None])[0], labels)
         except ValueError as exc:
             result.truth, error = None, f"**Ground truth not used**: {without_paths(str(exc))}"
-        clip_view.draw_timeline(result, thresholds, labels)
+        try:
+            clip_view.draw_timeline(result, thresholds, labels)
+        except FileNotFoundError:  # a new analysis released this one's folder meanwhile: it replaces this one
+            return result, gr.update(), gr.update(), gr.update(), gr.update()
         image = clip_view.timeline_image(result, _index(result, index))
         notes, summary, table = on_details(result)
         return result, image, notes, error or summary, table
@@ -159,7 +162,7 @@ def build(ctx: AppContext) -> None:
                                 elem_id="clip-frame")
         open_btn = gr.Button("Open this frame in the Frames view")
     clip_gallery = gr.Gallery(label="Sampled frames (click one)", columns=10, height=180, allow_preview=False,
-                              elem_id="clip-gallery")
+                              object_fit="contain", elem_id="clip-gallery")
     events_table = gr.Dataframe(headers=clip_view.EVENT_HEADERS, label="Events (RARE-VISION label sets)",
                                 interactive=False, elem_id="events-table", wrap=True)
     gr.Markdown(EVENTS_HELP, elem_id="events-help")

@@ -80,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
         write_json(args.scored, {"videos": [{"video_id": r.video_id, "events": r.scored_events} for r in results]}, indent=1)
     if args.plot:
         for r in results:
+            # a video's own timestamps give the seconds axis (variable frame rates too), as in the app
             save_timeline(timeline_path(args.plot, r.video_id, len(results) > 1), r.frames, r.probs,
-                          predictor.thresholds, r.active, predictor.labels, title=f"video {r.video_id}")
+                          predictor.thresholds, r.active, predictor.labels, title=f"video {r.video_id}",
+                          clock=(r.frames, r.times))
     for source in sources:
         for warning in source.warnings:
             print(f"warning: {warning}")
