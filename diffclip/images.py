@@ -17,11 +17,23 @@ ImageLike = str | Path | Image.Image | np.ndarray
 MAX_PIXELS = 40_000_000
 
 
+#: The longest side may be at most this many times the shortest. A capsule frame is about square; the
+#: preprocessing resizes the short side to the model's size, so a strip costs its aspect ratio in pixels (a
+#: 105-byte 8000 x 1 PNG became 224 x 1.8 million pixels, 1.5 GB, before this limit).
+MAX_ASPECT = 16
+
+
 def check_pixels(width: int, height: int, name: str) -> None:
-    """Refuse an image or video frame larger than :data:`MAX_PIXELS`, before anything is decoded."""
+    """Refuse an image or video frame larger than :data:`MAX_PIXELS`, or longer than :data:`MAX_ASPECT`
+    times its width, before anything is decoded or resized."""
     if width * height > MAX_PIXELS:
         raise ValueError(f"{name}: {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); images and "
                          f"video frames of at most {MAX_PIXELS / 1e6:.0f} megapixels are accepted")
+    long, short = max(width, height), min(width, height)
+    if short > 0 and long > MAX_ASPECT * short:
+        raise ValueError(f"{name}: {width} x {height} pixels, {long / short:.0f} times longer than wide; images and "
+                         f"video frames at most {MAX_ASPECT} times longer than wide are accepted (a capsule frame "
+                         "is about square)")
 
 
 def _header_size(path: Path) -> tuple[int, int] | None:
