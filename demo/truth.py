@@ -80,6 +80,9 @@ def load_mask(path: str | Path, size: int) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
     from torchvision.transforms import CenterCrop, InterpolationMode, Resize
 
+    from diffclip.images import check_image_file
+
+    check_image_file(path)  # its size from the header, before the mask is decoded or resized
     try:
         with Image.open(path) as img:
             grey = img.convert("L")

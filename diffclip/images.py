@@ -49,6 +49,15 @@ def _header_size(path: Path) -> tuple[int, int] | None:
         return None
 
 
+def check_image_file(path: str | Path) -> None:
+    """Refuse an image file whose header states more than :data:`MAX_PIXELS` or a strip longer than
+    :data:`MAX_ASPECT` times its width, before it is decoded: for readers of their own (lesion masks)."""
+    path = Path(path)
+    size = _header_size(path)
+    if size is not None:
+        check_pixels(*size, path.name)
+
+
 def _array_to_rgb(arr: np.ndarray, name: str) -> Image.Image:
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]

@@ -49,6 +49,9 @@ def crop_mask(path: str | Path, size: int) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
     from torchvision.transforms import CenterCrop, InterpolationMode, Resize
 
+    from diffclip.images import check_image_file
+
+    check_image_file(path)  # its size from the header, before the mask is decoded or resized
     try:
         with Image.open(path) as img:
             values = np.asarray(img)  # label codes (1 + label index), not colours: no conversion

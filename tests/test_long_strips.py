@@ -76,3 +76,24 @@ def test_every_frame_endpoint_refuses_a_strip_without_paths(app_url, strips):
         with pytest.raises(Exception, match="16000 times longer than wide") as err:
             client.predict(*args, api_name=api)
         assert "/tmp" not in str(err.value), (api, str(err.value))
+
+
+@pytest.mark.parametrize("reader", ["demo.truth.load_mask", "explain.error_overlays.crop_mask"])
+def test_masks_are_checked_before_they_are_decoded(reader, strips, tmp_path):
+    """Both lesion-mask readers refuse by the header: a 13000 x 13000 mask (169 megapixels, once accepted at
+    +800 MB), one beyond Pillow's own bomb limit (once its raw message) and a strip."""
+    import importlib
+
+    from test_inference import _png_claiming
+
+    module, name = reader.rsplit(".", 1)
+    read = getattr(importlib.import_module(module), name)
+    with pytest.raises(ValueError, match=r"big_mask.png: 13000 x 13000 pixels \(169 megapixels\).*at most 40"):
+        read(_png_claiming(tmp_path / "big_mask.png", 13000, 13000), 224)
+    with pytest.raises(ValueError, match=r"bomb_mask.png: more than \d+ megapixels.*at most 40 megapixels"):
+        read(_png_claiming(tmp_path / "bomb_mask.png", 70000, 70000), 224)
+    with pytest.raises(ValueError, match=rf"strip16000.png: 16000 x 1 pixels, 16000 {SENTENCE}"):
+        read(strips[16000], 224)
+    ok = tmp_path / "ok_mask.png"
+    Image.fromarray(np.pad(np.ones((20, 20), np.uint8), 10)).save(ok)
+    assert read(ok, 224).shape == (224, 224) and read(ok, 224).any()
