@@ -23,8 +23,14 @@ def writable_target(path: str | Path, what: str = "output") -> Path:
     folder = target.parent
     while not folder.exists():
         folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+    if not folder.is_dir():
         raise ValueError(f"{what} {path}: cannot write in {folder}")
+    try:  # a real file, not os.access: root "may" write in /proc or a read-only mount, and cannot
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".diffclip-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(f"{what} {path}: cannot write in {folder} ({exc.strerror or exc})") from None
     return target
 
 

@@ -187,6 +187,8 @@ def discover_sources(inputs: Iterable[str | Path], sampling: Sampling | None = N
     for item in map(Path, inputs):
         if not item.exists():
             raise FileNotFoundError(f"input {item} does not exist")
+        if not item.is_file() and not item.is_dir():  # a device or a FIFO: it would be read forever
+            raise ValueError(f"input {item} is not a regular file or a folder (a device or a FIFO?)")
         if item.is_file():
             suffix = item.suffix.lower()
             if suffix in VIDEO_SUFFIXES:

@@ -39,16 +39,20 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm.auto import tqdm
 
-    from diffclip.atomic import atomic_path
+    from diffclip.atomic import atomic_path, writable_target
     from diffclip.inference import Predictor
 
     from .analysis import analyse, panel
     from .methods import explain
 
+    several = len(args.frames) > 1
+    for frame in args.frames:  # every output checked before the model loads: a mistyped --out fails now
+        writable_target(_named(args.out, Path(frame).stem, several), "--out")
+        if args.npy:
+            writable_target(_named(args.npy, Path(frame).stem, several), "--npy")
     predictor = Predictor(args.checkpoint, device=args.device, precision="fp32")
     if args.label not in predictor.labels:
         raise ValueError(f"unknown label {args.label!r}; choose one of {', '.join(predictor.labels)}")
-    several = len(args.frames) > 1
     for frame in tqdm(args.frames, desc=f"explain ({args.method})", unit="frame", disable=not several):
         analysis = analyse(predictor, frame)
         extra = explain(analysis, predictor, args.method, args.label, layer=args.layer, head=args.head,

@@ -34,8 +34,10 @@ def _read(path: str, what: str):
     from pathlib import Path
 
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise FileNotFoundError(f"{what} file {p} does not exist")
+    if not p.is_file():  # a folder, a device (/dev/zero would be read forever) or a FIFO
+        raise ValueError(f"{what} file {p} is {'a directory' if p.is_dir() else 'not a regular file'}")
     try:
         return json.loads(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
