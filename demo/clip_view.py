@@ -14,6 +14,7 @@ import numpy as np
 
 from diffclip.atomic import write_json
 from diffclip.events import events_document
+from diffclip.images import TooLargeError
 from diffclip.inference import Predictor
 from diffclip.memory import trim_heap
 from diffclip.mp4 import write_mp4
@@ -69,6 +70,8 @@ def check_clip(path: str | Path | None) -> tuple[Path, VideoFacts]:
     try:
         video_source(path)  # opens the stream and checks its size
         facts = read_video_facts(path)
+    except TooLargeError:  # the same sentence as `diffclip predict` (it names the file, not its folder)
+        raise
     except (ValueError, IndexError):
         raise ValueError(f"{path.name} is not a readable video (corrupt file or unsupported format)") from None
     if facts.duration is not None and facts.duration > MAX_CLIP_SECONDS:

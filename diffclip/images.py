@@ -23,15 +23,20 @@ MAX_PIXELS = 40_000_000
 MAX_ASPECT = 16
 
 
+class TooLargeError(ValueError):
+    """An image or video frame refused for its size before anything was decoded: a message for the user as
+    it is (it names the file, never its folder)."""
+
+
 def check_pixels(width: int, height: int, name: str) -> None:
     """Refuse an image or video frame larger than :data:`MAX_PIXELS`, or longer than :data:`MAX_ASPECT`
     times its width, before anything is decoded or resized."""
     if width * height > MAX_PIXELS:
-        raise ValueError(f"{name}: {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); images and "
+        raise TooLargeError(f"{name}: {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); images and "
                          f"video frames of at most {MAX_PIXELS / 1e6:.0f} megapixels are accepted")
     long, short = max(width, height), min(width, height)
     if short > 0 and long > MAX_ASPECT * short:
-        raise ValueError(f"{name}: {width} x {height} pixels, {long / short:.0f} times longer than wide; images and "
+        raise TooLargeError(f"{name}: {width} x {height} pixels, {long / short:.0f} times longer than wide; images and "
                          f"video frames at most {MAX_ASPECT} times longer than wide are accepted (a capsule frame "
                          "is about square)")
 
@@ -43,7 +48,7 @@ def _header_size(path: Path) -> tuple[int, int] | None:
         with Image.open(path) as img:
             return img.size
     except Image.DecompressionBombError:  # Pillow's own guard, at twice its pixel limit: far beyond ours
-        raise ValueError(f"{path.name}: more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels; images "
+        raise TooLargeError(f"{path.name}: more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels; images "
                          f"and video frames of at most {MAX_PIXELS / 1e6:.0f} megapixels are accepted") from None
     except (UnidentifiedImageError, OSError):
         return None

@@ -52,16 +52,29 @@ def test_strip_files_are_tiny_and_refused_by_the_library_and_the_cli(strips, tmp
         assert f"{w} times longer than wide" in capsys.readouterr().err
 
 
-def test_a_strip_video_is_refused(tmp_path, capsys):
-    path = tmp_path / "strip.mp4"
+@pytest.fixture(scope="module")
+def strip_video(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("strip_video") / "strip.mp4"
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=5)
         stream.width, stream.height, stream.pix_fmt = 2048, 2, "yuv420p"
         for _ in range(3):
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((2, 2048, 3), np.uint8), format="rgb24")))
         container.mux(stream.encode(None))
-    assert main(["predict", str(path), "--checkpoint", str(BUNDLED), "--out", str(tmp_path / "e.json")]) != 0
-    assert "strip.mp4 (video frames): 2048 x 2 pixels, 1024 times longer than wide" in capsys.readouterr().err
+    return path
+
+
+VIDEO_SENTENCE = "strip.mp4 (video frames): 2048 x 2 pixels, 1024 times longer than wide"
+
+
+def test_a_strip_video_is_refused_by_the_cli_and_the_app_in_the_same_words(strip_video, app_url, tmp_path, capsys):
+    """The app once called any refused video "not a readable video (corrupt file...)" while the CLI gave the
+    real reason (issue 27, item 8)."""
+    assert main(["predict", str(strip_video), "--checkpoint", str(BUNDLED), "--out", str(tmp_path / "e.json")]) != 0
+    assert VIDEO_SENTENCE in capsys.readouterr().err
+    with pytest.raises(Exception, match=VIDEO_SENTENCE.replace("(", r"\(").replace(")", r"\)")) as err:
+        Client(app_url, verbose=False).predict(handle_file(str(strip_video)), 5, 20, api_name="/analyse_clip")
+    assert "/tmp" not in str(err.value)
 
 
 def test_every_frame_endpoint_refuses_a_strip_without_paths(app_url, strips):
