@@ -39,8 +39,9 @@ class Coverage:
     def seconds(self, frame: float) -> float | None:
         """Seconds from the video's first frame to (fractional) frame number ``frame``: by the file's
         timestamps, or frame / fps; None when neither is known."""
-        if self.video is not None and (self.video.times is not None and len(self.video.times) > 1 or self.video.fps):
-            return float(self.video.seconds(frame))
+        if self.video is not None:
+            seconds = float(self.video.seconds(frame))  # NaN when the file says neither
+            return seconds if np.isfinite(seconds) else None
         return frame / self.video_fps if self.video_fps else None
 
     @property

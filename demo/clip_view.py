@@ -22,7 +22,7 @@ from diffclip.pipeline import batches, probability_rows, video_result
 from diffclip.postprocess import ACTIVE_OWN, ACTIVE_SMOOTHED, activity_reasons
 from diffclip.timeline import draw_marker, save_timeline
 from diffclip.video import Sampling, video_source
-from diffclip.video_facts import VideoFacts, read_video_facts
+from diffclip.video_facts import VideoFacts
 from explain.maps import cls_map
 from explain.overlay import overlay
 
@@ -68,8 +68,7 @@ def check_clip(path: str | Path | None) -> tuple[Path, VideoFacts]:
         raise ValueError("no clip given: upload an MP4, AVI, MKV or WebM video")
     path = Path(path)
     try:
-        video_source(path)  # opens the stream and checks its size
-        facts = read_video_facts(path)
+        facts = video_source(path).facts  # opens the stream, checks its size, scans its packets once
     except TooLargeError:  # the same sentence as `diffclip predict` (it names the file, not its folder)
         raise
     except (ValueError, IndexError):
@@ -116,7 +115,7 @@ def analyse_clip(predictor: Predictor, path: str | Path, fps: float, max_frames:
 def _analyse_into(out: Path, predictor: Predictor, path: Path, facts: VideoFacts, fps: float, max_frames: int,
                   progress, overlay_alpha: float, truth: ClipTruth | None = None) -> ClipResult:
     max_frames = int(min(max_frames, MAX_CLIP_FRAMES))
-    source = video_source(path, Sampling(fps=float(fps), max_frames=max_frames), video_id=path.stem)
+    source = video_source(path, Sampling(fps=float(fps), max_frames=max_frames), video_id=path.stem, facts=facts)
     total = source.estimate or max_frames
     (out / "frames").mkdir(parents=True, exist_ok=True)
     numbers, times, images, probs, heat = [], [], [], [], []

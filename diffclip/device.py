@@ -61,8 +61,8 @@ def autocast_dtype(device: torch.device, mode: bool | str | None = "auto") -> to
     the environment variable ``DIFFCLIP_AUTO_PRECISION`` where it is set), "fp32" (also False/None/"off":
     never), True (force the device's reduced type), or "bf16"/"fp16".
     """
-    if mode == "auto" and auto_override() is not None:
-        mode = auto_override()
+    if mode == "auto" and (pinned := auto_override()) is not None:
+        mode = pinned
     if mode in (False, None, "off", "fp32"):
         return None
     if mode in ("bf16", "bfloat16"):
@@ -98,7 +98,6 @@ def full_precision(like: torch.Tensor):
 def precision_name(dtype: torch.dtype | None) -> str:
     """"fp32", "bf16" or "fp16": the precision that an autocast dtype from :func:`autocast_dtype` runs in."""
     return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
-
 
 
 def other_cpu_precision() -> str:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .frames import frame_folders, has_frames, list_frame_files
 from .images import check_pixels
-from .video_facts import read_video_facts, upright
+from .video_facts import VideoFacts, read_video_facts, upright
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,12 @@ class FrameSource:
     """A named, re-iterable stream of frames with a length estimate (for progress bars)."""
 
     def __init__(self, video_id: str, kind: str, path: Path | None, iterate: Callable[[], Iterator[Frame]],
-                 estimate: int | None, warnings: list[str] | None = None) -> None:
+                 estimate: int | None, warnings: list[str] | None = None, facts: VideoFacts | None = None) -> None:
         self.video_id, self.kind, self.path = video_id, kind, path
         self._iterate = iterate
         self.estimate = estimate
         self.warnings: list[str] = warnings if warnings is not None else []  # filled while iterating
+        self.facts = facts  # a video file's packets and timestamps (diffclip.video_facts); None otherwise
 
     def __iter__(self) -> Iterator[Frame]:
         return self._iterate()
@@ -71,8 +72,10 @@ class FrameSource:
         return f"FrameSource({self.video_id!r}, {self.kind}, ~{self.estimate} frames)"
 
 
-def video_source(path: str | Path, sampling: Sampling | None = None, video_id: str | None = None) -> FrameSource:
-    """Frames of a video file (MP4, AVI, MKV, WebM...) decoded with PyAV."""
+def video_source(path: str | Path, sampling: Sampling | None = None, video_id: str | None = None,
+                 facts: VideoFacts | None = None) -> FrameSource:
+    """Frames of a video file (MP4, AVI, MKV, WebM...) decoded with PyAV. ``facts`` from an earlier
+    :func:`read_video_facts` of the same file spare a second scan of its packets."""
     import av
 
     path = Path(path)
@@ -89,7 +92,7 @@ def video_source(path: str | Path, sampling: Sampling | None = None, video_id: s
     except av.error.FFmpegError as exc:
         raise ValueError(f"{path} is not a readable video ({exc})") from None
     # counted from the packets, not duration x the header's rate: that guess is wrong for variable rates
-    facts = read_video_facts(path)
+    facts = facts or read_video_facts(path)
     count, rate = facts.promised or None, facts.fps
     estimate = count
     if count and sampling.fps and rate:
@@ -133,7 +136,7 @@ def video_source(path: str | Path, sampling: Sampling | None = None, video_id: s
             log.warning(message)
             warnings.append(message)
 
-    return FrameSource(video_id or path.stem, "video", path, iterate, estimate, warnings)
+    return FrameSource(video_id or path.stem, "video", path, iterate, estimate, warnings, facts)
 
 
 def folder_source(folder: str | Path, sampling: Sampling | None = None, video_id: str | None = None) -> FrameSource:

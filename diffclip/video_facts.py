@@ -51,15 +51,6 @@ class VideoFacts:
             return np.asarray(frame, dtype=float) / self.fps
         return np.full(np.shape(frame), np.nan) if np.ndim(frame) else float("nan")
 
-    def frame_at(self, seconds: float | np.ndarray) -> float | np.ndarray:
-        """The inverse of :meth:`seconds` (fractional frame numbers)."""
-        if self.times is not None and len(self.times) > 1:
-            numbers = np.arange(len(self.times) + 1, dtype=float)
-            return np.interp(seconds, self.seconds(numbers), numbers)
-        if self.fps:
-            return np.asarray(seconds, dtype=float) * self.fps
-        return np.full(np.shape(seconds), np.nan) if np.ndim(seconds) else float("nan")
-
 
 def read_video_facts(path: str | Path) -> VideoFacts:
     """Scan ``path``'s first video stream's packets (no decoding but the first frame's, for its rotation).
