@@ -79,7 +79,9 @@ def analyse_frames(predictor: Predictor, files: list, names: list[str] | None = 
         try:
             analysis = analyse(predictor, item)
         except (ValueError, FileNotFoundError) as exc:
-            message = str(exc)  # name the file once
+            message = str(exc)  # name the file once, by its name, not by where the server keeps it
+            if isinstance(item, (str, Path)):
+                message = message.replace(str(item), name)
             raise ValueError(message if message.startswith(name) else f"{name}: {message}") from None
         if folder is not None:
             analysis.spill(folder / f"frame_{i:02d}.png")

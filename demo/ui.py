@@ -12,6 +12,7 @@ from .models import ModelBank, gpu
 from .resources import examples
 from .sessions import FOLDERS
 from .tabs import TABS, AppContext
+from .upload_inputs import FramePath
 
 INTRO = """# DiffCLIP-VCE · what does the capsule model look at?
 Multi-label classification of video capsule endoscopy frames with **differential attention**
@@ -37,7 +38,7 @@ def build_demo(bank: ModelBank, concurrency: int = 2, session_ttl: float = 3600.
                 with gr.Tab(tab.title, id=tab.id):
                     tab.build(ctx)
         # A plain JSON endpoint for scripts and tests (the UI uses the tabs' endpoints).
-        api_frame = gr.Image(visible=False, type="filepath")
+        api_frame = FramePath(visible=False, type="filepath")
         api_out = gr.JSON(visible=False)
         api_btn = gr.Button(visible=False)
         api_btn.click(predict_frame_endpoint(bank.main), [api_frame], api_out, api_name="predict_frame",

@@ -36,7 +36,14 @@ def tiny_checkpoint(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """The app (`python app.py`) on the bundled models, on a free port, for the whole session."""
+def running_app(tmp_path_factory):
+    """The app (`python app.py`) on the bundled models, on a free port, for the whole session: its URL, its
+    process id and its log."""
     with launch_app(sys.executable, REPO, tmp_path_factory.mktemp("app") / "app.log") as app:
-        yield app.url
+        yield app
+
+
+@pytest.fixture(scope="session")
+def app_url(running_app):
+    """The session app's URL."""
+    return running_app.url

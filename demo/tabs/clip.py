@@ -27,6 +27,7 @@ from ..clip_truth import score_rows, score_summary
 from ..models import gpu
 from ..resources import MAX_CLIP_FRAMES, example_clip
 from ..sessions import FOLDERS
+from ..upload_inputs import UploadedFiles
 from .base import AppContext, Tab
 
 EVENTS_HELP = (
@@ -134,11 +135,11 @@ def build(ctx: AppContext) -> None:
         with gr.Column(scale=1):
             # a file input, not a player: a player shows a red "Error" for containers browsers do not play
             # (AVI, MKV), although the analysis reads them; the preview below is always playable
-            video = gr.File(label="Upload a clip (MP4, AVI, MKV, WebM, MOV)", file_types=VIDEO_TYPES,
+            video = UploadedFiles(label="Upload a clip (MP4, AVI, MKV, WebM, MOV)", file_types=VIDEO_TYPES,
                             elem_id="clip-upload", height=90)
             preview = gr.Video(label="Preview", interactive=False, elem_id="clip-preview", height=200)
             preview_note = gr.Markdown(elem_id="clip-preview-note")
-            truth_file = gr.File(label="Ground truth (optional): RARE-VISION events JSON of this clip",
+            truth_file = UploadedFiles(label="Ground truth (optional): RARE-VISION events JSON of this clip",
                                  file_types=[".json"], elem_id="clip-truth", height=90)
             clip_ex = example_clip()
             if clip_ex is not None:

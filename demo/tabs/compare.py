@@ -8,6 +8,7 @@ from .. import compare_view
 from ..callbacks import STALE, clear_on_failure, plain_errors
 from ..models import gpu
 from ..resources import mask_for
+from ..upload_inputs import FramePath
 from .base import AppContext, Tab
 
 
@@ -46,7 +47,7 @@ def build(ctx: AppContext) -> None:
             cmp_gallery = gr.Gallery(value=[(str(e.image), e.shows) for e in example_list],
                                      label="Examples with lesion masks (click one)", columns=4, height=220,
                                      allow_preview=False)
-            cmp_image = gr.Image(label="Frame", type="filepath", elem_id="compare-image")
+            cmp_image = FramePath(label="Frame", type="filepath", elem_id="compare-image")
             cmp_label = gr.Dropdown(labels, value="blood" if "blood" in labels else labels[0], label="Label")
             depth, heads = _shape(standard)
             cmp_layer = gr.Slider(1, depth, value=depth, step=1, label="Layer (both models)", elem_id="compare-layer")

@@ -31,6 +31,7 @@ from ..errors_upload import extract_set
 from ..models import gpu
 from ..resources import HELDOUT, MAX_FILE_SIZE, MAX_ZIP_FRAMES
 from ..sessions import FOLDERS
+from ..upload_inputs import UploadedFiles
 from .base import AppContext, Tab
 
 INTRO = ("**Errors.** Run the main model once over a labelled set, then read its mistakes: per-label counts at "
@@ -164,7 +165,7 @@ def build(ctx: AppContext) -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             source = gr.Radio([BUNDLED, UPLOAD], value=BUNDLED, label="Data", elem_id="errors-source")
-            upload = gr.File(label=f"Zip of a Galar-style set (video folders of frame_000000.PNG, Labels/<video>.csv, "
+            upload = UploadedFiles(label=f"Zip of a Galar-style set (video folders of frame_000000.PNG, Labels/<video>.csv, "
                                    f"masks optional; at most {MAX_ZIP_FRAMES} frames, {MAX_FILE_SIZE})",
                              file_types=[".zip"], height=140, elem_id="errors-upload")
             analyse_btn = gr.Button("Analyse", variant="primary", elem_id="errors-analyse")

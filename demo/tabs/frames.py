@@ -18,6 +18,7 @@ from ..callbacks import (
     show_frame,
 )
 from ..models import gpu
+from ..upload_inputs import UploadedFiles
 from .base import AppContext, Tab
 
 
@@ -55,7 +56,7 @@ def build(ctx: AppContext) -> None:
     frames_state = gr.State(None, time_to_live=ctx.session_ttl, delete_callback=release_frames)
     with gr.Row():
         with gr.Column(scale=1):
-            upload = gr.File(label="Upload frames (PNG, JPEG; RGB, RGBA, grayscale, 16-bit); optionally their "
+            upload = UploadedFiles(label="Upload frames (PNG, JPEG; RGB, RGBA, grayscale, 16-bit); optionally their "
                                    "masks (frame_000123_mask.png) and a label CSV with a 'frame' column",
                              file_count="multiple", file_types=["image", ".csv"], elem_id="frame-upload")
             analyse_btn = gr.Button("Analyse", variant="primary", elem_id="analyse-btn")

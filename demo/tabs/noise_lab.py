@@ -12,6 +12,7 @@ from ..callbacks import STALE, clear_on_failure, file_paths, plain_errors
 from ..frames_view import parse_head
 from ..models import gpu
 from ..study_note import study_sentence
+from ..upload_inputs import UploadedFiles
 from .base import AppContext, Tab
 from .compare import _shape
 
@@ -89,7 +90,7 @@ def build(ctx: AppContext) -> None:
             gallery = gr.Gallery(value=[(str(e.image), e.shows) for e in example_list],
                                  label="Clean examples with lesion masks (click one)", columns=3, height="auto",
                                  allow_preview=False, object_fit="contain", elem_id="noise-examples")
-            upload = gr.File(label="…or upload a frame (PNG, JPEG; no lesion mask is known for it)",
+            upload = UploadedFiles(label="…or upload a frame (PNG, JPEG; no lesion mask is known for it)",
                              file_types=["image"], height=170, elem_id="noise-upload")
             sliders = [gr.Slider(0.0, 1.0, value=DEFAULT_LEVEL, step=0.05, label=title, elem_id=f"noise-{kind}")
                        for kind, title in SLIDERS.items()]
