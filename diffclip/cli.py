@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .process_files import Terminated, exit_cleanly_on_signals
 
 #: Subcommand name -> module that defines ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
 BUILTIN_COMMANDS: dict[str, str] = {
@@ -62,12 +63,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
+    exit_cleanly_on_signals()  # SIGTERM unwinds like Ctrl-C: no temporary file or staging folder is left
     try:
         return int(args._run(args) or 0)
     except (FileNotFoundError, ValueError, KeyError) as exc:
         # Expected user errors: one plain line, no traceback.
         print(f"diffclip {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except (Terminated, KeyboardInterrupt) as exc:
+        print(f"diffclip {args.command}: stopped; outputs not finished were removed, earlier ones left as they "
+              "were", file=sys.stderr)
+        return exc.code if isinstance(exc, Terminated) else 130
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ HELP = "error analysis of a labelled set: counts, mistakes with explanations, ev
 # cheapest method measured faithful for both bundled models (docs/demo-models.md)
 DEFAULT_METHOD = "gradattn"
 DEFAULT_TOP = 8
+#: What a run writes in its report folder (anything else there, such as the model pass's cache, is kept).
+REPORT_ENTRIES = ("errors.json", "report.html", "tags.csv", "images")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from diffclip.errors.model_pass import run_pass
     from diffclip.errors.tags import read_tags
     from diffclip.inference import Predictor
+    from diffclip.staged_folder import staged_folder
 
     from .error_report import export_report
     from .methods import get_explainer
@@ -78,10 +81,13 @@ def run(args: argparse.Namespace) -> int:
     tags = read_tags(args.tags) if args.tags else None
     data = load_labelled(args.data, truth=args.truth, stride=args.stride)
     predictor = Predictor(args.checkpoint, device=args.device, batch_size=args.batch_size, precision=args.precision)
-    mp = run_pass(predictor, data, cache_dir=out / "cache", progress=True, workers=args.workers)
-    doc = errors_document(mp, data.truth_events, str(args.checkpoint), str(args.data),
-                          k=args.top)
-    report = export_report(out, doc, mp, data, predictor, method, tags=tags)
+    # the report folder is replaced whole when everything is written, or not at all: an interruption at any
+    # point leaves the previous report as it was (its cache is carried over by hard links)
+    with staged_folder(out, fresh=REPORT_ENTRIES) as stage:
+        mp = run_pass(predictor, data, cache_dir=stage / "cache", progress=True, workers=args.workers)
+        doc = errors_document(mp, data.truth_events, str(args.checkpoint), str(args.data), k=args.top)
+        export_report(stage, doc, mp, data, predictor, method, tags=tags)
+    report = out / "report.html"
     for source in data.sources:
         for warning in source.warnings:
             print(f"warning: {warning}")

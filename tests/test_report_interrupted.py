@@ -1,0 +1,86 @@
+"""An interrupted `diffclip errors` leaves the previous report folder byte for byte as it was (issue 27, item 3):
+SIGTERM during the model pass and during the overlays, and kill -9, whose staging folder the next run removes.
+The runs are separate processes, stopped when their own progress output shows the stage."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from training.synthetic import generate
+
+REPO = Path(__file__).resolve().parents[1]
+CHECKPOINT = str(REPO / "demo" / "weights" / "diff")
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def errors_cmd(data: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "diffclip.cli", "errors", str(data), "--checkpoint", CHECKPOINT, "--out", str(out),
+            "--precision", "fp32", *extra]
+
+
+def stop_at(cmd: list[str], marker: bytes, sig: int, timeout: float = 240) -> tuple[int, str]:
+    """Run ``cmd``, send ``sig`` as soon as ``marker`` appears in its error output; its status and output."""
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        chunk = os.read(proc.stderr.fileno(), 4096)
+        if not chunk or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"{marker!r} never appeared: {seen[-2000:].decode(errors='replace')}")
+        seen += chunk
+    proc.send_signal(sig)
+    _, rest = proc.communicate(timeout=60)
+    return proc.returncode, (seen + rest).decode(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("interrupted")
+    data = root / "set"
+    generate(data, videos=1, frames=120, seed=11, size=96, rare_share=0.05, progress=False, workers=1)
+    out = root / "work" / "report"
+    subprocess.run(errors_cmd(data, out, "--top", "2"), cwd=REPO, check=True, capture_output=True)
+    return data, out
+
+
+def test_sigterm_during_the_model_pass_or_the_overlays_changes_nothing(report):
+    data, out = report
+    before = tree(out)
+    assert "errors.json" in before and any(k.startswith("images/") for k in before)
+    # a different pass (another stride: not in the cache), more mistakes, another method: everything differs
+    slow_pass = errors_cmd(data, out, "--stride", "2", "--batch-size", "2", "--top", "3", "--method", "rollout")
+    code, err = stop_at(slow_pass, b"predict:", signal.SIGTERM)
+    assert "model pass:" not in err, "the pass ended before the signal: the test did not stop it mid-pass"
+    assert code == 143 and "stopped; outputs not finished were removed" in err, err[-2000:]
+    assert tree(out) == before
+    code, err = stop_at(errors_cmd(data, out, "--top", "3", "--method", "rollout"), b"overlays (rollout):  1", signal.SIGTERM)
+    assert code == 143 and "report ->" not in err, err[-2000:]
+    assert tree(out) == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report"]  # no staging folder left beside it
+
+
+def test_a_killed_run_leaves_the_report_and_the_next_run_sweeps_its_staging(report):
+    data, out = report
+    before = tree(out)
+    code, _ = stop_at(errors_cmd(data, out, "--top", "3"), b"overlays (gradattn):  1", signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    assert tree(out) == before
+    left = [p.name for p in out.parent.iterdir() if p.name != "report"]
+    assert len(left) == 1 and left[0].startswith(".report.staging-"), left  # kill -9 runs no clean-up
+    done = subprocess.run(errors_cmd(data, out, "--top", "1"), cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report"]
+    after = tree(out)
+    assert after != before and after["report.html"] != before["report.html"]
+    assert not any("-02-" in k for k in after if k.startswith("images/"))  # only the new run's overlays
