@@ -36,6 +36,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from demo.sessions import FOLDERS
+    from diffclip.process_files import exit_cleanly_on_signals
+
+    # one folder for everything this process writes, Gradio's uploads included, removed on exit and on
+    # SIGTERM (which otherwise skips atexit); folders of servers killed outright are removed here
+    exit_cleanly_on_signals()
+    FOLDERS.start(gradio_files=True)
     from demo.models import ModelBank
     from demo.scores import CSS
     from demo.ui import build_demo

@@ -1,18 +1,28 @@
 """What a session leaves on the server's disk, and how it goes away (docs/design.md, "Serving many
 users"): each clip analysis writes into its own folder under one folder per server process; the folder
 is removed when the session analyses another clip, when its state expires, when the browser tab closes,
-and (all of them) when the process exits."""
+and (all of them) when the process exits, by SIGTERM too. The process's folder is named with its PID, holds
+Gradio's own uploads and results as well, and a server that starts removes the folders of dead ones (a
+kill -9 runs no clean-up)."""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import os
+import re
 import shutil
 import tempfile
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+
+from diffclip.process_files import sweep_dead
+
+ROOT_PREFIX = "diffclip-app-"
+#: a server process's folder: its PID, then mkdtemp's random part
+ROOT_NAME = re.compile(rf"{ROOT_PREFIX}(?P<pid>\d+)-[A-Za-z0-9_]+")
 
 
 class SessionFolders:
@@ -23,14 +33,25 @@ class SessionFolders:
         self._by_session: dict[str, set[Path]] = defaultdict(set)
         self._lock = threading.Lock()
 
-    @property
-    def root(self) -> Path:
-        """This process's folder in the temp directory, made on first use and removed at exit."""
+    def start(self, gradio_files: bool = False) -> Path:
+        """Make this process's folder now (after removing those of dead servers) and return it; with
+        ``gradio_files``, Gradio's uploads and results go in it too (``GRADIO_TEMP_DIR``, read when Gradio's
+        components are made, so call this first). Where ``GRADIO_TEMP_DIR`` was set, the folder goes there."""
         with self._lock:
             if self._root is None:
-                self._root = Path(tempfile.mkdtemp(prefix="diffclip-app-"))
+                parent = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir())
+                parent.mkdir(parents=True, exist_ok=True)
+                sweep_dead(parent, ROOT_NAME)
+                self._root = Path(tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-", dir=parent))
                 atexit.register(shutil.rmtree, self._root, ignore_errors=True)
+            if gradio_files:
+                os.environ["GRADIO_TEMP_DIR"] = str(self._root / "gradio")
             return self._root
+
+    @property
+    def root(self) -> Path:
+        """This process's folder, made on first use (see :meth:`start`) and removed at exit."""
+        return self._root if self._root is not None else self.start()
 
     def new(self, session: str | None, prefix: str = "clip-") -> Path:
         """A fresh folder that belongs to ``session`` (None: to no session; removed by release/exit)."""

@@ -84,3 +84,17 @@ def test_a_killed_run_leaves_the_report_and_the_next_run_sweeps_its_staging(repo
     after = tree(out)
     assert after != before and after["report.html"] != before["report.html"]
     assert not any("-02-" in k for k in after if k.startswith("images/"))  # only the new run's overlays
+
+
+def test_sigterm_during_predict_leaves_no_temporary_file_and_the_old_outputs(report, tmp_path):
+    """`predict` interrupted once left `.p.csv.<random>.tmp` beside its output (SIGTERM skipped every clean-up)."""
+    data, _ = report
+    out = tmp_path / "outputs"
+    out.mkdir()
+    cmd = [sys.executable, "-m", "diffclip.cli", "predict", str(data), "--checkpoint", CHECKPOINT, "--precision", "fp32",
+           "--out", str(out / "events.json"), "--probs", str(out / "p.csv")]
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
+    before = tree(out)
+    code, err = stop_at([*cmd, "--batch-size", "2"], b"predict:", signal.SIGTERM)
+    assert code == 143 and "stopped" in err, err[-2000:]
+    assert tree(out) == before and sorted(before) == ["events.json", "p.csv"]
