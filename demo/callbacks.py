@@ -13,6 +13,9 @@ from .sessions import FOLDERS
 
 log = logging.getLogger(__name__)
 
+OUT_OF_MEMORY = ("the server ran out of memory on this request; try a smaller or shorter file, or fewer at a "
+                 "time")
+
 
 def plain_errors(fn):
     """Turn expected failures into a plain gr.Error message; the server keeps serving."""
@@ -27,6 +30,9 @@ def plain_errors(fn):
             message = without_paths(str(exc))
             log.info("request refused: %s", message)  # one line: an expected error, no traceback
             raise gr.Error(message, print_exception=False) from None
+        except MemoryError:  # its message is empty: say what happened, and keep serving
+            log.warning("request refused: out of memory in %s", fn.__name__)
+            raise gr.Error(OUT_OF_MEMORY, print_exception=False) from None
 
     return wrapper
 

@@ -4,11 +4,11 @@ on the part of the clip that was analysed."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from diffclip.json_input import read_json
 from diffclip.labels import LABELS
 from diffclip.scoring import THRESHOLDS, evaluate, segments_by_label
 from diffclip.submission import validate_document
@@ -39,12 +39,7 @@ def read_truth(path: str | Path, video_id: str, frame_count: int | None = None, 
     clip, or events past the clip's end. A file with one video under another id is used, with a note."""
     path = Path(path)
     name = path.name
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ValueError(f"{name} is not a text file: upload the ground truth as RARE-VISION JSON") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    doc = read_json(path, name)
     validate_document(doc, labels=labels, name=name)  # its messages start with the file's name
     videos = doc["videos"]
     ids = [v["video_id"] for v in videos]

@@ -4,14 +4,13 @@ label CSV with a ``frame`` column and one 0/1 column per label)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from diffclip.csv_input import dict_rows, frame_number
 from diffclip.labels import LABELS
 
 MASK_SUFFIX = "_mask"
@@ -39,22 +38,23 @@ def read_truth_csv(path: str | Path) -> dict[int, frozenset[str]]:
         text = path.read_text(encoding="utf-8-sig")  # spreadsheets often write a byte-order mark
     except UnicodeDecodeError:
         raise ValueError(f"{path.name}: a label CSV must be UTF-8 text") from None
-    with io.StringIO(text, newline="") as fh:
-        rows = csv.DictReader(fh)
-        header = [h.strip() for h in rows.fieldnames or []]
-        if "frame" not in header:
-            raise ValueError(f"{path.name}: a label CSV needs a 'frame' column; its header is {header}")
-        known = [lab for lab in LABELS if lab in header]
-        if not known:
-            raise ValueError(f"{path.name}: no label columns ({', '.join(LABELS[:3])}, ...) in its header")
-        truth = {}
-        for line, row in enumerate(rows, start=2):
-            row = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
-            try:
-                frame = int(float(row["frame"]))
-                truth[frame] = frozenset(lab for lab in known if float(row[lab] or 0) >= 0.5)
-            except ValueError:
-                raise ValueError(f"{path.name}:{line}: frame and label values must be numbers") from None
+    fields, rows = dict_rows(text, path.name)
+    header = [h.strip() for h in fields]
+    if "frame" not in header:
+        raise ValueError(f"{path.name}: a label CSV needs a 'frame' column; its header is {header}")
+    known = [lab for lab in LABELS if lab in header]
+    if not known:
+        raise ValueError(f"{path.name}: no label columns ({', '.join(LABELS[:3])}, ...) in its header")
+    truth = {}
+    for line, row in rows:
+        row = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        try:
+            frame = frame_number(row["frame"])
+            truth[frame] = frozenset(lab for lab in known if float(row[lab] or 0) >= 0.5)
+        except ValueError as exc:
+            said = str(exc)
+            detail = said if said.startswith("a frame number") else "frame and label values must be numbers"
+            raise ValueError(f"{path.name}:{line}: {detail}") from None
     return truth
 
 

@@ -17,6 +17,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .atomic import atomic_path, write_json
+from .json_input import read_json
 from .model import DiffCLIPClassifier, ModelConfig
 
 WEIGHTS_NAME = "model.safetensors"
@@ -130,9 +131,9 @@ def read_config(directory: str | Path) -> dict:
     """Read and check a checkpoint's config.json."""
     path = Path(directory) / CONFIG_NAME
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        config = read_json(path)
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
     if not isinstance(config, dict):
         raise CheckpointError(f"{path}: expected a JSON object")
     for key in ("backbone", "attention", "labels"):

@@ -70,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Expected user errors: one plain line, no traceback.
         print(f"diffclip {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:  # its own message is empty
+        print(f"diffclip {args.command}: error: out of memory; try a smaller --batch-size or fewer inputs at a "
+              "time", file=sys.stderr)
+        return 2
     except (Terminated, KeyboardInterrupt) as exc:
         print(f"diffclip {args.command}: stopped; outputs not finished were removed, earlier ones left as they "
               "were", file=sys.stderr)

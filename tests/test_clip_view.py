@@ -156,7 +156,7 @@ def test_bad_truth_files_say_what_is_wrong_in_one_line(micro, tmp_path):
 
     one = {"videos": [{"video_id": "clip", "events": [{"start": 0, "end": 4, "label": ["mouth"]}]}]}
     cases = [
-        (write("broken.json", '{"videos": ['), r"^broken.json is not valid JSON \(line 1, column 13"),
+        (write("broken.json", '{"videos": ['), r"^broken.json: invalid JSON at line 1, column 13"),
         (write("list.json", []), r'^list.json: expected an object with a "videos" list$'),
         (write("label.json", {"videos": [{"video_id": "clip", "events": [{"start": 0, "end": 4, "label": ["tumour"]}]}]}),
          r"^label.json: video 'clip' event 0: unknown label\(s\) \['tumour'\]"),

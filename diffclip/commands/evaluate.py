@@ -30,23 +30,16 @@ def tiou_threshold(text: str) -> float:
 
 
 def _read(path: str, what: str):
-    import json
     from pathlib import Path
+
+    from ..json_input import read_json
 
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"{what} file {p} does not exist")
     if not p.is_file():  # a folder, a device (/dev/zero would be read forever) or a FIFO
         raise ValueError(f"{what} file {p} is {'a directory' if p.is_dir() else 'not a regular file'}")
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{what} file {p}: not UTF-8 JSON ({exc.reason} at byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{p}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
-    except RecursionError:
-        # json's decoder recurses once per nesting level; no RARE-VISION document nests more than 5 deep
-        raise ValueError(f"{what} file {p}: JSON nested too deeply to read") from None
+    return read_json(p, f"{what} file {p}")
 
 
 def report(scores: dict, ranked: dict | None = None) -> str:

@@ -12,7 +12,6 @@ Two layouts:
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 
 from ..events import label_set_events
 from ..galar import find_labels_dir, find_video_dirs, read_label_csv
+from ..json_input import read_json
 from ..labels import LABELS
 from ..submission import validate_document
 from ..video import FrameSource, Sampling, discover_sources, folder_source
@@ -160,10 +160,7 @@ def _from_galar(root: Path, sampling: Sampling, labels: tuple[str, ...]) -> Labe
 def _from_events(data: Path, truth_path: Path, sampling: Sampling, labels: tuple[str, ...]) -> LabelledSet:
     if not truth_path.is_file():
         raise FileNotFoundError(f"truth file {truth_path} does not exist")
-    try:
-        doc = json.loads(truth_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"truth file {truth_path.name}: not a JSON document ({exc})") from None
+    doc = read_json(truth_path, f"truth file {truth_path.name}")
     validate_document(doc, labels=labels, name=f"truth {truth_path.name}")
     by_id = {v["video_id"]: v["events"] for v in doc["videos"]}
     videos = []

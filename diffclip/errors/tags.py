@@ -8,6 +8,8 @@ import io
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from ..csv_input import dict_rows, frame_number, probability
+
 CAUSES: tuple[str, ...] = ("artefact", "mislabel", "ambiguous", "model error", "other")
 KINDS: tuple[str, ...] = ("fp", "fn")
 COLUMNS: tuple[str, ...] = ("video_id", "frame", "label", "kind", "probability", "cause", "note")
@@ -49,15 +51,15 @@ def read_tags(path: str | Path) -> list[dict]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise ValueError(f"{path.name}: a tags CSV must be UTF-8 text") from None
-    rows = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in COLUMNS if c not in (rows.fieldnames or [])]
+    header, rows = dict_rows(text, path.name)
+    missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise ValueError(f"{path.name}: the header lacks {', '.join(missing)} (expected {', '.join(COLUMNS)})")
     out: dict[tuple, dict] = {}
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         try:
-            t = tag(row["video_id"], int(row["frame"]), row["label"], row["kind"], float(row["probability"]),
-                    row["cause"], row["note"])
+            t = tag(row["video_id"], frame_number(row["frame"] or ""), row["label"], row["kind"],
+                    probability(row["probability"] or ""), row["cause"], row["note"])
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{path.name}:{line}: {exc}") from None
         out[tag_key(t)] = t
