@@ -12,11 +12,13 @@ from pathlib import Path
 
 
 def writable_target(path: str | Path, what: str = "output") -> Path:
-    """Check, before any work, that ``path`` can be written as a regular file, and return where: a
-    symlink is followed (its target is written, the link stays); a directory, device or FIFO is refused;
-    the folder must exist (or be creatable) and be writable. ``what`` names the option in messages."""
+    """Check, before any work, that ``path`` can be written as a regular file, and return it: a symbolic
+    link (even a dangling one), a directory, device or FIFO is refused; the folder must exist (or be
+    creatable) and be writable. ``what`` names the option in messages. Outputs never follow links: in a shared
+    folder anyone could otherwise aim your output at their file, or at yours."""
     path = Path(path)
-    target = path.resolve() if path.is_symlink() else path
+    refuse_link(path, what)
+    target = path
     if target.exists() and not target.is_file():
         kind = "a directory" if target.is_dir() else "not a regular file"
         raise ValueError(f"{what} {path} is {kind}; give a file name")
@@ -34,12 +36,18 @@ def writable_target(path: str | Path, what: str = "output") -> Path:
     return target
 
 
+def refuse_link(path: Path, what: str) -> None:
+    """A one-line ``ValueError`` when ``path`` is a symbolic link (outputs never follow links)."""
+    if path.is_symlink():
+        raise ValueError(f"{what} {path} is a symbolic link; outputs never follow links (anyone who can make a "
+                         "link could aim them at another file): give a plain path, or remove the link")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on normal exit it replaces ``path``, on error it is removed.
-    A symlink is followed, so that the link stays and its target is replaced."""
+    A symbolic link at ``path`` is replaced itself: its target is never written."""
     path = Path(path)
-    path = path.resolve() if path.is_symlink() else path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)

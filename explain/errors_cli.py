@@ -41,9 +41,10 @@ def check_out_dir(out: str):
     """The report folder, checked before any work: not a file, and its files can be written."""
     from pathlib import Path
 
-    from diffclip.atomic import writable_target
+    from diffclip.atomic import refuse_link, writable_target
 
     folder = Path(out)
+    refuse_link(folder, "--out")
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder for the report")
     for name in ("errors.json", "report.html"):

@@ -62,12 +62,23 @@ def test_predict_checks_its_outputs_before_any_work_and_keeps_old_files(tiny_che
     assert main([*base[:3], str(tmp_path / "no-such-checkpoint"), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0 and f"--out {tmp_path} is a directory" in err
-    # a symlink is written through: the link stays, its target gets the events
+    # outputs never follow links (issue 27, item 9): a link to a file, a dangling one, a linked report folder
     target = tmp_path / "real.json"
     target.write_text("old")
     (tmp_path / "link.json").symlink_to(target)
-    assert main([*base, "--out", str(tmp_path / "link.json")]) == 0
-    assert (tmp_path / "link.json").is_symlink() and json.loads(target.read_text())["videos"][0]["video_id"] == "7"
+    (tmp_path / "dangling.json").symlink_to(tmp_path / "nowhere" / "made.json")
+    (tmp_path / "report-link").symlink_to(folder)
+    for option, link in (("--out", "link.json"), ("--probs", "link.json"), ("--out", "dangling.json")):
+        assert main([*base, "--out", str(tmp_path / "e.json"), option, str(tmp_path / link)]) == 2
+        assert f"{option} {tmp_path / link} is a symbolic link; outputs never follow links" in capsys.readouterr().err
+    assert main(["errors", str(folder), "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "report-link")]) == 2
+    assert "report-link is a symbolic link; outputs never follow links" in capsys.readouterr().err
+    assert target.read_text() == "old" and not (tmp_path / "nowhere").exists()
+    # the library's atomic writes replace a link itself, never its target
+    from diffclip.atomic import write_json
+
+    write_json(tmp_path / "link.json", {"a": 1})
+    assert not (tmp_path / "link.json").is_symlink() and target.read_text() == "old"
     # a run that fails half-way leaves the previous --probs file as it was, and no temporary file
     probs = tmp_path / "probs.csv"
     probs.write_text("previous run\n")
