@@ -34,17 +34,17 @@ class SessionFolders:
         self._lock = threading.Lock()
 
     def start(self, gradio_files: bool = False) -> Path:
-        """Make this process's folder now (after removing those of dead servers) and return it; with
-        ``gradio_files``, Gradio's uploads and results go in it too (``GRADIO_TEMP_DIR``, read when Gradio's
-        components are made, so call this first). Where ``GRADIO_TEMP_DIR`` was set, the folder goes there."""
+        """Make this process's folder in the temp directory now (after removing those of dead servers) and
+        return it; with ``gradio_files``, Gradio's uploads and results go in it too (``GRADIO_TEMP_DIR``, read
+        when Gradio's components are made, so call this first), unless the environment already names a
+        folder for them (Gradio's own cache clean-up then keeps it)."""
         with self._lock:
             if self._root is None:
-                parent = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir())
-                parent.mkdir(parents=True, exist_ok=True)
+                parent = Path(tempfile.gettempdir())
                 sweep_dead(parent, ROOT_NAME)
                 self._root = Path(tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-", dir=parent))
                 atexit.register(shutil.rmtree, self._root, ignore_errors=True)
-            if gradio_files:
+            if gradio_files and not os.environ.get("GRADIO_TEMP_DIR"):
                 os.environ["GRADIO_TEMP_DIR"] = str(self._root / "gradio")
             return self._root
 

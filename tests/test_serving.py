@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -149,6 +150,13 @@ def test_a_full_queue_answers_busy(tmp_path):
     with launch_app(sys.executable, ROOT, tmp_path / "app.log", ["--concurrency", "1", "--queue-size", "1"]) as app:
         clients = [Client(app.url, verbose=False) for _ in range(6)]
         jobs = [c.submit(handle_file(str(CLIP)), 5, 40, api_name="/analyse_clip") for c in clients]
+        time.sleep(1.0)
+        # an event that runs no model is answered while the queue is full (issue 27, item 10), on the route the
+        # browser takes for events outside the queue (gradio_client sends every event through the queue)
+        for _ in range(5):
+            answer = httpx.post(f"{app.url}gradio_api/run/errors_counts", timeout=30,
+                                json={"data": [None, "blood", 0.5], "session_hash": "no-analysis-yet"}).json()
+            assert answer["error"] == "analyse a set first: call /errors_analyse in this session", answer
         outcomes = []
         for job in jobs:
             try:

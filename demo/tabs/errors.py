@@ -223,7 +223,7 @@ def build(ctx: AppContext) -> None:
     reset_btn.click(lambda: [gr.update(value=v) for v in start], None, sliders, show_progress="hidden",
                     queue=False, api_visibility="private")
     label.input(on_label, [state, label], [state, fp_gallery, fn_gallery, selected], trigger_mode="always_last",
-                show_progress="hidden", api_visibility="private")
+                show_progress="hidden", api_visibility="private", queue=False)
     for gallery, kind in ((fp_gallery, "fp"), (fn_gallery, "fn")):
         gallery.select(picker(kind), [state], [state, selected], show_progress="hidden", api_visibility="private")
     frames_state = ctx.shared["frames.analysed"][0]
@@ -237,7 +237,9 @@ def build(ctx: AppContext) -> None:
     with gr.Row(visible=False):
         api_label, api_threshold, api_out = gr.Textbox(visible=False), gr.Number(visible=False), gr.JSON(visible=False)
         api_btn = gr.Button(visible=False)
-    api_btn.click(errors_counts, [state, api_label, api_threshold], api_out, api_name="errors_counts")
+    # counts at a threshold read the session's state and run no model: outside the queue, so that a queue
+    # full of model work never answers them "busy"
+    api_btn.click(errors_counts, [state, api_label, api_threshold], api_out, api_name="errors_counts", queue=False)
 
 
 def _download(state: view.ErrorsState | None):
