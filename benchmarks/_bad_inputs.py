@@ -107,3 +107,36 @@ def write_cases(folder: Path) -> dict[str, Path]:
         out[name] = folder / name
         out[name].write_bytes(make())
     return out
+
+
+def strip_png(path: Path, width: int) -> Path:
+    """A ``width`` x 1 PNG of one colour: about a hundred bytes, and once ``width`` x 224 x 224 pixels after the
+    model's resize (issue 27, item 1)."""
+    Image.new("RGB", (width, 1), (100, 100, 100)).save(path, optimize=True)
+    return path
+
+
+def strip_video(path: Path, width: int = 100_000) -> Path:
+    """A one-frame ``width`` x 1 video (FFV1 in Matroska, a few hundred bytes; H.264 allows no such size)."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=5)
+        stream.width, stream.height, stream.pix_fmt = width, 1, "bgr0"
+        frame = av.VideoFrame.from_ndarray(np.zeros((1, width, 3), np.uint8), format="rgb24").reformat(format="bgr0")
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    return path
+
+
+def strip_zip(path: Path, width: int) -> Path:
+    """A Galar-style zip (one video folder and its label CSV) whose one frame is a ``width`` x 1 strip."""
+    import zipfile
+
+    frame = io.BytesIO()
+    Image.new("RGB", (width, 1), (100, 100, 100)).save(frame, "PNG", optimize=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("strips/Labels/1.csv", "frame,blood\n0,1\n")
+        zf.writestr("strips/1/frame_000000.PNG", frame.getvalue())
+    return path

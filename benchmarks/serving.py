@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,3 +71,25 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS in {status}")
+
+
+def _status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/{pid}/status")
+
+
+def peak_growth(pid: int, call: Callable[[], object]) -> tuple[float, float, object]:
+    """Run ``call`` and measure how far process ``pid``'s peak resident memory rose above its memory before
+    (MiB; Linux: the peak is reset through /proc/<pid>/clear_refs), and the seconds it took. Returns (growth,
+    seconds, what ``call`` returned or the exception it raised)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM := VmRSS
+    before = _status_kb(pid, "VmRSS")
+    start = time.perf_counter()
+    try:
+        out: object = call()
+    except Exception as exc:  # noqa: BLE001 - the caller looks at what came back, error or not
+        out = exc
+    seconds = time.perf_counter() - start
+    return (_status_kb(pid, "VmHWM") - before) / 1024, seconds, out
