@@ -1,6 +1,6 @@
 """What a process leaves on disk when it is stopped: signals that end it the way an exception would (so that
 ``finally`` blocks and context managers remove their temporary files), and sweeps of folders that a dead
-process named with its PID (issue 27, item 4; docs/design.md, "Temporary files")."""
+process named with its PID (issue 27, item 4; docs/design.md, "Serving many users", "Temporary files")."""
 
 from __future__ import annotations
 
