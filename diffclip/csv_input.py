@@ -7,21 +7,22 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 #: Frame numbers at or above this are refused: a capsule video has under a million frames, and a
 #: 400-digit "frame" is a broken file, not a frame.
 MAX_FRAME = 10**9
 
 
-class _Lines:
-    """A text's lines that count themselves: csv's own ``line_num`` lags behind on some errors."""
+class CountedLines:
+    """Lines that count themselves, for a csv reader: csv's own ``line_num`` lags behind on some errors."""
 
-    def __init__(self, text: str) -> None:
-        self._lines = iter(io.StringIO(text, newline=""))
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = iter(lines)
         self.count = 0
 
-    def __iter__(self) -> _Lines:
+    def __iter__(self) -> CountedLines:
         return self
 
     def __next__(self) -> str:
@@ -30,28 +31,31 @@ class _Lines:
         return line
 
 
+def checked_rows(reader, lines: CountedLines, name: str,
+                 error: type[ValueError] = ValueError) -> Iterator[tuple[int, Any]]:
+    """(line, row) for each row of a csv ``reader`` made over ``lines``; a ``csv.Error`` (a field over
+    131,072 characters, a NUL byte) becomes ``error`` naming ``name`` and the line."""
+    it = iter(reader)
+    while True:
+        try:
+            row = next(it)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise error(f"{name}:{lines.count}: {exc}") from None
+        yield reader.line_num, row
+
+
 def dict_rows(text: str, name: str) -> tuple[list[str], Iterator[tuple[int, dict]]]:
-    """The header of the CSV ``text`` and its rows as (line, row); a ``csv.Error`` (a field over 131,072
-    characters, a NUL byte) is a ``ValueError`` that names ``name`` and the line."""
-    lines = _Lines(text)
+    """The header of the CSV ``text`` and its rows as (line, row); a ``csv.Error`` is a ``ValueError`` that
+    names ``name`` and the line."""
+    lines = CountedLines(io.StringIO(text, newline=""))
     reader = csv.DictReader(lines)
     try:
         header = list(reader.fieldnames or [])
     except csv.Error as exc:
         raise ValueError(f"{name}:{lines.count}: {exc}") from None
-
-    def rows() -> Iterator[tuple[int, dict]]:
-        it = iter(reader)
-        while True:
-            try:
-                row = next(it)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise ValueError(f"{name}:{lines.count}: {exc}") from None
-            yield reader.line_num, row
-
-    return header, rows()
+    return header, checked_rows(reader, lines, name)
 
 
 def frame_number(text: str) -> int:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .csv_input import CountedLines, checked_rows
 from .frames import FRAME_FILE_RE, frame_folders, list_frame_files
 from .labels import LABELS
 
@@ -106,7 +107,8 @@ def read_label_csv(path: str | Path) -> tuple[list[int], np.ndarray, list[str | 
 
 def _read_label_csv(path: Path) -> tuple[list[int], np.ndarray, list[str | None]]:
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
+        lines = CountedLines(fh)
+        reader = csv.reader(lines)
         try:
             header = next(reader)
         except StopIteration:
@@ -124,15 +126,7 @@ def _read_label_csv(path: Path) -> tuple[list[int], np.ndarray, list[str | None]
             log.info("%s has no column for %s; those labels read as 0", path, absent)
         frames, targets, sections = [], [], []
         first_line: dict[int, int] = {}  # frame number -> line that labelled it
-        rows = iter(reader)
-        while True:
-            try:
-                row = next(rows)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                raise GalarFormatError(f"{path}:{reader.line_num}: {exc}") from None
-            line = reader.line_num
+        for line, row in checked_rows(reader, lines, str(path), GalarFormatError):
             if not row or all(not c.strip() for c in row):
                 continue
             if len(row) != len(header):
