@@ -3,7 +3,9 @@
 Built-in subcommands live in :mod:`diffclip.commands`; the other packages (``training``, ``explain``)
 register theirs through the ``diffclip.commands`` entry-point group in pyproject.toml, so that
 ``diffclip`` never imports them (imports flow ``training -> diffclip``, never back). Command modules
-import only argparse at module level and the heavy libraries inside ``run``, so ``--help`` is fast.
+import only argparse at module level (their ``HELP`` is all the command list needs); a command's arguments
+are built only when it is the one run, since their defaults come from modules that load torch, and the
+heavy libraries load inside ``run``. So ``diffclip --help`` loads no torch (tests/test_architecture.py).
 """
 
 from __future__ import annotations
@@ -35,8 +37,15 @@ def available_commands() -> dict[str, str]:
     return dict(sorted(commands.items()))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser, with every subcommand's arguments."""
+def chosen_command(argv: Sequence[str], names: Sequence[str]) -> str | None:
+    """The subcommand that ``argv`` runs: its first word that is not an option, if it names one."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in names else None
+
+
+def build_parser(only: str | None = None, everything: bool = True) -> argparse.ArgumentParser:
+    """The parser with every subcommand listed; each subcommand's own arguments are built when
+    ``everything``, else only those of ``only``."""
     parser = argparse.ArgumentParser(
         prog="diffclip",
         description="Differential-attention BiomedCLIP for video capsule endoscopy: "
@@ -48,14 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module_name in available_commands().items():
         module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(p)
+        if everything or name == only:
+            module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``diffclip`` console script; returns the exit status."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(chosen_command(argv, list(available_commands())), everything=False)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -87,6 +87,18 @@ class ClassifierHead(nn.Module):
             return self.fc(self.drop(self.bn(self.se(x))))
 
 
+@dataclass(frozen=True)
+class ModelLayout:
+    """The model's shape as explanations and views need it, said by the model itself so that nothing outside
+    this package walks its modules."""
+
+    layers: int  #: transformer blocks, each with one attention map per head
+    heads: int  #: heads of a block's maps (a differential model's heads are pairs of softmax heads)
+    prefix_tokens: int  #: tokens before the patch grid (CLS)
+    grid: tuple[int, int]  #: patches down and across
+    image_size: int  #: the square input's side in pixels
+
+
 class DiffCLIPClassifier(nn.Module):
     """Multi-label frame classifier: ``model(x)`` gives logits; ``model(x, return_attention=True)``
     gives ``(logits, maps)`` with one :class:`~diffclip.attention.AttentionMaps` per block."""
@@ -109,12 +121,28 @@ class DiffCLIPClassifier(nn.Module):
         """What this model's attention maps mean (docs/design.md, "Attention maps")."""
         return semantics_of(self.config.attention)
 
+    @property
+    def layout(self) -> ModelLayout:
+        """Layers, heads, prefix tokens, patch grid and input size of this model."""
+        trunk = self.backbone.trunk
+        embed = trunk.patch_embed
+        return ModelLayout(layers=len(trunk.blocks), heads=int(trunk.blocks[-1].attn.num_heads),
+                           prefix_tokens=int(getattr(trunk, "num_prefix_tokens", 1)),
+                           grid=tuple(int(g) for g in embed.grid_size), image_size=int(embed.img_size[0]))
+
+    def last_block(self) -> nn.Module:
+        """The last transformer block (Grad-CAM taps the input of its attention)."""
+        return self.backbone.trunk.blocks[-1]
+
     def forward(self, x: torch.Tensor, return_attention: bool = False, return_features: bool = False):
         """Logits; with ``return_attention`` also the per-block maps, with ``return_features`` also the
         projected image feature (for the text-prompt term). Extras come after the logits in that order."""
         if return_attention:
             with record_attention() as maps:
                 feats = self.backbone(x)
+            prefix = int(getattr(self.backbone.trunk, "num_prefix_tokens", 1))
+            for m in maps:
+                m.prefix_tokens = prefix
         else:
             feats = self.backbone(x)
         logits = self.head(feats)

@@ -69,9 +69,10 @@ def _restore(final: Path) -> None:
 
 
 @contextlib.contextmanager
-def staged_folder(final: str | Path, fresh: Collection[str] = ()) -> Iterator[Path]:
+def staged_folder(final: str | Path, fresh: Collection[str] = (), empty: bool = False) -> Iterator[Path]:
     """Yield a staging folder beside ``final`` that starts as ``final``'s contents (hard links) less the
-    top-level names in ``fresh``, which the caller writes anew. On normal exit the staging folder takes
+    top-level names in ``fresh``, which the caller writes anew (with ``empty``: as an empty folder, for a
+    folder written whole, such as a checkpoint). On normal exit the staging folder takes
     ``final``'s place in one step and the old contents go; on any error, Ctrl-C or SIGTERM (with
     :func:`~diffclip.process_files.exit_cleanly_on_signals`) it is removed and ``final`` is exactly as it was.
     After a kill -9, the next call removes the dead process's staging folder."""
@@ -85,7 +86,7 @@ def staged_folder(final: str | Path, fresh: Collection[str] = ()) -> Iterator[Pa
         shutil.rmtree(stage)
     stage.mkdir()
     try:
-        if final.is_dir():
+        if final.is_dir() and not empty:
             _link_tree(final, stage, set(fresh))
         yield stage
         if not final.exists():

@@ -111,7 +111,8 @@ def summarise(maps: list[AttentionMaps], index: int = 0) -> tuple[dict[str, np.n
     for kind in kinds:
         per_layer = []
         for m in maps:
-            per_layer.append(M.patch_grid(getattr(m, kind)[index, :, 0, 1:].detach().float()))  # (heads, gh, gw)
+            row = getattr(m, kind)[index, :, 0, m.prefix_tokens:]
+            per_layer.append(M.patch_grid(row.detach().float()))  # (heads, gh, gw)
         rows[kind] = np.stack(per_layer).astype(np.float16)
     one = [m.select(index) for m in maps]
     return rows, M.lambdas(maps), M.rollout(one, kind=maps[0].semantics.shown)[0]

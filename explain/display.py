@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from captum.attr._utils.visualization import _cumulative_sum_threshold
 from matplotlib import colormaps
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize, TwoSlopeNorm
@@ -68,9 +67,18 @@ def robust_scale(*maps: np.ndarray, diverging: bool, outlier_perc: float = OUTLI
     values = values[np.isfinite(values)]
     if values.size == 0 or values.max() <= 0:
         return Scale(-1.0 if diverging else 0.0, 1.0, diverging, False, outlier_perc, empty=True)
-    limit = float(_cumulative_sum_threshold(values, 100.0 - outlier_perc))
+    limit = cumulative_mass_limit(values, 100.0 - outlier_perc)
     limit = limit if limit > 0 else float(values.max())
     return Scale(-limit if diverging else 0.0, limit, diverging, bool(values.max() > limit), outlier_perc)
+
+
+def cumulative_mass_limit(values: np.ndarray, percentile: float) -> float:
+    """The smallest of the (non-negative) ``values`` up to which, in ascending order, they hold ``percentile``
+    percent of their sum: Captum's colour limit for ``outlier_perc`` (its ``visualize_image_attr``), restated
+    here because Captum keeps the function private; tests/test_display.py checks the two agree."""
+    ordered = np.sort(np.asarray(values).ravel())
+    cumulative = np.cumsum(ordered)
+    return float(ordered[np.searchsorted(cumulative, cumulative[-1] * 0.01 * percentile)])
 
 
 def draw_outline(rgb: np.ndarray, mask: np.ndarray | None, colour=OUTLINE, thickness: int = 1) -> np.ndarray:

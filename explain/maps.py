@@ -48,7 +48,6 @@ def patch_grid(row: torch.Tensor) -> np.ndarray:
 
 def cls_map(
     maps: Sequence[AttentionMaps], layer: int = -1, head: int | None = None, kind: str = "diff",
-    prefix_tokens: int = 1,
 ) -> np.ndarray:
     """The CLS token's attention to each patch, as (B, gh, gw): one ``layer``, one ``head`` or the head
     mean (``head=None``), of ``kind`` a1, a2 or diff (signed)."""
@@ -56,7 +55,7 @@ def cls_map(
     n_heads = t.shape[1]
     if head is not None and not -n_heads <= head < n_heads:
         raise ValueError(f"head {head} out of range: this layer has {n_heads} heads")
-    row = t[:, :, 0, prefix_tokens:]  # (B, H, P)
+    row = t[:, :, 0, maps[layer].prefix_tokens:]  # (B, H, P)
     return patch_grid(row.mean(1) if head is None else row[:, head])
 
 
@@ -94,14 +93,14 @@ def rollout_matrix(
 
 def rollout(
     maps: Sequence[AttentionMaps], kind: str = "diff", signed: str = "clamp", residual: float = 0.5,
-    start_layer: int = 0, prefix_tokens: int = 1,
+    start_layer: int = 0,
 ) -> np.ndarray:
     """The CLS row of :func:`rollout_matrix` over the patches, (B, gh, gw)."""
-    return patch_grid(rollout_matrix(maps, kind, signed, residual, start_layer)[:, 0, prefix_tokens:])
+    return patch_grid(rollout_matrix(maps, kind, signed, residual, start_layer)[:, 0, maps[0].prefix_tokens:])
 
 
 def gradient_weighted_attention(
-    model: torch.nn.Module, x: torch.Tensor, label: int, prefix_tokens: int = 1
+    model: torch.nn.Module, x: torch.Tensor, label: int
 ) -> np.ndarray:
     """Gradient-weighted attention relevance (Chefer, Gur & Wolf, ICCV 2021, eq. 5-6) for ``label``:
     ``R = I``; for each layer ``R += mean_h((dA * A)^+) R`` with ``A`` the applied maps (heads of
@@ -114,10 +113,10 @@ def gradient_weighted_attention(
         grads = iter(torch.autograd.grad(logits[:, label].sum(), flat))
     attn = [torch.cat([t.detach() for t in layer], dim=1) for layer in applied]
     grad = [torch.cat([next(grads) for _ in layer], dim=1) for layer in applied]
-    return chefer_relevance(attn, grad, prefix_tokens)
+    return chefer_relevance(attn, grad, maps[0].prefix_tokens)
 
 
-def chefer_relevance(attn: Sequence[torch.Tensor], grads: Sequence[torch.Tensor], prefix_tokens: int = 1) -> np.ndarray:
+def chefer_relevance(attn: Sequence[torch.Tensor], grads: Sequence[torch.Tensor], prefix_tokens: int) -> np.ndarray:
     """The relevance update of Chefer et al. 2021 given per-layer maps and their gradients."""
     b, _, n, _ = attn[0].shape
     r = torch.eye(n, dtype=torch.float32).expand(b, n, n).clone()

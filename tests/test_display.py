@@ -5,13 +5,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from captum.attr._utils.visualization import _normalize_attr
+from captum.attr._utils.visualization import _cumulative_sum_threshold, _normalize_attr
 from PIL import Image
 
 from demo.frames_view import scores_for
 from demo.scores import scores_html
 from demo.truth import FrameTruth, load_mask, read_truth_csv, split_uploads, truth_for
-from explain.display import OUTLINE, draw_outline, robust_scale, with_colorbar
+from explain.display import OUTLINE, cumulative_mass_limit, draw_outline, robust_scale, with_colorbar
 
 
 def test_limits_saturate_where_the_top_two_percent_of_the_mass_begins():
@@ -40,6 +40,15 @@ def test_the_scale_equals_captums_normalisation():
     pos = np.abs(m)
     assert np.allclose(np.clip(pos / robust_scale(pos, diverging=False).hi, 0, 1),
                        _normalize_attr(pos, "absolute_value", 2))
+
+
+def test_our_cumulative_limit_is_captums():
+    """Captum keeps its colour-limit function private; ours restates it and must agree to the bit."""
+    rng = np.random.default_rng(3)
+    for size, perc in ((10, 98.0), (1000, 98.0), (4096, 50.0), (7, 100.0), (5, 0.0)):
+        values = np.abs(rng.standard_normal(size)) ** 3
+        assert cumulative_mass_limit(values, perc) == _cumulative_sum_threshold(values, perc), (size, perc)
+    assert cumulative_mass_limit(np.array([1.0, 1.0, 2.0, 96.0]), 98.0) == 96.0  # by hand: 4% below 96
 
 
 def test_the_outline_follows_the_mask_border():

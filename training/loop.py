@@ -28,6 +28,7 @@ from diffclip.checkpoint import save_checkpoint
 from diffclip.device import autocast, autocast_dtype, precision_name, resolve_device
 from diffclip.factory import build_model
 from diffclip.model import DiffCLIPClassifier
+from diffclip.staged_folder import staged_folder
 
 from . import distributed as dist_utils
 from .config import TrainConfig
@@ -329,37 +330,18 @@ class Trainer:
             signal.signal(signal.SIGINT, previous_int)
         if self.main and cfg.export_dir:
             export = Path(cfg.export_dir)
-            tmp = _staging(export)
-            shutil.copytree(self.out / "best", tmp)
-            if cfg.data == "synthetic":  # the out-of-distribution statistics need frames like the training ones
-                fit_checkpoints([tmp], settings_for_training(cfg.synth_frames, cfg.synth_size, cfg.synth_rare_share,
-                                                             cfg.synth_seed))
-            _swap_in(tmp, export)
+            with staged_folder(export, empty=True) as tmp:
+                shutil.copytree(self.out / "best", tmp, dirs_exist_ok=True)
+                if cfg.data == "synthetic":  # the out-of-distribution statistics need frames like the training ones
+                    fit_checkpoints([tmp], settings_for_training(cfg.synth_frames, cfg.synth_size,
+                                                                 cfg.synth_rare_share, cfg.synth_seed))
             log.info("exported the best checkpoint to %s", export)
         return self.out
 
 
-def _staging(dst: Path) -> Path:
-    tmp = dst.with_name(f".{dst.name}.new")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    return tmp
-
-
-def _swap_in(tmp: Path, dst: Path) -> None:
-    """Move a fully written directory ``tmp`` to ``dst`` so that ``dst`` is never half-written."""
-    old = dst.with_name(f".{dst.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if dst.exists():
-        dst.rename(old)
-    tmp.rename(dst)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _save_dir(model: DiffCLIPClassifier, dst: Path, meta: dict) -> None:
-    tmp = _staging(dst)
-    save_checkpoint(model, tmp, **meta)
-    _swap_in(tmp, dst)
+    with staged_folder(dst, empty=True) as tmp:  # a checkpoint folder is never half-written
+        save_checkpoint(model, tmp, **meta)
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> Path:

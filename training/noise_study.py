@@ -37,11 +37,12 @@ from diffclip.noise import (
     regions,
     subtraction_effect,
 )
+from diffclip.staged_folder import staged_folder
 
 from .config import TrainConfig, load_config
 from .fit_ood import fit_checkpoints, settings_for_training
 from .heldout import HeldoutFrame, heldout_frames
-from .loop import _staging, _swap_in, train
+from .loop import train
 
 log = logging.getLogger(__name__)
 
@@ -188,12 +189,10 @@ def bundle(checkpoints: dict[tuple[str, int], Path], seed: int, cfg: TrainConfig
     """Copy the pair of ``seed`` to ``dest/<variant>`` with out-of-distribution statistics fitted, as the
     training export does."""
     for variant in VARIANTS:
-        target = dest / variant
-        tmp = _staging(target)
-        shutil.copytree(checkpoints[(variant, seed)], tmp)
-        fit_checkpoints([tmp], settings_for_training(cfg.synth_frames, cfg.synth_size, cfg.synth_rare_share,
-                                                      cfg.synth_seed))
-        _swap_in(tmp, target)
+        with staged_folder(dest / variant, empty=True) as tmp:
+            shutil.copytree(checkpoints[(variant, seed)], tmp, dirs_exist_ok=True)
+            fit_checkpoints([tmp], settings_for_training(cfg.synth_frames, cfg.synth_size, cfg.synth_rare_share,
+                                                          cfg.synth_seed))
 
 
 def table(result: dict) -> str:

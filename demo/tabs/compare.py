@@ -49,7 +49,7 @@ def build(ctx: AppContext) -> None:
                                      allow_preview=False)
             cmp_image = FramePath(label="Frame", type="filepath", elem_id="compare-image")
             cmp_label = gr.Dropdown(labels, value="blood" if "blood" in labels else labels[0], label="Label")
-            depth, heads = _shape(standard)
+            depth, heads = model_shape(standard)
             cmp_layer = gr.Slider(1, depth, value=depth, step=1, label="Layer (both models)", elem_id="compare-layer")
             cmp_head = gr.Dropdown(["mean"] + [str(h) for h in range(heads)], value="mean",
                                    label="Head (both models)", elem_id="compare-head")
@@ -74,12 +74,12 @@ def build(ctx: AppContext) -> None:
         clear_on_failure(redrawing, outputs, (None, None, None, None, STALE))
 
 
-def _shape(predictor) -> tuple[int, int]:
-    """Layers and heads of a predictor's ViT (12 and 12 when there is no model to ask)."""
+def model_shape(predictor) -> tuple[int, int]:
+    """Layers and heads of a predictor's model (12 and 12 when there is no model to ask)."""
     if predictor is None:
         return 12, 12
-    blocks = predictor.model.backbone.trunk.blocks
-    return len(blocks), int(getattr(blocks[-1].attn, "num_heads", 12))
+    layout = predictor.model.layout
+    return layout.layers, layout.heads
 
 
 COMPARE = Tab("compare", "Compare", build)

@@ -14,7 +14,7 @@ from ..models import gpu
 from ..study_note import study_sentence
 from ..upload_inputs import UploadedFiles
 from .base import AppContext, Tab
-from .compare import _shape
+from .compare import model_shape
 
 INTRO = ("**Noise lab.** Pick a clean example frame (or upload one), then add **distractors** with the sliders: "
          "bubbles, specular highlights and debris, drawn by the synthetic generator's own code. Below: where each "
@@ -84,7 +84,7 @@ def build(ctx: AppContext) -> None:
         gr.Markdown(study, elem_id="noise-study")
     example = gr.State(None)
     result_state = gr.State(None, time_to_live=ctx.session_ttl)
-    depth, heads = _shape(differential)
+    depth, heads = model_shape(differential)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             gallery = gr.Gallery(value=[(str(e.image), e.shows) for e in example_list],

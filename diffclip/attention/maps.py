@@ -49,6 +49,8 @@ class AttentionMaps:
     lam: torch.Tensor
     diff: torch.Tensor
     semantics: MapSemantics = STANDARD
+    #: tokens before the patch grid (CLS): the model stamps its own count when it returns the maps
+    prefix_tokens: int = 1
 
     @property
     def num_heads(self) -> int:
@@ -66,7 +68,8 @@ class AttentionMaps:
     def select(self, index: int) -> AttentionMaps:
         """The maps of batch item ``index`` (batch dimension kept)."""
         a2 = None if self.a2 is None else self.a2[index : index + 1]
-        return AttentionMaps(self.a1[index : index + 1], a2, self.lam, self.diff[index : index + 1], self.semantics)
+        return AttentionMaps(self.a1[index : index + 1], a2, self.lam, self.diff[index : index + 1], self.semantics,
+                             self.prefix_tokens)
 
 
 # A context variable rather than a module flag: concurrent requests (the Gradio app runs several

@@ -44,9 +44,8 @@ def token_grid_tap(model: nn.Module):
     CLS, pass by it). This is the usual ViT Grad-CAM layer: patch tokens reach the CLS token (and so the
     logits) in the last block only through its attention, whose input this is. The tap swaps a module
     of the model: callers run alone on it (``exclusive``)."""
-    trunk = model.backbone.trunk
-    prefix_tokens = int(getattr(trunk, "num_prefix_tokens", 1))
-    block = trunk.blocks[-1]
+    prefix_tokens = model.layout.prefix_tokens
+    block = model.last_block()
     norm = block.norm1
 
     class Grid(nn.Module):
