@@ -38,7 +38,7 @@ from diffclip.fov import fov_mask  # noqa: E402
 from diffclip.inference import Predictor  # noqa: E402
 from explain.analysis import FrameAnalysis, analyse  # noqa: E402
 from explain.checks import faithfulness  # noqa: E402
-from explain.methods import EXPLAINERS, Attribution, explain  # noqa: E402
+from explain.methods import EXPLAINERS, Explanation, explain  # noqa: E402
 from explain.methods.integrated_gradients import MAX_STEPS, TOLERANCE, ig_attribution  # noqa: E402
 
 METRICS = ("mask_share", "pointing", "deletion_auc", "insertion_auc", "outside_fov_share")
@@ -56,7 +56,7 @@ class Settings:
     curve_steps: int = 10
 
 
-def explain_with(analysis: FrameAnalysis, predictor: Predictor, method: str, label: str, s: Settings) -> Attribution:
+def explain_with(analysis: FrameAnalysis, predictor: Predictor, method: str, label: str, s: Settings) -> Explanation:
     """The registered method's map, with the benchmark's settings (IG: its own step cap)."""
     if method != "ig":
         return explain(analysis, predictor, method, label, steps=s.nt_steps, samples=s.nt_samples, window=s.window)

@@ -15,11 +15,17 @@ log = logging.getLogger(__name__)
 try:  # Hugging Face Spaces ZeroGPU: GPU-bound functions are decorated with spaces.GPU
     import spaces
 
-    gpu = spaces.GPU
-except ImportError:  # anywhere else the decorator does nothing
+    _spaces_gpu = spaces.GPU
+except ImportError:  # anywhere else only the mark below
+    _spaces_gpu = None
 
-    def gpu(fn=None, **_kwargs):
-        return fn if fn is not None else (lambda f: f)
+
+def gpu(fn):
+    """Mark an event function that runs a model: it gets a ZeroGPU slot on Spaces, and it belongs in the
+    model's concurrency group (``AppContext.model_work``; tests/test_serving.py checks each event against
+    this mark, so a new tab's events need no list kept by hand)."""
+    fn.runs_model = True
+    return _spaces_gpu(fn) if _spaces_gpu is not None else fn
 
 
 class ModelBank:

@@ -143,7 +143,7 @@ def _layer(analysis: FrameAnalysis, layer: int) -> int:
 def panel(analysis: FrameAnalysis, layer: int = -1, head: int | None = None, extra=None, alpha: float = 0.5,
           label: str | None = None):
     """Frame, a1, a2, diff (for ``layer``/``head``) and optionally an extra panel, an
-    :class:`~explain.methods.Attribution`."""
+    :class:`~explain.methods.Explanation`."""
     where = f"layer {_layer(analysis, layer)}, {'head mean' if head is None else f'head {head}'}"
     lam = analysis.lam_value(layer, head)
     items = [PanelItem("frame", None)]

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from diffclip.inference import Predictor
 
     from .analysis import FrameAnalysis
-    from .methods import Attribution
+    from .methods import Explanation
 
 #: A map gets the rim note when more than this share of its positive mass lies outside the field of view.
 #: A uniform map puts about 0.27 there on our frames (the rim's area), so this is about twice uniform.
@@ -57,7 +57,7 @@ def _as_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return m > 0
 
 
-def faithfulness(analysis: FrameAnalysis, predictor: Predictor, attribution: Attribution,
+def faithfulness(analysis: FrameAnalysis, predictor: Predictor, attribution: Explanation,
                  mask: np.ndarray | None = None, steps: int = 10) -> dict:
     """Faithfulness numbers of one map for its label (``attribution.label``). Deletion: the label's
     probability as the map's top pixels turn black, ``steps`` + 1 points, area under the curve (lower =

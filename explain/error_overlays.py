@@ -21,7 +21,7 @@ from diffclip.inference import Predictor
 
 from .analysis import FrameAnalysis, analyse
 from .display import draw_outline, robust_scale, show_map
-from .methods import Attribution, explain, get_explainer
+from .methods import Explanation, explain, get_explainer
 
 IMAGES = "images"  # the overlays' folder inside the report folder
 ALPHA = 0.5
@@ -75,7 +75,7 @@ def attention_panel(analysis: FrameAnalysis, mask: np.ndarray | None = None, alp
     return show_map(analysis.image, values, alpha, scale, label, mask)
 
 
-def attribution_panel(analysis: FrameAnalysis, attribution: Attribution, title: str, label: str,
+def attribution_panel(analysis: FrameAnalysis, attribution: Explanation, title: str, label: str,
                       mask: np.ndarray | None = None, alpha: float = ALPHA) -> np.ndarray:
     """The attribution for ``label`` over the crop with its colour bar (diverging when signed)."""
     values = np.asarray(attribution.map, np.float32)

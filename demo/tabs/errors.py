@@ -226,10 +226,10 @@ def build(ctx: AppContext) -> None:
                 show_progress="hidden", api_visibility="private", queue=False)
     for gallery, kind in ((fp_gallery, "fp"), (fn_gallery, "fn")):
         gallery.select(picker(kind), [state], [state, selected], show_progress="hidden", api_visibility="private")
-    frames_state = ctx.shared["frames.analysed"][0]
-    opening = open_btn.click(on_open_in_frames, [state, frames_state], [*ctx.shared["frames.analysed"], ctx.tabs],
+    frames = ctx.frames
+    opening = open_btn.click(on_open_in_frames, [state, frames.state], [*frames.analysed, ctx.tabs],
                              show_progress="hidden", api_visibility="private", **ctx.model_work)
-    opening.success(render_attention, ctx.shared["frames.view"], ctx.shared["frames.overlays"], show_progress="hidden")
+    opening.success(render_attention, frames.view, frames.overlays, show_progress="hidden")
     tag_btn.click(on_tag, [state, cause, note], [state, tags_table, download, note], show_progress="hidden",
                   api_visibility="private")
     exporting = export_btn.click(on_export, [state], report, api_visibility="private", **ctx.model_work)

@@ -19,7 +19,7 @@ from ..callbacks import (
 )
 from ..models import gpu
 from ..upload_inputs import UploadedFiles
-from .base import AppContext, Tab
+from .base import AppContext, FramesHandles, Tab
 
 
 def build(ctx: AppContext) -> None:
@@ -116,8 +116,7 @@ def build(ctx: AppContext) -> None:
     explaining = explain_btn.click(on_attribution, attr_in, attr_out, api_name="attribution", **work)
     clear_on_failure(explaining, [attr_img, attr_caption], (None, ""))
     alpha.change(on_attribution, attr_in, attr_out, show_progress="hidden", **work)
-    ctx.shared.update({"frames.analysed": analysed, "frames.view": view, "frames.overlays": overlays,
-                       "frames.alpha": alpha})
+    ctx.frames_handles = FramesHandles(analysed=analysed, view=view, overlays=overlays)
 
 
 FRAMES = Tab("frames", "Frames", build)

@@ -31,12 +31,11 @@ Variants (docs/design.md, "Attention variants"):
     converted network computes exactly the pretrained function at step 0.
 """
 
+import importlib
+
 from .base import RecordingAttention
-from .differential import TimmDiffAttention
 from .kernels import differential_attention
 from .maps import STANDARD, AttentionMaps, MapSemantics, record_attention
-from .paper import PaperDiffAttention
-from .preserving import PreservingDiffAttention
 from .registry import (
     ATTENTION_VARIANTS,
     attention_class,
@@ -45,7 +44,22 @@ from .registry import (
     register_attention,
     semantics_of,
 )
-from .vanilla import VanillaAttention
+
+#: The variant modules, in the order the variants are listed; importing one registers its class. A new
+#: variant is one module in this package and one entry here (docs/design.md, "Attention variants").
+VARIANT_MODULES = ("vanilla", "differential", "paper", "preserving")
+for _module in VARIANT_MODULES:
+    importlib.import_module(f".{_module}", __name__)
+
+#: the built-in variants' classes, by name (as attributes of this package)
+_CLASSES = {"VanillaAttention": "vanilla", "TimmDiffAttention": "differential", "PaperDiffAttention": "paper",
+            "PreservingDiffAttention": "preserving"}
+
+
+def __getattr__(name: str):
+    if name in _CLASSES:
+        return getattr(importlib.import_module(f".{_CLASSES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "ATTENTION_VARIANTS",

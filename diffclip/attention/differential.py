@@ -9,11 +9,13 @@ from timm.layers import Attention, DiffAttention
 from .base import RecordingAttention, adopt, check_pretrained, layer_kwargs
 from .kernels import causal_bias, differential_attention, softmax_maps
 from .maps import AttentionMaps, MapSemantics
+from .registry import register_attention
 
 if not hasattr(DiffAttention, "_compute_lambda"):  # pragma: no cover - guards a timm upgrade
     raise ImportError("this timm's DiffAttention has no _compute_lambda; install timm>=1.0.31,<1.1 (pyproject.toml)")
 
 
+@register_attention
 class TimmDiffAttention(RecordingAttention, DiffAttention):
     """Differential attention of Ye et al. (ICLR 2025), built on timm's ``DiffAttention``.
 

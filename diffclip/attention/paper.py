@@ -10,8 +10,10 @@ from timm.layers import Attention
 from .base import RecordingAttention, adopt, check_pretrained, init_layers, layer_kwargs
 from .kernels import softmax_maps, split_qkv
 from .maps import AttentionMaps, MapSemantics
+from .registry import register_attention
 
 
+@register_attention
 class PaperDiffAttention(RecordingAttention, nn.Module):
     """Differential attention as the RARE-VISION paper's released code computes it.
 

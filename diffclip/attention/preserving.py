@@ -10,8 +10,10 @@ from timm.layers import Attention
 from .base import RecordingAttention, adopt, check_pretrained, init_layers, layer_kwargs
 from .kernels import differential_attention, softmax_maps, split_qkv
 from .maps import AttentionMaps, MapSemantics
+from .registry import register_attention
 
 
+@register_attention
 class PreservingDiffAttention(RecordingAttention, nn.Module):
     """Function-preserving differential retrofit of a pretrained attention layer.
 

@@ -5,13 +5,10 @@ from __future__ import annotations
 import torch.nn as nn
 from timm.layers import Attention
 
-from .differential import TimmDiffAttention
 from .maps import MapSemantics
-from .paper import PaperDiffAttention
-from .preserving import PreservingDiffAttention
-from .vanilla import VanillaAttention
 
-#: Variant name -> class. A new variant is one module in this package and one ``register_attention``.
+#: Variant name -> class, filled as the variant modules are imported (each decorates its class with
+#: ``register_attention``); the package lists those modules in ``VARIANT_MODULES``.
 ATTENTION_VARIANTS: dict[str, type[nn.Module]] = {}
 
 
@@ -31,10 +28,6 @@ def register_attention(cls: type[nn.Module]) -> type[nn.Module]:
         raise ValueError(f"attention variant {name!r} is already registered")
     ATTENTION_VARIANTS[name] = cls
     return cls
-
-
-for _cls in (VanillaAttention, TimmDiffAttention, PaperDiffAttention, PreservingDiffAttention):
-    register_attention(_cls)
 
 
 def attention_class(variant: str) -> type[nn.Module]:

@@ -8,8 +8,10 @@ from timm.layers import Attention
 from .base import RecordingAttention, check_pretrained
 from .kernels import softmax_maps, split_qkv
 from .maps import STANDARD, AttentionMaps
+from .registry import register_attention
 
 
+@register_attention
 class VanillaAttention(RecordingAttention, Attention):
     """Standard multi-head self-attention (timm ``Attention``) that can also return its maps."""
 

@@ -1,6 +1,6 @@
 """Explanation methods (docs/design.md, "Explanations"): one registry and one verb.
 
-``explain(analysis, predictor, method, label, **options)`` returns an :class:`Attribution` for any
+``explain(analysis, predictor, method, label, **options)`` returns an :class:`Explanation` for any
 registered method. A new method is one module that builds an :class:`Explainer` and calls
 :func:`register`, plus its name on the import line below.
 """
@@ -15,8 +15,8 @@ from . import (  # noqa: F401
            rollout,
            saliency,
 )
-from .base import Attribution, ExplainContext, Explainer, Options
+from .base import ExplainContext, Explainer, Explanation, Options
 from .registry import EXPLAINERS, explain, get_explainer, register
 
-__all__ = ["EXPLAINERS", "Attribution", "ExplainContext", "Explainer", "Options", "explain", "get_explainer",
+__all__ = ["EXPLAINERS", "Explanation", "ExplainContext", "Explainer", "Options", "explain", "get_explainer",
            "register"]

@@ -1,5 +1,5 @@
 """The one shape every explanation method has: an :class:`Explainer` (a name, a title and a ``compute``
-function with one signature) that returns one :class:`Attribution` value."""
+function with one signature) that returns one :class:`Explanation` value."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class ExplainContext:
 
 
 @dataclass
-class Attribution:
+class Explanation:
     """One explanation of one frame for one label: a map (H, W) or (gh, gw), whether it is signed
     (draw it with a diverging colormap centred at 0), a caption, and method-specific numbers in
     ``meta`` (e.g. Integrated Gradients' convergence ``delta``)."""
@@ -72,16 +72,18 @@ class Attribution:
 
 @dataclass(frozen=True)
 class Explainer:
-    """A registered method. ``compute(ctx, label, options)`` returns an :class:`Attribution`.
+    """A registered method. ``compute(ctx, label, options)`` returns an :class:`Explanation`.
     ``uses`` names the :class:`Options` fields that change its result (so callers know what to cache
     on); ``family`` is "attention" (read from the attention maps) or "attribution" (Captum, runs the
-    model). ``exclusive`` methods change the model while they run (Captum's layer hooks, a swapped
-    module), so they run alone on it (:class:`diffclip.locks.ModelLock`)."""
+    model). ``exclusive`` methods may change the model while they run (Captum's layer hooks, a swapped
+    module, torch's global generator), so they run alone on it (:class:`diffclip.locks.ModelLock`). It is
+    the default: a new method that hooks the model cannot race other users unnoticed; one that only reads
+    the model opts in to sharing it with ``exclusive=False``."""
 
     name: str
     title: str
-    compute: Callable[[ExplainContext, int, Options], Attribution]
+    compute: Callable[[ExplainContext, int, Options], Explanation]
     family: str = "attribution"
     uses: tuple[str, ...] = ()
     listed: bool = True  # offered in the attribution menus (the single-layer map has its own panels)
-    exclusive: bool = False
+    exclusive: bool = True

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from .. import maps as M
-from .base import Attribution, ExplainContext, Explainer, Options
+from .base import ExplainContext, Explainer, Explanation, Options
 from .registry import register
 
 
-def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
-    return Attribution(M.gradient_weighted_attention(ctx.model, ctx.x, label)[0], False, "gradient-weighted attention")
+def _compute(ctx: ExplainContext, label: int, opt: Options) -> Explanation:
+    return Explanation(M.gradient_weighted_attention(ctx.model, ctx.x, label)[0], False, "gradient-weighted attention")
 
 
-GRADATTN = register(Explainer("gradattn", "Gradient-weighted attention", _compute, family="attention"))
+GRADATTN = register(Explainer("gradattn", "Gradient-weighted attention", _compute, family="attention",
+                             exclusive=False))

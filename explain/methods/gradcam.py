@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from captum.attr import LayerGradCam
 
-from .base import Attribution, ExplainContext, Explainer, Options, Progress
+from .base import ExplainContext, Explainer, Explanation, Options, Progress
 from .captum_tools import Counting, token_grid_tap
 from .registry import register
 
@@ -27,10 +27,10 @@ def grad_cam(model: nn.Module, x: torch.Tensor, label: int, progress: Progress =
     return F.interpolate(cam.detach(), size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
-def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
+def _compute(ctx: ExplainContext, label: int, opt: Options) -> Explanation:
     up = grad_cam(ctx.model, ctx.x, label, ctx.progress)
-    return Attribution(up[0, 0].cpu().numpy(), False, "Grad-CAM on the last block's token grid (positive part)")
+    return Explanation(up[0, 0].cpu().numpy(), False, "Grad-CAM on the last block's token grid (positive part)")
 
 
 # The tap swaps a module of the shared model and Captum hooks it: Grad-CAM runs alone on the model.
-GRADCAM = register(Explainer("gradcam", "Grad-CAM (token grid)", _compute, exclusive=True))
+GRADCAM = register(Explainer("gradcam", "Grad-CAM (token grid)", _compute))

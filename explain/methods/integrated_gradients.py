@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from captum.attr import IntegratedGradients
 
-from .base import Attribution, ExplainContext, Explainer, Options, Progress
+from .base import ExplainContext, Explainer, Explanation, Options, Progress
 from .captum_tools import Counting, black_baseline
 from .registry import register
 
@@ -91,7 +91,7 @@ def convergence_sentence(relative_delta: float, steps: int, cap: int | None = MA
 
 
 def ig_attribution(model, x, label: int, steps: int = 32, cap: int = MAX_STEPS, internal_batch_size: int = 16,
-                   progress: Progress = None) -> Attribution:
+                   progress: Progress = None) -> Explanation:
     """The Integrated Gradients map (summed over colour channels) of ``label`` from the black baseline,
     its steps raised automatically up to ``cap``; the caption states the convergence in one sentence and
     ``meta`` holds ``delta``, ``relative_delta``, ``score_change``, ``steps`` (used), ``requested_steps``
@@ -101,11 +101,11 @@ def ig_attribution(model, x, label: int, steps: int = 32, cap: int = MAX_STEPS, 
     caption = f"Integrated Gradients from a black frame: {convergence_sentence(r.relative_delta, r.steps, r.cap)}"
     meta = {"delta": r.delta, "relative_delta": r.relative_delta, "score_change": r.score_change, "steps": r.steps,
             "requested_steps": steps, "cap": r.cap}
-    return Attribution(r.attributions.sum(1)[0].cpu().numpy(), True, caption, method="ig", label=label, meta=meta)
+    return Explanation(r.attributions.sum(1)[0].cpu().numpy(), True, caption, method="ig", label=label, meta=meta)
 
 
-def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
+def _compute(ctx: ExplainContext, label: int, opt: Options) -> Explanation:
     return ig_attribution(ctx.model, ctx.x, label, opt.steps, MAX_STEPS, opt.internal_batch_size, ctx.progress)
 
 
-IG = register(Explainer("ig", "Integrated Gradients", _compute, uses=("steps",)))
+IG = register(Explainer("ig", "Integrated Gradients", _compute, uses=("steps",), exclusive=False))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from captum.attr import IntegratedGradients, NoiseTunnel
 
-from .base import Attribution, ExplainContext, Explainer, Options
+from .base import ExplainContext, Explainer, Explanation, Options
 from .captum_tools import Counting, black_baseline
 from .integrated_gradients import convergence_sentence
 from .registry import register
@@ -19,7 +19,7 @@ SEED = 0  # the noise is drawn from a fixed seed: the same frame gives the same 
 STDEV = 0.15  # noise standard deviation in the normalised input space
 
 
-def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
+def _compute(ctx: ExplainContext, label: int, opt: Options) -> Explanation:
     x = ctx.x
     wrapped = Counting(ctx.model, opt.samples * opt.steps, ctx.progress)
     # Captum draws the noise from torch's global generator: seed a private copy of it for this call
@@ -38,9 +38,8 @@ def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
                f"sd {STDEV}, seed {SEED}); {sentence}")
     meta = {"delta": mean_delta, "relative_delta": relative, "score_change": change, "steps": opt.steps,
             "samples": opt.samples}
-    return Attribution(attr.sum(1)[0].detach().cpu().numpy(), True, caption, meta=meta)
+    return Explanation(attr.sum(1)[0].detach().cpu().numpy(), True, caption, meta=meta)
 
 
 # The global generator is process-wide state: runs alone, so no other request draws from it meanwhile.
-NOISE_TUNNEL = register(Explainer("noise_tunnel", "NoiseTunnel (SmoothGrad IG)", _compute, uses=("steps", "samples"),
-                                  exclusive=True))
+NOISE_TUNNEL = register(Explainer("noise_tunnel", "NoiseTunnel (SmoothGrad IG)", _compute, uses=("steps", "samples")))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from captum.attr import Occlusion
 
-from .base import Attribution, ExplainContext, Explainer, Options
+from .base import ExplainContext, Explainer, Explanation, Options
 from .captum_tools import Counting, black_baseline
 from .registry import register
 
 
-def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
+def _compute(ctx: ExplainContext, label: int, opt: Options) -> Explanation:
     x = ctx.x
     h, w = x.shape[-2:]
     window = opt.window
@@ -21,7 +21,7 @@ def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
                                         baselines=black_baseline(ctx.model, x), target=label,
                                         perturbations_per_eval=opt.internal_batch_size)
     caption = f"Occlusion: the logit's drop when a black {window} px square covers each place (stride {stride} px)"
-    return Attribution(attr.sum(1)[0].detach().cpu().numpy(), True, caption, meta={"window": window, "stride": stride})
+    return Explanation(attr.sum(1)[0].detach().cpu().numpy(), True, caption, meta={"window": window, "stride": stride})
 
 
-OCCLUSION = register(Explainer("occlusion", "Occlusion", _compute, uses=("window",)))
+OCCLUSION = register(Explainer("occlusion", "Occlusion", _compute, uses=("window",), exclusive=False))

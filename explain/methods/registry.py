@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .base import Attribution, ExplainContext, Explainer, Options, Progress
+from .base import ExplainContext, Explainer, Explanation, Options, Progress
 
 if TYPE_CHECKING:
     from diffclip.inference import Predictor
@@ -37,7 +37,7 @@ def get_explainer(name: str) -> Explainer:
 
 
 def explain(analysis: FrameAnalysis, predictor: Predictor, method: str, label: str | int,
-            progress: Progress = None, **options) -> Attribution:
+            progress: Progress = None, **options) -> Explanation:
     """Explain ``label`` on an analysed frame with ``method``; ``options`` are :class:`Options` fields."""
     explainer = get_explainer(method)
     j = analysis.label_index(label)

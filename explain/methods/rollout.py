@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .base import Attribution, ExplainContext, Explainer, Options
+from .base import ExplainContext, Explainer, Explanation, Options
 from .registry import register
 
 
-def _compute(ctx: ExplainContext, label: int, opt: Options) -> Attribution:
-    return Attribution(ctx.analysis.rollout, False, "attention rollout (positive part)")
+def _compute(ctx: ExplainContext, label: int, opt: Options) -> Explanation:
+    return Explanation(ctx.analysis.rollout, False, "attention rollout (positive part)")
 
 
-ROLLOUT = register(Explainer("rollout", "Attention rollout", _compute, family="attention"))
+ROLLOUT = register(Explainer("rollout", "Attention rollout", _compute, family="attention", exclusive=False))
