@@ -1,25 +1,32 @@
-# Two entry points: `make demo` (install, then serve the app on the bundled model) and
+# Two entry points: `make demo` (install what the app needs, then serve it on the bundled model) and
 # `make test` (install with the test extra, then lint and run the test suite).
 # Both create or update a local virtual environment with pip.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HASH := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+RUNTIME := $(VENV)/.installed-runtime-$(HASH)
+TESTING := $(VENV)/.installed-test-$(HASH)
 
 .PHONY: demo test install lint clean browser
 
-$(STAMP): pyproject.toml
+# the runtime only: what `make demo` serves with (no pytest, Playwright, ruff, scikit-image or pydicom)
+$(RUNTIME): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	rm -f $(VENV)/.installed-runtime-* && touch $@
+
+$(TESTING): $(RUNTIME)
 	$(PY) -m pip install --quiet -e '.[test]'
-	rm -f $(VENV)/.installed-* && touch $@
+	rm -f $(VENV)/.installed-test-* && touch $@
 
-install: $(STAMP)
+install: $(RUNTIME)
 
-demo: $(STAMP)
+demo: $(RUNTIME)
 	$(PY) app.py
 
-lint: $(STAMP)
+lint: $(TESTING)
 	$(VENV)/bin/ruff check .
 
 # The browser test drives Debian's Chromium with Playwright (Playwright cannot download its own here):
@@ -41,7 +48,7 @@ browser:
 PRODUCT_TESTS := tests/test_app.py tests/test_browser.py tests/test_spaces_install.py tests/test_ood.py \
 	tests/test_inference.py tests/test_clip_view.py tests/test_model_card.py
 
-test: $(STAMP) browser
+test: $(TESTING) browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q --timeout 900 --durations=15
 	@other=$$($(PY) -c 'from diffclip.device import other_cpu_precision as o; print(o())') && \

@@ -21,6 +21,12 @@ read the per-label scores, and compare both softmax maps, their difference and C
 """
 
 
+#: The scripting API, the README's table ("Scripting the app"); every other event is the UI's own, hidden from
+#: the API's page and from gradio_client (tests/test_app.py compares the three).
+ENDPOINTS = ("predict_frame", "analyse_frames", "attribution", "analyse_clip", "compare", "errors_analyse",
+             "errors_counts", "noise_lab")
+
+
 def build_demo(bank: ModelBank, concurrency: int = 2, session_ttl: float = 3600.0) -> gr.Blocks:
     """Build the Blocks app for the models in ``bank``: at most ``concurrency`` model-bound events run at
     once (all endpoints together); a session's state, its files and Gradio's cached uploads and results
@@ -49,6 +55,9 @@ def build_demo(bank: ModelBank, concurrency: int = 2, session_ttl: float = 3600.
             end_session(demo, session_of(request))
 
         demo.unload(on_unload)
+    for fn in demo.fns.values():  # the UI's own events are not part of the scripting API
+        if fn.api_name not in ENDPOINTS:
+            fn.api_visibility = "private"
     return demo
 
 

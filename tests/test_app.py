@@ -92,3 +92,14 @@ def test_requirements_match_pyproject():
     assert lines == deps
     header = (ROOT / "README.md").read_text().split("---")[1]
     assert "sdk: gradio" in header and "app_file: app.py" in header
+
+
+def test_the_api_lists_exactly_the_readme_endpoints(client):
+    """The running app once listed about 30 auto-named events (/on_attribution_6, /render_attention_8, ...)
+    beside the documented endpoints (issue 28, point 6)."""
+    from demo.ui import ENDPOINTS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `/(\w+)` \|", readme, flags=re.M))
+    listed = {name.lstrip("/") for name in client.view_api(print_info=False, return_format="dict")["named_endpoints"]}
+    assert listed == documented == set(ENDPOINTS)
