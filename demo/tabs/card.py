@@ -20,4 +20,4 @@ def build(ctx: AppContext) -> None:
     gr.Markdown("\n\n---\n\n".join(parts), elem_id="model-card")
 
 
-CARD = Tab("card", "Model card", build)
+TAB = Tab("card", "Model card", build)

@@ -222,4 +222,4 @@ def _picked_index(evt: gr.SelectData) -> int:
     return evt.index
 
 
-CLIP = Tab("clip", "Clip", build)
+TAB = Tab("clip", "Clip", build)

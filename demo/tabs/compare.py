@@ -82,4 +82,4 @@ def model_shape(predictor) -> tuple[int, int]:
     return layout.layers, layout.heads
 
 
-COMPARE = Tab("compare", "Compare", build)
+TAB = Tab("compare", "Compare", build)

@@ -251,4 +251,4 @@ def _download(state: view.ErrorsState | None):
     return gr.update(value=str(path), interactive=True)
 
 
-ERRORS = Tab("errors", "Errors", build)
+TAB = Tab("errors", "Errors", build)

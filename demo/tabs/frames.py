@@ -119,4 +119,4 @@ def build(ctx: AppContext) -> None:
     ctx.frames_handles = FramesHandles(analysed=analysed, view=view, overlays=overlays)
 
 
-FRAMES = Tab("frames", "Frames", build)
+TAB = Tab("frames", "Frames", build)

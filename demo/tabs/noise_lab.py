@@ -164,4 +164,4 @@ def _endpoint(ctx: AppContext, run) -> None:
     button.click(noise_lab, ins, outs, api_name="noise_lab", **ctx.model_work)
 
 
-NOISE_LAB = Tab("noise-lab", "Noise lab", build)
+TAB = Tab("noise-lab", "Noise lab", build)
