@@ -18,6 +18,7 @@ from diffclip.errors.tags import KINDS, tag, tag_key
 from diffclip.inference import Predictor
 
 from .errors_thumbs import thumbnails
+from .resources import HELDOUT
 from .truth import FrameTruth, load_mask
 
 HEADERS = ("label", "threshold", "support", "TP", "FP", "FN", "precision", "recall", "F1", "AP")
@@ -48,10 +49,18 @@ class ErrorsState:
         return self.mp.labels
 
 
-@functools.lru_cache(maxsize=8)
 def labelled_set(data: str) -> LabelledSet:
-    """The labelled set at ``data``, read once per process (sessions on the bundled set share it)."""
+    """The labelled set at ``data``. The bundled set is read once per process (every session shares it); an
+    uploaded set is read again when asked (it lives in its session's folder and goes with it: a cache by path
+    kept such sets after their folders were deleted)."""
+    if Path(data).resolve() == HELDOUT.resolve():
+        return _bundled_set()
     return load_labelled(data)
+
+
+@functools.cache
+def _bundled_set() -> LabelledSet:
+    return load_labelled(str(HELDOUT))
 
 
 def analyse_set(predictor: Predictor, data: str | Path, name: str, folder: Path | None = None,

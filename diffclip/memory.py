@@ -46,6 +46,7 @@ def trim_heap() -> bool:
     return True
 
 
+@functools.cache  # a process-wide setting: made once, by the first Predictor, not again by each
 def keep_heap_warm() -> bool:
     """Serve allocations below 32 MB from the heap and keep up to 256 MB of freed heap for reuse
     (glibc ``mallopt``); False where there is no glibc.
