@@ -26,9 +26,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT  # noqa: E402
+from diffclip.attention_noise import DISTRACTORS, distractor_mass, drawn_distractor_mass, masses, regions  # noqa: E402
 from diffclip.distractors import OUTSIDE  # noqa: E402
 from diffclip.inference import Predictor  # noqa: E402
-from diffclip.noise import DISTRACTORS, distractor_mass, drawn_distractor_mass, masses, regions  # noqa: E402
 from explain.analysis import analyse  # noqa: E402
 from explain.methods import EXPLAINERS, explain  # noqa: E402
 from training.heldout import heldout_frames  # noqa: E402

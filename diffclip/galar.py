@@ -12,7 +12,7 @@ Rows whose frame is not on disk are skipped and counted in one warning; a malfor
 negative or repeated frame number) raises :class:`GalarFormatError` naming the file and line.
 
 Shared by training (datasets) and evaluation (``diffclip errors``); the training datasets over these
-records are in :mod:`training.galar`.
+records are in :mod:`training.galar_splits`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .csv_input import CountedLines, checked_rows
-from .frames import FRAME_FILE_RE, frame_folders, list_frame_files
+from .frame_files import FRAME_FILE_RE, frame_folders, list_frame_files
 from .labels import LABELS
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def find_labels_dir(root: Path) -> Path:
 
 
 def find_video_dirs(root: Path, video_ids: Iterable[str] | None = None) -> dict[str, Path]:
-    """Map video ids to their frame folders (:func:`diffclip.frames.frame_folders`: the folders of
+    """Map video ids to their frame folders (:func:`diffclip.frame_files.frame_folders`: the folders of
     ``root`` that hold frames, or, when it has none, those one level deeper)."""
     found: dict[str, Path] = {}
     for name, folder in frame_folders(root).items():

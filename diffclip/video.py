@@ -4,7 +4,7 @@ challenge layouts) and loose images, streamed so that memory stays bounded on 10
 Every source yields :class:`Frame` items with the frame's number in the original video (so events
 refer to real frame numbers whatever the sampling) and, for video files, its presentation time.
 :func:`diffclip.prefetch.prefetch` runs a source (decoding and preprocessing) in a background thread,
-ahead of the model; :mod:`diffclip.frames` lists frame folders.
+ahead of the model; :mod:`diffclip.frame_files` lists frame folders.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .frames import frame_folders, has_frames, list_frame_files
+from .frame_files import frame_folders, has_frames, list_frame_files
 from .images import check_pixels
 from .video_facts import VideoFacts, read_video_facts, upright
 

@@ -16,7 +16,7 @@ from diffclip.images import ImageLike
 from diffclip.inference import Predictor
 from diffclip.ood import OODResult
 
-from . import maps as M
+from . import attention_readout as M
 from .overlay import PanelItem, panel_figure
 
 

@@ -36,7 +36,7 @@ def _set_levels(page, level: float) -> None:
     from diffclip.distractors import LAB_CLUSTERS
 
     n = {kind: round(level * most) for kind, most in LAB_CLUSTERS.items()}
-    said = [f"{n[k]} cluster{'s' if n[k] != 1 else ''} of {k}" for k in n]  # as demo.noise_lab_figures words it
+    said = [f"{n[k]} cluster{'s' if n[k] != 1 else ''} of {k}" for k in n]  # as demo.tabs.noise_lab.noise_lab_figures words it
     said[1] = said[1].replace("highlights", "specular highlights")
     said = said if level > 0 else ["no distractors drawn"]
     page.wait_for_function("([sel, ...parts]) => parts.every(p => document.querySelector(sel)?.innerText.includes(p))",

@@ -42,7 +42,7 @@ def _lane_pixel(png: Path, row: int, n_rows: int, frame: float, frames, extent) 
 
 
 def test_example_clip_timeline_draws_its_truth_under_the_predictions(micro, tmp_path):
-    from demo.clip_view import analyse_clip
+    from demo.tabs.clip.clip_view import analyse_clip
 
     result = analyse_clip(micro, CLIP, 5, 20, out_dir=tmp_path, truth_file=CLIP_TRUTH)
     truth = json.loads(CLIP_TRUTH.read_text())["videos"][0]["events"]
@@ -54,7 +54,7 @@ def test_example_clip_timeline_draws_its_truth_under_the_predictions(micro, tmp_
     assert at(0, 30).min() > 200  # the lane, empty
     assert at(4, 80).max() < 130 and at(4, 30).min() > 200  # truth is drawn past the analysed part too
     # the tab pairs the example clip with its truth (one click fills both)
-    src = (ROOT / "demo" / "tabs" / "clip.py").read_text()
+    src = (ROOT / "demo" / "tabs" / "clip" / "__init__.py").read_text()
     assert 'with_name("clip_ground_truth.json")' in src and "inputs=[video, truth_file]" in src
 
 
@@ -69,7 +69,7 @@ PRED = _events((0, 7, ["stomach"]), (8, 13, ["small intestine"]), (14, 17, ["sma
 
 
 def test_clip_map_equals_a_hand_computed_value():
-    from demo.clip_truth import ClipTruth, score_clip
+    from demo.tabs.clip.clip_truth import ClipTruth, score_clip
 
     s = score_clip(ClipTruth("t.json", "v", TRUTH), PRED, 0, 19)
     # by hand, tIoU 0.5: stomach (0-7) vs (0-9): 8/10 -> AP 1. small intestine: (8-13) overlaps 10-11 by
@@ -85,7 +85,7 @@ def test_clip_map_equals_a_hand_computed_value():
 
 
 def test_clip_map_scores_only_the_analysed_frames():
-    from demo.clip_truth import ClipTruth, score_clip, score_summary
+    from demo.tabs.clip.clip_truth import ClipTruth, score_clip, score_summary
 
     pred = _events((0, 9, ["stomach"]), (10, 13, ["small intestine"]))
     s = score_clip(ClipTruth("t.json", "v", TRUTH), pred, 0, 13)
@@ -100,8 +100,8 @@ def test_clip_map_scores_only_the_analysed_frames():
 
 
 def test_a_capped_analysis_says_what_it_covered(micro, tmp_path):
-    from demo.clip_notes import Coverage, coverage_note, rate_note
-    from demo.clip_view import analyse_clip, notes
+    from demo.tabs.clip.clip_notes import Coverage, coverage_note, rate_note
+    from demo.tabs.clip.clip_view import analyse_clip, notes
 
     # 150 s at 10 frames/s, sampled at 5 frames/s, stopped by a cap of 300 frames: 60 s
     capped = Coverage(np.arange(0, 600, 2), np.arange(0, 600, 2) / 10, 10.0, 1500, 150.0, 5.0, 300)
@@ -119,8 +119,8 @@ def test_a_capped_analysis_says_what_it_covered(micro, tmp_path):
 
 
 def test_a_label_active_only_through_smoothing_is_marked():
-    from demo.clip_notes import Coverage
-    from demo.clip_view import ClipResult, events_rows
+    from demo.tabs.clip.clip_notes import Coverage
+    from demo.tabs.clip.clip_view import ClipResult, events_rows
     from diffclip.events import label_set_events
     from diffclip.postprocess import ACTIVE_OWN, ACTIVE_SMOOTHED, INACTIVE, activity_reasons, postprocess
 
@@ -146,8 +146,8 @@ def test_a_label_active_only_through_smoothing_is_marked():
 
 
 def test_bad_truth_files_say_what_is_wrong_in_one_line(micro, tmp_path):
-    from demo.clip_truth import read_truth
-    from demo.clip_view import analyse_clip
+    from demo.tabs.clip.clip_truth import read_truth
+    from demo.tabs.clip.clip_view import analyse_clip
 
     def write(name, content):
         path = tmp_path / name

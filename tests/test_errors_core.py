@@ -1,4 +1,4 @@
-"""diffclip.errors: counts, ranked mistakes, section confusion and event errors on hand-made cases (expected
+"""diffclip.error_analysis: counts, ranked mistakes, section confusion and event errors on hand-made cases (expected
 values worked out by hand from the definitions), labelled sets from CSVs and events JSON, and the cached pass."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diffclip.errors.data import load_labelled
-from diffclip.errors.event_errors import label_event_errors, video_event_errors
-from diffclip.errors.frame_metrics import label_counts, ranked_mistakes, section_confusion
-from diffclip.errors.tags import read_tags, tag, tags_csv
+from diffclip.error_analysis.event_errors import label_event_errors, video_event_errors
+from diffclip.error_analysis.frame_metrics import label_counts, ranked_mistakes, section_confusion
+from diffclip.error_analysis.labelled_set import load_labelled
+from diffclip.error_analysis.tags import read_tags, tag, tags_csv
 from diffclip.labels import LABELS, SECTIONS
 from diffclip.scoring import average_precision, first_matches
 
@@ -142,7 +142,7 @@ def test_tags_round_trip_and_refuse_bad_values(tmp_path):
 
 
 def test_the_model_pass_is_cached_by_content(tiny_checkpoint, tmp_path):
-    from diffclip.errors.model_pass import run_pass
+    from diffclip.error_analysis.model_pass import run_pass
     from diffclip.inference import Predictor
 
     root = tmp_path / "set"
@@ -165,7 +165,7 @@ def test_the_model_pass_is_cached_by_content(tiny_checkpoint, tmp_path):
 
 
 def test_a_video_file_with_an_events_json_and_its_frames_decoded_on_demand():
-    from diffclip.errors.data import frame_images
+    from diffclip.error_analysis.labelled_set import frame_images
 
     examples = Path(__file__).resolve().parents[1] / "demo" / "examples"
     data = load_labelled(examples / "clip.mp4", examples / "clip_ground_truth.json")

@@ -15,13 +15,13 @@ import pytest
 from PIL import Image
 
 from diffclip.cli import main
-from diffclip.errors import model_pass
-from diffclip.errors.document import errors_document
-from diffclip.errors.model_pass import ModelPass
-from diffclip.errors.tags import read_tags, tags_csv
+from diffclip.error_analysis import model_pass
+from diffclip.error_analysis.document import errors_document
+from diffclip.error_analysis.model_pass import ModelPass
+from diffclip.error_analysis.tags import read_tags, tags_csv
 from diffclip.labels import LABELS
-from explain.error_overlays import crop_mask, image_name
-from explain.error_report import write_report
+from explain.error_analysis.overlays import crop_mask, image_name
+from explain.error_analysis.report import write_report
 from training.synthetic import generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -273,10 +273,10 @@ def test_report_from_a_hand_made_pass(tmp_path):
 
 
 def test_export_report_reports_progress_and_leaves_the_document(first_run, labelled_set, tmp_path):
-    from diffclip.errors.data import load_labelled
-    from diffclip.errors.model_pass import run_pass
+    from diffclip.error_analysis.labelled_set import load_labelled
+    from diffclip.error_analysis.model_pass import run_pass
     from diffclip.inference import Predictor
-    from explain.error_report import export_report
+    from explain.error_analysis.report import export_report
 
     out, first = first_run
     frames_only = tmp_path / "frames"

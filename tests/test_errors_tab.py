@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from demo import errors_view as view
-from demo.errors_upload import extract_set
+from demo.tabs.errors import errors_view as view
+from demo.tabs.errors.errors_upload import extract_set
 from diffclip.backbones import Preprocess
-from diffclip.errors.model_pass import ModelPass
-from diffclip.errors.tags import read_tags, tags_csv
+from diffclip.error_analysis.model_pass import ModelPass
+from diffclip.error_analysis.tags import read_tags, tags_csv
 from diffclip.labels import LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,7 +192,7 @@ def test_a_tag_with_a_cause_off_the_list_is_refused(state):
 def test_the_report_zip_holds_the_sessions_thresholds_and_tags(state):
     import json
 
-    from demo.errors_export import report_zip
+    from demo.tabs.errors.errors_export import report_zip
     from diffclip.inference import Predictor
 
     thresholds = [0.5] * len(LABELS)

@@ -9,7 +9,7 @@ from diffclip.attention import AttentionMaps
 from diffclip.factory import build_model
 from diffclip.inference import Predictor
 from diffclip.labels import LABELS
-from explain import maps as M
+from explain import attention_readout as M
 from explain.analysis import analyse, panel
 from explain.faithfulness import (
     deletion_curve,

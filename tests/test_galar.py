@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from diffclip.labels import LABELS
-from training.galar import (
+from training.galar_splits import (
     GalarDataset,
     GalarFormatError,
     label_statistics,

@@ -91,7 +91,7 @@ def test_every_frame_endpoint_refuses_a_strip_without_paths(app_url, strips):
         assert "/tmp" not in str(err.value), (api, str(err.value))
 
 
-@pytest.mark.parametrize("reader", ["demo.truth.load_mask", "explain.error_overlays.crop_mask"])
+@pytest.mark.parametrize("reader", ["demo.truth.load_mask", "explain.error_analysis.overlays.crop_mask"])
 def test_masks_are_checked_before_they_are_decoded(reader, strips, tmp_path):
     """Both lesion-mask readers refuse by the header: a 13000 x 13000 mask (169 megapixels, once accepted at
     +800 MB), one beyond Pillow's own bomb limit (once its raw message) and a strip."""

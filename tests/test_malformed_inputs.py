@@ -11,11 +11,11 @@ import gradio as gr
 import pytest
 
 from demo.callbacks import OUT_OF_MEMORY, plain_errors
-from demo.clip_truth import read_truth
+from demo.tabs.clip.clip_truth import read_truth
 from demo.truth import read_truth_csv
 from diffclip.cli import main
 from diffclip.csv_input import MAX_FRAME, frame_number, probability
-from diffclip.errors.tags import COLUMNS, read_tags
+from diffclip.error_analysis.tags import COLUMNS, read_tags
 from diffclip.json_input import read_json
 
 HEADER = "frame,blood,polyp\n"

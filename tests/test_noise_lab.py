@@ -1,4 +1,4 @@
-"""The Noise lab (demo/noise_lab.py, its figures and its tab): distractors drawn over a clean example frame,
+"""The Noise lab (demo/tabs/noise_lab/experiment.py, its figures and its tab): distractors drawn over a clean example frame,
 where the standard and the differential model attend, what the subtraction removes, and /noise_lab through
 the running app. No test depends on the bundled models' particular numbers."""
 
@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 from scipy.ndimage import binary_dilation
 
-from demo import noise_lab as lab
-from demo import noise_lab_figures as figures
 from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT, examples
+from demo.tabs.noise_lab import experiment as lab
+from demo.tabs.noise_lab import noise_lab_figures as figures
 from diffclip.inference import Predictor
 
 ALL = dict.fromkeys(lab.KINDS, 1.0)
@@ -224,7 +224,7 @@ def _study(tmp_path, lo, hi):
 
 def test_the_lab_says_what_the_study_found(tmp_path):
     from demo.resources import NOISE_STUDY
-    from demo.study_note import study_sentence
+    from demo.tabs.noise_lab.study_note import study_sentence
 
     unresolved = study_sentence(_study(tmp_path, -0.192, 0.103))
     assert "standard 0.160 [95% CI 0.060, 0.260]" in unresolved and "differential 0.115" in unresolved

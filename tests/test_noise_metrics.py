@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from diffclip.noise import absolute_masses, cancellation, distractor_mass, masses, regions
+from diffclip.attention_noise import absolute_masses, cancellation, distractor_mass, masses, regions
 
 
 def _parts():
@@ -58,7 +58,7 @@ def test_the_subtraction_removes_what_both_maps_share():
 def test_per_layer_on_an_analysed_frame(tiny_checkpoint):
     from diffclip.inference import Predictor
     from explain.analysis import analyse
-    from explain.noise import per_layer
+    from explain.noise_per_layer import per_layer
 
     predictor = Predictor(tiny_checkpoint, device="cpu", precision="fp32")
     frame = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)

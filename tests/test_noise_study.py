@@ -60,7 +60,7 @@ def test_summarise_frames_by_hand():
              "lesion": 0.25, "elsewhere": 0.15}
     other = dict(shown, bubble=0.3, lesion=0.05)
     row = summarise_frames([{"shown": shown, "probability": 0.9}, {"shown": other, "probability": 0.5}], "vanilla")
-    assert row["distractor_mass"] == pytest.approx((0.6 + 0.8) / 2)  # the rim counts: diffclip.noise
+    assert row["distractor_mass"] == pytest.approx((0.6 + 0.8) / 2)  # the rim counts: diffclip.attention_noise
     assert row["drawn_distractor_mass"] == pytest.approx((0.3 + 0.5) / 2)
     assert row["lesion_mass"] == pytest.approx(0.15) and row["rim_mass"] == pytest.approx(0.3)
     assert row["label_probability"] == pytest.approx(0.7) and row["per_type"]["bubble"] == pytest.approx(0.2)

@@ -53,7 +53,7 @@ def test_every_endpoint_refuses_them_without_growing(running_app, strips):
 MEASURE = textwrap.dedent("""
     import json, sys
     from pathlib import Path
-    import diffclip.cli, explain.cli, explain.errors_cli, diffclip.inference, torch  # imported before measuring
+    import diffclip.cli, explain.cli, explain.error_analysis.cli, diffclip.inference, torch  # imported before measuring
 
     def kb(field):
         line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(field + ":"))

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from diffclip.labels import GALAR_FREQUENCIES, LABELS, LESIONS, SECTIONS
-from training.galar import scan_galar
+from training.galar_splits import scan_galar
 from training.grounding import grounding_auc
 from training.synthetic import SynthConfig, generate, plan_video
 

@@ -114,7 +114,7 @@ def test_prefetch_runs_ahead_and_reraises():
 def test_upper_and_lower_case_copies_of_a_frame_count_once(tmp_path, caplog):
     import logging
 
-    from diffclip.frames import list_frame_files
+    from diffclip.frame_files import list_frame_files
 
     _frames(tmp_path / "v", [0, 1], upper=True)
     _frames(tmp_path / "v", [1], upper=False)
@@ -155,7 +155,7 @@ def test_a_truncated_video_says_so(tmp_path, capsys):
     assert main(["predict", str(cut), "--checkpoint", str(tmp_path / "m"), "--out", str(tmp_path / "e.json"),
                  "--device", "cpu"]) == 0
     assert f"warning: cut.mp4: decoded {n} of 100 frames; the file looks truncated" in capsys.readouterr().out
-    from demo.clip_view import analyse_clip
+    from demo.tabs.clip.clip_view import analyse_clip
     from diffclip.inference import Predictor
 
     result = analyse_clip(Predictor(tmp_path / "m", device="cpu", precision="fp32"), cut, 30, 200,

@@ -15,9 +15,9 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from benchmarks._video_shapes import VFR_MS, frame_pattern, make_shapes
-from demo.clip_notes import clip_notes
-from demo.clip_preview import make_preview
-from demo.clip_view import analyse_clip
+from demo.tabs.clip.clip_notes import clip_notes
+from demo.tabs.clip.clip_preview import make_preview
+from demo.tabs.clip.clip_view import analyse_clip
 from diffclip.cli import main
 from diffclip.inference import Predictor
 from diffclip.video import video_source

@@ -15,7 +15,7 @@ from diffclip.backbones import Preprocess
 from diffclip.images import load_crop
 
 from .config import TrainConfig
-from .galar import FrameRecord, GalarIndex, read_split, scan_galar, split_by_video
+from .galar_splits import FrameRecord, GalarIndex, read_split, scan_galar, split_by_video
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,7 @@ import numpy as np
 from scipy import stats
 
 from diffclip.atomic import write_json
-from diffclip.distractors import OUTSIDE
-from diffclip.inference import Predictor
-from diffclip.noise import (
+from diffclip.attention_noise import (
     DISTRACTORS,
     DRAWN,
     DRAWN_TYPES,
@@ -37,6 +35,8 @@ from diffclip.noise import (
     regions,
     subtraction_effect,
 )
+from diffclip.distractors import OUTSIDE
+from diffclip.inference import Predictor
 from diffclip.staged_folder import staged_folder
 
 from .config import TrainConfig, load_config
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 CONFIG = Path(__file__).parent / "configs" / "noise-study.yaml"
 VARIANTS = ("vanilla", "diff")
 #: The study's figure: share of the last-layer attention on the distractors (bubbles, specular highlights,
-#: debris and the rim outside the field of view: diffclip.noise.distractor_mass).
+#: debris and the rim outside the field of view: diffclip.attention_noise.distractor_mass).
 METRIC = "distractor_mass"
 
 
@@ -86,7 +86,7 @@ def _cls_rows(maps, kind: str) -> np.ndarray:
 def measure(checkpoint: str | Path, frames: Sequence[HeldoutFrame], batch_size: int = 20) -> dict:
     """Mean shares of the last-layer attention (head mean; diff: a1 - lambda a2, positive part) on the lesion,
     each distractor type and elsewhere over ``frames``; for a differential model also a1's shares and what the
-    subtraction removes of a1's mass per region (:func:`diffclip.noise.subtraction_effect`, head-mean maps)."""
+    subtraction removes of a1's mass per region (:func:`diffclip.attention_noise.subtraction_effect`, head-mean maps)."""
     predictor = Predictor(checkpoint, precision="fp32")
     rows: list[dict] = []
     for i in range(0, len(frames), batch_size):

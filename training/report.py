@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from diffclip.inference import Predictor
 
-from .galar import scan_galar
+from .galar_splits import scan_galar
 from .metrics import frame_metrics, metrics_table
 from .synthetic import generate
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import maps as M
+from .. import attention_readout as M
 from .base import ExplainContext, Explainer, Explanation, Options
 from .registry import register
 

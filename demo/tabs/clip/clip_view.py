@@ -1,6 +1,6 @@
 """Clip view logic: sample a clip, predict every sampled frame with its attention, derive events, and
 write the downloads (RARE-VISION JSON, per-frame CSV, H.264 overlay MP4, timeline PNG). With a truth JSON
-(demo.clip_truth) the timeline draws it under the predictions; demo.clip_notes says what was analysed."""
+(demo.tabs.clip.clip_truth) the timeline draws it under the predictions; demo.tabs.clip.clip_notes says what was analysed."""
 
 from __future__ import annotations
 
@@ -23,14 +23,14 @@ from diffclip.postprocess import ACTIVE_OWN, ACTIVE_SMOOTHED, activity_reasons
 from diffclip.timeline import draw_marker, save_timeline
 from diffclip.video import Sampling, video_source
 from diffclip.video_facts import VideoFacts
-from explain.maps import cls_map
+from explain.attention_readout import cls_map
 from explain.overlay import overlay
 
-from .captions import draw_lines
+from ...captions import draw_lines
+from ...resources import MAX_CLIP_FRAMES, MAX_CLIP_SECONDS
+from ...sessions import FOLDERS
 from .clip_notes import Coverage, clip_notes
 from .clip_truth import ClipScores, ClipTruth, read_truth, score_clip
-from .resources import MAX_CLIP_FRAMES, MAX_CLIP_SECONDS
-from .sessions import FOLDERS
 
 
 @dataclass
@@ -46,7 +46,7 @@ class ClipResult:
     files: dict[str, Path]
     warnings: list[str] = field(default_factory=list)  # e.g. a truncated file
     folder: Path | None = None  # where the files are; removed with the session (demo.sessions)
-    coverage: Coverage | None = None  # what part of the video, at what rate (demo.clip_notes)
+    coverage: Coverage | None = None  # what part of the video, at what rate (demo.tabs.clip.clip_notes)
     truth: ClipTruth | None = None  # the ground truth, when one was given
 
     def image(self, i: int) -> np.ndarray:
@@ -177,7 +177,7 @@ def timeline_image(result: ClipResult, index: int | None = None) -> np.ndarray:
 
 
 def notes(result: ClipResult) -> str:
-    """Markdown: what was analysed, at what rate, how events were formed (demo.clip_notes), and what did
+    """Markdown: what was analysed, at what rate, how events were formed (demo.tabs.clip.clip_notes), and what did
     not match in the truth file."""
     text = clip_notes(result.coverage) if result.coverage is not None else ""
     if result.truth is not None:

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from explain.display import OUTLINE, Scale, draw_outline, robust_scale, with_colorbar
 from explain.overlay import figure_to_rgb, overlay
 
-from .noise_lab import DRAWN, KIND_NAMES, KINDS, RIM, LabResult, check_layer, clusters, subtraction
+from .experiment import DRAWN, KIND_NAMES, KINDS, RIM, LabResult, check_layer, clusters, subtraction
 
 # cyan: apart from the lesion's green, from the mucosa's reds and from both colour maps (inferno, RdBu)
 DISTRACTOR_OUTLINE = (0, 255, 255)
@@ -135,7 +135,7 @@ def frame_caption(result: LabResult) -> str:
 
 
 def model_caption(numbers: Mapping, label: str, scale: Scale, model: str) -> str:
-    """The numbers under one model's map (``numbers``: :func:`demo.noise_lab.map_numbers`)."""
+    """The numbers under one model's map (``numbers``: :func:`demo.tabs.noise_lab.experiment.map_numbers`)."""
     shares = numbers["masses"]
     rows = [f"**{MODEL_TITLES[model]}** · p({label}) = **{numbers['probability']:.3f}** · last layer, head mean, "
             f"map {MAP_TITLES.get(numbers['map'], numbers['map'])}",
@@ -153,7 +153,7 @@ def model_caption(numbers: Mapping, label: str, scale: Scale, model: str) -> str
 
 def subtraction_caption(cancel: Mapping, scale: Scale, lambda_per: str = "layer") -> str:
     """What the three panels show and how much of a1's mass the subtraction removes per region
-    (``cancel``: :func:`demo.noise_lab.cancellation_numbers`)."""
+    (``cancel``: :func:`demo.tabs.noise_lab.experiment.cancellation_numbers`)."""
     removed, head = cancel["removed"], cancel["head"]
     lam = "mean λ over the heads" if lambda_per == "head" and head == "mean" else "λ"
     if removed.get(DRAWN) is None:

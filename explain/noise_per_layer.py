@@ -1,4 +1,4 @@
-"""Attention noise per layer of an analysed frame (the metrics themselves: :mod:`diffclip.noise`)."""
+"""Attention noise per layer of an analysed frame (the metrics themselves: :mod:`diffclip.attention_noise`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from diffclip.noise import cancellation, masses
+from diffclip.attention_noise import cancellation, masses
 
 
 def per_layer(analysis, parts: Mapping[str, np.ndarray], head: int | None = None) -> list[dict]:

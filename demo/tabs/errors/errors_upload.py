@@ -10,9 +10,9 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from diffclip.frames import FRAME_FILE_RE
+from diffclip.frame_files import FRAME_FILE_RE
 
-from .resources import MAX_ZIP_BYTES, MAX_ZIP_FRAMES, MAX_ZIP_MEMBERS
+from ...resources import MAX_ZIP_BYTES, MAX_ZIP_FRAMES, MAX_ZIP_MEMBERS
 
 LAYOUT = ("a Galar-style set: video folders of frame_000000.PNG files and Labels/<video>.csv "
           "(frame_000000_mask.png masks optional)")

@@ -1,4 +1,4 @@
-"""Errors tab logic: one model pass over a labelled set (diffclip.errors, cached by content), then the
+"""Errors tab logic: one model pass over a labelled set (diffclip.error_analysis, cached by content), then the
 per-label counts, the most confident mistakes and the tags at the session's thresholds, none of which runs
 the model again. Plain functions on plain data, so they are tested without a browser; ``demo.tabs.errors``
 wires them to Gradio."""
@@ -11,15 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-from diffclip.errors.data import LabelledSet, frame_images, load_labelled
-from diffclip.errors.frame_metrics import counts, label_counts, ranked_mistakes
-from diffclip.errors.model_pass import ModelPass, run_pass
-from diffclip.errors.tags import KINDS, tag, tag_key
+from diffclip.error_analysis.frame_metrics import counts, label_counts, ranked_mistakes
+from diffclip.error_analysis.labelled_set import LabelledSet, frame_images, load_labelled
+from diffclip.error_analysis.model_pass import ModelPass, run_pass
+from diffclip.error_analysis.tags import KINDS, tag, tag_key
 from diffclip.inference import Predictor
 
+from ...resources import HELDOUT
+from ...truth import FrameTruth, load_mask
 from .errors_thumbs import thumbnails
-from .resources import HELDOUT
-from .truth import FrameTruth, load_mask
 
 HEADERS = ("label", "threshold", "support", "TP", "FP", "FN", "precision", "recall", "F1", "AP")
 DATATYPES = ("str", "number", "number", "number", "number", "number", "str", "str", "str", "str")
@@ -39,7 +39,7 @@ class ErrorsState:
     name: str  # what the user calls the set
     folder: Path | None  # the session's folder: thumbnails, the tags CSV, an uploaded set
     thresholds: np.ndarray  # (L,) float32, the session's (the checkpoint's at first)
-    tags: dict[tuple, dict] = field(default_factory=dict)  # diffclip.errors.tags.tag_key -> tag
+    tags: dict[tuple, dict] = field(default_factory=dict)  # diffclip.error_analysis.tags.tag_key -> tag
     label: str | None = None  # whose mistakes the galleries show
     shown: dict[str, list[int]] = field(default_factory=lambda: {k: [] for k in KINDS})  # rows of mp
     selected: dict | None = None  # video_id, frame, label, kind, probability
@@ -226,7 +226,7 @@ def selected_line(state: ErrorsState | None) -> str:
 def add_tag(state: ErrorsState, cause: str, note: str = "", mistake: dict | None = None) -> dict:
     """Tag the selected mistake (or ``mistake``: video_id, frame, label, kind) with a cause and a note; a
     later tag of the same mistake replaces the earlier. A ValueError when there is no such mistake at the
-    session's thresholds, or the cause is not one of diffclip.errors.tags.CAUSES."""
+    session's thresholds, or the cause is not one of diffclip.error_analysis.tags.CAUSES."""
     m = mistake if mistake is not None else state.selected
     if m is None:
         raise ValueError("select a mistake first: click a frame in one of the galleries")

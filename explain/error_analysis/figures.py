@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from diffclip.errors.frame_metrics import pr_curve
+from diffclip.error_analysis.frame_metrics import pr_curve
 
 COLUMNS = 6
 CURVE = "#1f77b4"

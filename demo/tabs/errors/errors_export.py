@@ -1,5 +1,5 @@
 """The Errors tab's report: the session's analysis at its thresholds, with its tags, written by
-``explain.error_report.export_report`` (report.html, errors.json, an explained picture per top mistake
+``explain.error_analysis.report.export_report`` (report.html, errors.json, an explained picture per top mistake
 under images/, tags.csv) into the session's folder and zipped for download. The pictures run the model."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from diffclip.errors.document import errors_document
+from diffclip.error_analysis.document import errors_document
 from diffclip.inference import Predictor
-from explain.error_report import export_report
+from explain.error_analysis.report import export_report
 
+from ...frames_view import DEFAULT_METHOD
 from .errors_view import ErrorsState, labelled_set
-from .frames_view import DEFAULT_METHOD
 
 REPORT_TOP = 4  # mistakes per label and kind in the report, each explained: about a minute of CPU for 17 labels
 

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from diffclip.errors.tags import CAUSES, tags_csv
+from diffclip.error_analysis.tags import CAUSES, tags_csv
 
-from .. import errors_view as view
-from ..callbacks import (
+from ...callbacks import (
     STALE,
     analyse_in_session,
     clear_on_failure,
@@ -26,13 +25,14 @@ from ..callbacks import (
     session_of,
     show_frame,
 )
-from ..errors_export import REPORT_TOP, report_zip
-from ..errors_upload import extract_set
-from ..models import gpu
-from ..resources import HELDOUT, MAX_FILE_SIZE, MAX_ZIP_FRAMES
-from ..sessions import FOLDERS
-from ..upload_inputs import UploadedFiles
-from .base import AppContext, Tab
+from ...models import gpu
+from ...resources import HELDOUT, MAX_FILE_SIZE, MAX_ZIP_FRAMES
+from ...sessions import FOLDERS
+from ...upload_inputs import UploadedFiles
+from ..base import AppContext, Tab
+from . import errors_view as view
+from .errors_export import REPORT_TOP, report_zip
+from .errors_upload import extract_set
 
 INTRO = ("**Errors.** Run the main model once over a labelled set, then read its mistakes: per-label counts at "
          "thresholds you move (the model does not run again), the most confident false positives and the least "

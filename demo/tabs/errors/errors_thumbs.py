@@ -12,11 +12,11 @@ import numpy as np
 from PIL import Image
 
 from diffclip.atomic import atomic_path
-from diffclip.errors.data import LabelledSet, frame_images
+from diffclip.error_analysis.labelled_set import LabelledSet, frame_images
 from diffclip.inference import Predictor
 from explain.display import draw_outline
 
-from .truth import load_mask
+from ...truth import load_mask
 
 
 def crop_with_outline(predictor: Predictor, image, mask_path: Path | None) -> np.ndarray:

@@ -11,8 +11,7 @@ import gradio as gr
 from diffclip.timeline import DPI, WIDTH_IN, sample_at
 from diffclip.video import VIDEO_SUFFIXES
 
-from .. import clip_view
-from ..callbacks import (
+from ...callbacks import (
     analyse_in_session,
     clear_on_failure,
     file_paths,
@@ -22,13 +21,14 @@ from ..callbacks import (
     show_frame,
     without_paths,
 )
-from ..clip_preview import make_preview
-from ..clip_truth import score_rows, score_summary
-from ..models import gpu
-from ..resources import MAX_CLIP_FRAMES, example_clip
-from ..sessions import FOLDERS
-from ..upload_inputs import UploadedFiles
-from .base import AppContext, Tab
+from ...models import gpu
+from ...resources import MAX_CLIP_FRAMES, example_clip
+from ...sessions import FOLDERS
+from ...upload_inputs import UploadedFiles
+from ..base import AppContext, Tab
+from . import clip_view
+from .clip_preview import make_preview
+from .clip_truth import score_rows, score_summary
 
 EVENTS_HELP = (
     "Each row is one RARE-VISION event: a run of sampled frames with the same set of active labels (the JSON "

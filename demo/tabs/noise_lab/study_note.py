@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .resources import NOISE_STUDY
+from ...resources import NOISE_STUDY
 
 
 def _ci(entry: dict, signed: bool = False) -> str:

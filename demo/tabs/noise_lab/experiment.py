@@ -1,9 +1,9 @@
 """Noise lab logic: draw distractors (bubbles, specular highlights, debris) over a clean frame with the
 synthetic generator's own drawers, run the standard and the differential model on it, and measure where
-their attention goes (diffclip.noise) and what the subtraction a1 - lambda a2 removes.
+their attention goes (diffclip.attention_noise) and what the subtraction a1 - lambda a2 removes.
 
 Plain functions on plain data, so that they can be tested without a browser; the figures are in
-:mod:`demo.noise_lab_figures`, the tab in :mod:`demo.tabs.noise_lab`.
+:mod:`demo.tabs.noise_lab.noise_lab_figures`, the tab in :mod:`demo.tabs.noise_lab`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffclip.distractors import CODES, DRAWERS, KIND_CODES, LAB_CLUSTERS, OUTSIDE, add_distractors
-from diffclip.inference import Predictor
-from diffclip.noise import (
+from diffclip.attention_noise import (
     DRAWN,
     cancellation,
     distractor_mass,
@@ -27,11 +25,13 @@ from diffclip.noise import (
     merge_drawn,
     regions,
 )
+from diffclip.distractors import CODES, DRAWERS, KIND_CODES, LAB_CLUSTERS, OUTSIDE, add_distractors
+from diffclip.inference import Predictor
 from explain.analysis import FrameAnalysis, analyse
-from explain.noise import per_layer
+from explain.noise_per_layer import per_layer
 
-from .resources import Example
-from .truth import load_mask
+from ...resources import Example
+from ...truth import load_mask
 
 MODELS = ("standard", "differential")
 KINDS = tuple(DRAWERS)  # the sliders, in the generator's painting order: bubbles, highlights, debris
@@ -131,7 +131,7 @@ class LabResult:
 
     def parts(self) -> dict[str, np.ndarray]:
         """Disjoint regions covering the frame: each distractor type, the rim, the lesion (when known) and
-        elsewhere (diffclip.noise.regions)."""
+        elsewhere (diffclip.attention_noise.regions)."""
         return regions(self.lesion, self.codes, self.shape)
 
     def merged_parts(self) -> dict[str, np.ndarray]:
@@ -205,7 +205,7 @@ def _finite(x: float) -> float | None:
 
 def map_numbers(result: LabResult, model: str, label: str) -> dict:
     """Of one model's last-layer map (the kind it shows, head mean): its shares of positive mass per region
-    (they sum to 1), the lesion share (None without a mask), the distractor share (diffclip.noise's: all
+    (they sum to 1), the lesion share (None without a mask), the distractor share (diffclip.attention_noise's: all
     distractor types with the rim), the drawn distractors' share, and the label's probability."""
     a = result.analyses[model]
     shares = masses(a.cls_map(a.shown_kind, -1, None), result.parts())

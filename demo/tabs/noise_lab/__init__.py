@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import gradio as gr
 
-from .. import noise_lab as lab
-from .. import noise_lab_figures as figures
-from ..callbacks import STALE, clear_on_failure, file_paths, plain_errors
-from ..frames_view import parse_head
-from ..models import gpu
-from ..study_note import study_sentence
-from ..upload_inputs import UploadedFiles
-from .base import AppContext, Tab
-from .compare import model_shape
+from ...callbacks import STALE, clear_on_failure, file_paths, plain_errors
+from ...frames_view import parse_head
+from ...models import gpu
+from ...upload_inputs import UploadedFiles
+from ..base import AppContext, Tab
+from ..compare import model_shape
+from . import experiment as lab
+from . import noise_lab_figures as figures
+from .study_note import study_sentence
 
 INTRO = ("**Noise lab.** Pick a clean example frame (or upload one), then add **distractors** with the sliders: "
          "bubbles, specular highlights and debris, drawn by the synthetic generator's own code. Below: where each "
@@ -139,7 +139,7 @@ def build(ctx: AppContext) -> None:
 def _endpoint(ctx: AppContext, run) -> None:
     """``/noise_lab``: (example index or frame file, distractors level for all three kinds, label) -> the frame
     with its outlines, both models' last-layer maps, the lambda plot, the last layer's subtraction panels and
-    the numbers as JSON (demo.noise_lab.lab_numbers)."""
+    the numbers as JSON (demo.tabs.noise_lab.experiment.lab_numbers)."""
 
     @gpu
     @plain_errors

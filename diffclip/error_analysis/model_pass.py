@@ -17,7 +17,7 @@ from ..atomic import atomic_path
 from ..inference import Predictor
 from ..pipeline import predict_sources, video_result
 from ..postprocess import DEFAULT_POSTPROCESS, PostProcess
-from .data import LabelledSet
+from .labelled_set import LabelledSet
 
 log = logging.getLogger(__name__)
 

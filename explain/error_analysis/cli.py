@@ -64,15 +64,15 @@ def summary_lines(doc: dict, report) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from diffclip.errors.data import load_labelled
-    from diffclip.errors.document import errors_document
-    from diffclip.errors.model_pass import run_pass
-    from diffclip.errors.tags import read_tags
+    from diffclip.error_analysis.document import errors_document
+    from diffclip.error_analysis.labelled_set import load_labelled
+    from diffclip.error_analysis.model_pass import run_pass
+    from diffclip.error_analysis.tags import read_tags
     from diffclip.inference import Predictor
     from diffclip.staged_folder import staged_folder
 
-    from .error_report import export_report
-    from .methods import get_explainer
+    from ..methods import get_explainer
+    from .report import export_report
 
     # everything a user can mistype fails now, before the model pass
     out = check_out_dir(args.out)

@@ -81,7 +81,7 @@ class LabelledSet:
 
     @property
     def truth_events(self) -> dict[str, list[dict]]:
-        """Video id -> the truth's label-set events (what :func:`~diffclip.errors.document.errors_document`
+        """Video id -> the truth's label-set events (what :func:`~diffclip.error_analysis.document.errors_document`
         matches the predictions against)."""
         return {v.video_id: v.events for v in self.videos}
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffclip.errors.model_pass import ModelPass
+from diffclip.error_analysis.model_pass import ModelPass
 
 Progress = Callable[[float, str], None] | None
 LIST_LIMIT = 12  # segments listed per cell of the event tables; errors.json holds them all
@@ -118,7 +118,7 @@ def _label_table(doc: Mapping) -> str:
 
 
 def _pr_section(doc: Mapping, mp: ModelPass) -> str:
-    from .error_figures import png_bytes, pr_figure
+    from .figures import png_bytes, pr_figure
 
     rows = np.flatnonzero(mp.known)
     fig = pr_figure(mp.truth[rows], mp.probs[rows], list(doc["labels"]), doc["labels"])
@@ -151,7 +151,7 @@ def _sections_table(doc: Mapping) -> str:
 
 
 def _tag_index(tags: Sequence[Mapping] | None) -> dict[tuple, Mapping]:
-    from diffclip.errors.tags import tag_key
+    from diffclip.error_analysis.tags import tag_key
 
     return {tag_key(t): t for t in tags or []}
 
@@ -235,7 +235,7 @@ def _events(doc: Mapping) -> str:
 
 
 def _tags_table(tags: Sequence[Mapping]) -> str:
-    from diffclip.errors.tags import COLUMNS, tag_key
+    from diffclip.error_analysis.tags import COLUMNS, tag_key
 
     out = ['<h2 id="tags">Tags</h2>', '<table id="tags-table"><thead><tr>']
     out += [f'<th class="text">{_e(c)}</th>' for c in COLUMNS]
@@ -274,14 +274,14 @@ def export_report(out_dir: str | Path, doc: Mapping, mp: ModelPass, data, predic
                   tags: Sequence[Mapping] | None = None, progress: Progress = None) -> Path:
     """The whole report folder in one call: an overlay per top mistake under ``images/``, ``errors.json``
     (the document with each top item's ``"image"`` and the explanation used), ``report.html`` and, with
-    ``tags``, ``tags.csv``. ``data`` is the :class:`~diffclip.errors.data.LabelledSet` analysed, ``method``
+    ``tags``, ``tags.csv``. ``data`` is the :class:`~diffclip.error_analysis.labelled_set.LabelledSet` analysed, ``method``
     a registered explanation method; ``progress`` an optional callable (fraction, description). ``doc``
     itself is left as it was. Returns the report's path."""
     from diffclip.atomic import atomic_path, write_json
-    from diffclip.errors.tags import tags_csv
+    from diffclip.error_analysis.tags import tags_csv
 
-    from .error_overlays import write_overlays
-    from .methods import get_explainer
+    from ..methods import get_explainer
+    from .overlays import write_overlays
 
     explainer = get_explainer(method)
     out_dir = Path(out_dir)

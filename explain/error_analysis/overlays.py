@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from diffclip.errors.data import LabelledSet, frame_images
+from diffclip.error_analysis.labelled_set import LabelledSet, frame_images
 from diffclip.inference import Predictor
 
-from .analysis import FrameAnalysis, analyse
-from .display import draw_outline, robust_scale, show_map
-from .methods import Explanation, explain, get_explainer
+from ..analysis import FrameAnalysis, analyse
+from ..display import draw_outline, robust_scale, show_map
+from ..methods import Explanation, explain, get_explainer
 
 IMAGES = "images"  # the overlays' folder inside the report folder
 ALPHA = 0.5
@@ -116,7 +116,7 @@ def _items(doc: dict) -> Iterator[tuple[str, str, int, dict]]:
 
 def write_overlays(out_dir: str | Path, doc: dict, data: LabelledSet, predictor: Predictor, method: str,
                    progress: Progress = None, alpha: float = ALPHA) -> int:
-    """Draw every top mistake of ``doc`` (an :func:`~diffclip.errors.document.errors_document`) under
+    """Draw every top mistake of ``doc`` (an :func:`~diffclip.error_analysis.document.errors_document`) under
     ``out_dir/images`` and set each item's ``"image"`` to its path relative to ``out_dir``; overlays of
     an earlier run that this one does not draw are removed. A tqdm bar on the terminal; ``progress``
     (fraction, description) for the app. Returns the number drawn."""
