@@ -171,3 +171,13 @@ def test_no_private_name_is_imported_from_another_module():
                     if not (own_package and a_module):
                         offenders.append(f"{name}: from {source} import {alias.name}")
     assert offenders == []
+
+
+def test_no_two_modules_share_a_basename_unless_they_play_one_role():
+    """`noise.py`, `maps.py`, `galar.py`, `noise_lab.py` and `data.py` once each meant two different things."""
+    roles = {"__init__", "base", "registry", "cli"}
+    seen: dict[str, list[str]] = {}
+    for name, path in _modules().items():
+        if path.stem not in roles:
+            seen.setdefault(path.stem, []).append(name)
+    assert {stem: names for stem, names in seen.items() if len(names) > 1} == {}

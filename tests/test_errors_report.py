@@ -21,7 +21,7 @@ from diffclip.error_analysis.model_pass import ModelPass
 from diffclip.error_analysis.tags import read_tags, tags_csv
 from diffclip.labels import LABELS
 from explain.error_analysis.overlays import crop_mask, image_name
-from explain.error_analysis.report import write_report
+from explain.error_analysis.report_page import write_report
 from training.synthetic import generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -276,7 +276,7 @@ def test_export_report_reports_progress_and_leaves_the_document(first_run, label
     from diffclip.error_analysis.labelled_set import load_labelled
     from diffclip.error_analysis.model_pass import run_pass
     from diffclip.inference import Predictor
-    from explain.error_analysis.report import export_report
+    from explain.error_analysis.report_page import export_report
 
     out, first = first_run
     frames_only = tmp_path / "frames"

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from diffclip.staged_folder import staged_folder
 
     from ..methods import get_explainer
-    from .report import export_report
+    from .report_page import export_report
 
     # everything a user can mistype fails now, before the model pass
     out = check_out_dir(args.out)

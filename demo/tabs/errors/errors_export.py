@@ -1,5 +1,5 @@
 """The Errors tab's report: the session's analysis at its thresholds, with its tags, written by
-``explain.error_analysis.report.export_report`` (report.html, errors.json, an explained picture per top mistake
+``explain.error_analysis.report_page.export_report`` (report.html, errors.json, an explained picture per top mistake
 under images/, tags.csv) into the session's folder and zipped for download. The pictures run the model."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from diffclip.error_analysis.document import errors_document
 from diffclip.inference import Predictor
-from explain.error_analysis.report import export_report
+from explain.error_analysis.report_page import export_report
 
 from ...frames_view import DEFAULT_METHOD
 from .errors_view import ErrorsState, labelled_set
