@@ -101,9 +101,10 @@ def test_the_disclaimer_is_readable_in_both_themes(app_url, theme):
 
 def _natural_size(page, elem: str) -> tuple[int, int]:
     """The picture's size once it has loaded: an <img> that exists may still be fetching (0 x 0 on a busy
-    machine), and decode() waits for it."""
-    return tuple(page.locator(f"{elem} img").first.evaluate(
-        "e => e.decode().then(() => [e.naturalWidth, e.naturalHeight], () => [e.naturalWidth, e.naturalHeight])"))
+    machine), or be given a new source while it does (decode() then fails): wait until one has loaded."""
+    page.wait_for_function("s => { const e = document.querySelector(s); return !!e && e.complete && "
+                           "e.naturalWidth > 0; }", arg=f"{elem} img", timeout=120_000)
+    return tuple(page.locator(f"{elem} img").first.evaluate("e => [e.naturalWidth, e.naturalHeight]"))
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
