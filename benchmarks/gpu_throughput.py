@@ -48,13 +48,13 @@ def main() -> int:
     # model alone: random uint8 frames already in memory, same batch size
     x = torch.randint(0, 255, (args.batch_size, 3, 224, 224), dtype=torch.uint8)
     for _ in range(3):
-        predictor.predict_uint8(x)
+        predictor.run(x)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     n_batches = max(4, args.frames // args.batch_size // 4)
     start = time.perf_counter()
     for _ in range(n_batches):
-        predictor.predict_uint8(x)
+        predictor.run(x)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     model_fps = n_batches * args.batch_size / (time.perf_counter() - start)

@@ -34,13 +34,13 @@ def interleaved_run(predictor, folder: Path, frames: int) -> tuple[float, float]
     from diffclip.pipeline import predict_sources
     from diffclip.video import Sampling, folder_source
 
-    inputs = predictor.preprocess(sorted(folder.iterdir())[:frames])
+    inputs = predictor.crops(sorted(folder.iterdir())[:frames])
     bs, batch, model_seconds = predictor.batch_size, itertools.count(), []
     pipeline_run = predictor.run
 
     def model_alone(i: int) -> None:
         start = time.perf_counter()
-        predictor.predict_tensor(inputs[i * bs : (i + 1) * bs])
+        pipeline_run(inputs[i * bs : (i + 1) * bs])
         model_seconds.append(time.perf_counter() - start)
 
     def run(crops, maps=False):

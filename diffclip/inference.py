@@ -128,10 +128,6 @@ class Predictor:
         keep_heap_warm()  # batch after batch, the same activations: reuse their memory (diffclip.memory)
         log.info("predictor on %s in %s (precision %s)", self.device, self.precision, precision)
 
-    def load_crop(self, image: ImageLike) -> torch.Tensor:
-        """(3, S, S) uint8 crop of ``image`` as the model sees it (normalisation happens on the device)."""
-        return self.pre.crop(image)
-
     def crops(self, images: Iterable[ImageLike], map_fn=map, parts: int = 1) -> torch.Tensor:
         """(B, 3, S, S) uint8 crops of ``images``: a channels-last view of one (B, S, S, 3) buffer that
         each image is decoded into. ``map_fn`` (``map``, or a thread pool's ``map``) runs ``parts``
@@ -148,19 +144,15 @@ class Predictor:
             pass
         return torch.from_numpy(buffer).permute(0, 3, 1, 2)
 
-    def normalize(self, crops: torch.Tensor) -> torch.Tensor:
+    def _normalize(self, crops: torch.Tensor) -> torch.Tensor:
         """A (B, 3, S, S) uint8 batch moved to the device (4x less to move than floats) and normalised
         there: the model's input."""
         return self.pre.normalize_uint8(crops.to(self.device, non_blocking=True))
 
-    def preprocess(self, images: Iterable[ImageLike]) -> torch.Tensor:
-        """The model's normalised (B, 3, S, S) input for ``images``, on the device."""
-        return self.normalize(self.crops(images))
-
     def run(self, crops: torch.Tensor, maps: bool = False) -> BatchOutput:
         """One forward pass over a (B, 3, S, S) uint8 batch of crops, in this predictor's precision:
         the one route by which the pipeline, the frames view and the clip view run the model."""
-        x = self.normalize(crops)
+        x = self._normalize(crops)
         probs, recorded, logits, feats = self._forward(x, maps)
         return BatchOutput(probs, crops.cpu(), recorded, x if maps else None, logits, feats)
 
@@ -182,44 +174,22 @@ class Predictor:
         return self.ood.check(out.features, out.logits, tensor_crops(out.crops), out.probs, self.thresholds,
                               self.labels)
 
-    def check_ood(self, images) -> list[OODResult]:
-        """Out-of-distribution verdicts for a (B, 3, S, S) uint8 batch of crops or for images (paths, PIL
-        images, arrays): one cheap forward pass, under the model's shared lock."""
-        if isinstance(images, torch.Tensor) and images.dtype == torch.uint8 and images.ndim == 4:
-            crops = images
-        else:
-            items = _as_list(images)
-            if not items:
-                raise ValueError("no images given")
-            crops = self.crops(items)
-        return [r for i in range(0, len(crops), self.batch_size)
-                for r in self.ood_of(self.run(crops[i:i + self.batch_size]))]
+    def _batches(self, images: list, progress: bool) -> Iterator[np.ndarray]:
+        """Probabilities batch by batch, holding at most one batch of decoded images."""
+        from tqdm.auto import tqdm
 
-    def predict_uint8(self, batch: torch.Tensor) -> np.ndarray:
-        """Probabilities (B, L) for a (B, 3, S, S) uint8 batch of crops."""
-        return self.run(batch).probs
+        starts = range(0, len(images), self.batch_size)
+        for s in tqdm(starts, desc="predict", unit="batch", disable=not progress or len(starts) < 2):
+            yield self.run(self.crops(images[s:s + self.batch_size])).probs
 
-    def predict_tensor(self, batch: torch.Tensor) -> np.ndarray:
-        """Probabilities (B, L) for an already preprocessed batch."""
-        return self._forward(batch.to(self.device, non_blocking=True))[0]
-
-    def iter_batches(self, images: Iterable[ImageLike]) -> Iterator[np.ndarray]:
-        """Yield probabilities batch by batch, holding at most one batch of images."""
-        chunk: list = []
-        for img in images:
-            chunk.append(img)
-            if len(chunk) == self.batch_size:
-                yield self.predict_uint8(self.crops(chunk))
-                chunk = []
-        if chunk:
-            yield self.predict_uint8(self.crops(chunk))
-
-    def predict(self, images) -> Prediction:
-        """Probabilities and thresholded labels for one image or a sequence of images."""
+    def predict(self, images, progress: bool = False) -> Prediction:
+        """Probabilities and thresholded labels for one image or a sequence of images (paths, PIL images,
+        arrays), batch by batch: the convenience over :meth:`crops` and :meth:`run`, which are the one route
+        (a progress bar on the terminal with ``progress``)."""
         items = _as_list(images)
         if not items:
             raise ValueError("no images given")
-        probs = np.concatenate(list(self.iter_batches(items)), axis=0)
+        probs = np.concatenate(list(self._batches(items, progress)), axis=0)
         return Prediction(probs=probs, labels=self.labels, thresholds=self.thresholds)
 
     __call__ = predict

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from demo.tabs.errors import errors_view as view
@@ -116,7 +117,8 @@ def test_galleries_show_the_most_confident_fp_and_the_least_confident_fn(state):
     assert view.default_label(found) == "polyp"  # the only label with mistakes
     view.show_label(state, "polyp")
     assert state.shown == {"fp": [2, 4], "fn": [3, 1]}  # p 0.7 before 0.6; p 0.3 before 0.4
-    fp, fn = view.galleries(state, SimpleNamespace(load_crop=Preprocess().crop))
+    crop = Preprocess().crop  # a stand-in predictor: only its crops are drawn
+    fp, fn = view.galleries(state, SimpleNamespace(crops=lambda images: torch.stack([crop(i) for i in images])))
     assert [c for _, c in fp] == ["video 7 · frame 20 · p=0.70", "video 7 · frame 40 · p=0.60"]
     assert [c for _, c in fn] == ["video 7 · frame 30 · p=0.30", "video 7 · frame 10 · p=0.40"]
     assert view.gallery_titles(state) == ("False positives of polyp (most confident first) · 2 of 2 shown",

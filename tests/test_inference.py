@@ -223,12 +223,12 @@ def test_one_preprocessing_route_matches_open_clip_on_frames_that_need_resizing(
     pre = predictor.pre
     reference = image_transform(pre.image_size, is_train=False, mean=pre.mean, std=pre.std,
                                 interpolation=pre.interpolation, resize_mode=pre.resize_mode)(Image.fromarray(img))
-    ours = predictor.preprocess([img])[0]
+    ours = predictor.run(predictor.crops([img]), maps=True).x[0]
     assert ours.shape == reference.shape == (3, 224, 224)
     assert (ours - reference).abs().max().item() <= 1e-5  # float rounding of x * a + b against (x / 255 - m) / s
     assert torch.equal(analyse(predictor, img).x[0], ours)
     (_, _, crops), = list(batches(predictor, folder_source(tmp_path / "v", Sampling()), workers=0))
-    assert torch.equal(predictor.normalize(crops)[0], ours)
+    assert torch.equal(predictor.run(crops, maps=True).x[0], ours)
 
 
 def _png_claiming(path, width, height):

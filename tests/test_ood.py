@@ -142,7 +142,7 @@ def test_stats_round_trip_and_stale_stats_refused(micro_checkpoint, tmp_path):
 
 def test_checkpoint_without_stats_reports_none(micro_checkpoint):
     predictor = Predictor(micro_checkpoint, device="cpu", precision="fp32")
-    (result,) = predictor.check_ood([disc_image()])
+    (result,) = predictor.ood_of(predictor.run(predictor.crops([disc_image()])))
     assert result.in_distribution is None and result.score is None and result.threshold is None
     assert "no ood statistics" in result.reasons[0]
 
@@ -170,7 +170,7 @@ def diff_predictor():
 
 def test_bundled_model_flags_a_portrait_and_passes_its_examples(diff_predictor):
     assert diff_predictor.ood is not None and diff_predictor.ood.method == "mahalanobis"
-    photo, *frames = diff_predictor.check_ood([grace_hopper(), *EXAMPLES])
+    photo, *frames = diff_predictor.ood_of(diff_predictor.run(diff_predictor.crops([grace_hopper(), *EXAMPLES])))
     assert photo.in_distribution is False and photo.reasons
     assert len(frames) == len(EXAMPLES) >= 5
     assert [r.in_distribution for r in frames] == [True] * len(frames), [r.reasons for r in frames]
@@ -180,7 +180,7 @@ def test_bundled_model_flags_a_portrait_and_passes_its_examples(diff_predictor):
 def test_bundled_model_flags_a_grey_frame_by_its_features(diff_predictor):
     # a grey ulcer keeps its field of view: only the feature score can tell
     grey = np.asarray(Image.open(ROOT / "demo" / "examples" / "frames" / "ulcer.png").convert("L").convert("RGB"))
-    (result,) = diff_predictor.check_ood(grey)
+    (result,) = diff_predictor.ood_of(diff_predictor.run(diff_predictor.crops([grey])))
     assert result.in_distribution is False and result.score > result.threshold
     assert result.reasons[0].startswith("mahalanobis score")
 

@@ -16,9 +16,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-from tqdm.auto import tqdm
-
 from diffclip.inference import Predictor
 
 from .galar_splits import scan_galar
@@ -48,8 +45,7 @@ def evaluate_checkpoint(checkpoint: str | Path, root: Path, batch_size: int = 64
     """Frame metrics of a checkpoint (with its own thresholds) on every frame under ``root``."""
     index = scan_galar(root)
     predictor = Predictor(checkpoint, batch_size=batch_size, precision="fp32")  # the same table on any CPU
-    probs = np.concatenate(list(tqdm(predictor.iter_batches([r.path for r in index.records]),
-                                     total=-(-len(index) // batch_size), desc=Path(checkpoint).name, unit="batch")))
+    probs = predictor.predict([r.path for r in index.records], progress=True).probs
     return frame_metrics(probs, index.targets(), predictor.thresholds, predictor.labels)
 
 

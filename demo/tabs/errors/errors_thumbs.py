@@ -21,7 +21,7 @@ from ...truth import load_mask
 
 def crop_with_outline(predictor: Predictor, image, mask_path: Path | None) -> np.ndarray:
     """(S, S, 3) uint8: the model's crop of ``image``, the mask's outline on it when there is a mask."""
-    crop = predictor.load_crop(image).permute(1, 2, 0).numpy()
+    crop = predictor.crops([image])[0].permute(1, 2, 0).numpy()
     if mask_path is None:
         return crop
     return draw_outline(crop, load_mask(mask_path, crop.shape[0]), thickness=2)

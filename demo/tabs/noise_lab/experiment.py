@@ -52,7 +52,7 @@ class LabFrame:
 
 def crop_of(predictor: Predictor, image) -> np.ndarray:
     """The (S, S, 3) uint8 crop ``predictor`` makes of ``image`` (path, PIL image or array)."""
-    return predictor.load_crop(image).permute(1, 2, 0).numpy().copy()
+    return predictor.crops([image])[0].permute(1, 2, 0).numpy().copy()
 
 
 def pick_frame(examples: Sequence[Example], index: int | float | None, upload: str | Path | None,
