@@ -14,11 +14,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .labels import LABELS
-from .postprocess import DEFAULT_POSTPROCESS, PostProcess, postprocess, runs
+from .postprocess import runs
 
-# postprocess is also importable from here, where the temporal pipeline was first documented
-__all__ = ["DEFAULT_POSTPROCESS", "PostProcess", "events_document", "label_events", "label_set_events", "postprocess",
-           "runs"]
+__all__ = ["events_document", "label_events", "label_set_events", "typical_step"]
 
 
 def typical_step(frames: np.ndarray) -> float:

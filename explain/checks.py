@@ -31,12 +31,6 @@ RIM_THRESHOLD = 0.5
 POINTING_TOLERANCE = 15  # pixels, as Zhang et al. (2018)
 
 
-def rim_share(image: np.ndarray, map2d: np.ndarray) -> float:
-    """Share of the map's positive mass outside the circular field of view of ``image`` (the RGB crop the
-    model saw); NaN for a map with no positive mass."""
-    return outside_share(map2d, fov_mask(image))
-
-
 def rim_note(share: float, threshold: float = RIM_THRESHOLD) -> str | None:
     """A one-sentence lesson when a map lies mostly outside the field of view (``share`` > ``threshold``),
     otherwise None."""

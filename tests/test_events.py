@@ -1,8 +1,15 @@
 import numpy as np
 import pytest
 
-from diffclip.events import label_events, label_set_events, postprocess  # postprocess stays importable here
-from diffclip.postprocess import PostProcess, drop_short_runs, median_filter_binary, merge_gaps, runs
+from diffclip.events import label_events, label_set_events
+from diffclip.postprocess import (
+    PostProcess,
+    drop_short_runs,
+    median_filter_binary,
+    merge_gaps,
+    postprocess,
+    runs,
+)
 
 
 def b(s):

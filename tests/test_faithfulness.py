@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from diffclip.factory import build_model
+from diffclip.fov import fov_mask, outside_share
 from diffclip.inference import Predictor
 from explain.analysis import analyse
-from explain.checks import RIM_THRESHOLD, faithfulness, faithfulness_caption, rim_note, rim_share
+from explain.checks import RIM_THRESHOLD, faithfulness, faithfulness_caption, rim_note
 from explain.methods import Explanation, explain
 from explain.methods.captum_tools import baseline_like
 from explain.methods.integrated_gradients import MAX_STEPS, convergence_sentence, ig_attribution
@@ -43,6 +44,10 @@ def test_rim_note_speaks_only_above_the_threshold():
 
 def test_rim_share_of_hand_made_maps():
     rgb, inside = _disc_frame()
+
+    def rim_share(image, map2d):  # what faithfulness() reports as outside_fov_share
+        return outside_share(map2d, fov_mask(image))
+
     on_rim = (~inside).astype(float)
     assert rim_share(rgb, on_rim) == pytest.approx(1.0)
     assert rim_share(rgb, inside.astype(float)) == pytest.approx(0.0)

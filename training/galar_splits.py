@@ -6,8 +6,6 @@ evaluation uses too; they are re-exported here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from diffclip.galar import (  # noqa: F401  (re-exported)
@@ -22,7 +20,6 @@ from diffclip.galar import (  # noqa: F401  (re-exported)
     scan_challenge_test,
     scan_galar,
 )
-from diffclip.labels import LABELS
 
 
 def split_by_video(
@@ -41,41 +38,3 @@ def split_by_video(
     train = [r for r in index.records if r.video_id not in val_ids]
     val = [r for r in index.records if r.video_id in val_ids]
     return GalarIndex(train), GalarIndex(val)
-
-
-def label_statistics(index: GalarIndex) -> dict[str, dict[str, float]]:
-    """Per label: frames, share of frames, and videos in which it occurs."""
-    targets = index.targets()
-    n = max(1, len(targets))
-    videos = np.array([r.video_id for r in index.records])
-    stats = {}
-    for j, lab in enumerate(LABELS):
-        on = targets[:, j] > 0.5 if len(targets) else np.zeros(0, bool)
-        stats[lab] = {
-            "frames": int(on.sum()),
-            "share": float(on.sum() / n),
-            "videos": int(len(set(videos[on]))) if len(targets) else 0,
-        }
-    return stats
-
-
-class GalarDataset:
-    """A map-style dataset over :class:`FrameRecord` items: each item is a dict with ``image``
-    (transformed), ``target`` (17 floats), ``video_id`` and ``frame``."""
-
-    def __init__(self, records: Sequence[FrameRecord] | GalarIndex, transform=None) -> None:
-        self.records = list(records.records if isinstance(records, GalarIndex) else records)
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, i: int) -> dict:
-        from diffclip.images import to_rgb
-
-        rec = self.records[i]
-        image = to_rgb(rec.path)
-        if self.transform is not None:
-            image = self.transform(image)
-        target = rec.target if rec.target is not None else np.full(len(LABELS), np.nan, np.float32)
-        return {"image": image, "target": target, "video_id": rec.video_id, "frame": rec.frame}
