@@ -13,7 +13,7 @@ import pytest
 from demo.model_card import PAPER_CODE_URL, PAPER_URL, model_card, shown_path, without_machine_paths
 from demo.models import ModelBank
 from demo.tabs.base import AppContext
-from demo.tabs.card import CARD
+from demo.tabs.card import TAB as CARD
 from diffclip.inference import Predictor
 
 REPO = Path(__file__).resolve().parents[1]
