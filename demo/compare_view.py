@@ -64,7 +64,7 @@ def compare(standard: Predictor, differential: Predictor, image, label: str, mas
     table = "\n".join("| " + " | ".join(r) + " |" for r in rows)
     note = ("Mask available (green outline): the share of positive attention inside the lesion, and whether the "
             "peak hits it." if mask is not None and mask.any() else
-            "No lesion mask for this frame: only the entropy of the maps (lower = less spread, less noise).")
+            "No lesion mask for this frame: only the entropy of the maps (lower = less spread).")
     colours = ("Colours as in the Frames tab: softmax maps from 0 (dark) up, the differential map red/blue around "
                "white 0; each saturates where the top 2% of its mass begins (Captum's outlier convention).")
     return images, table + "\n\n" + note + " " + colours

@@ -11,14 +11,19 @@ from .model_card import WARNING
 from .models import ModelBank, gpu
 from .resources import examples
 from .sessions import FOLDERS
+from .study_note import study_verdict
 from .tabs import TABS, AppContext
 from .upload_inputs import FramePath
 
-INTRO = """# DiffCLIP-VCE · what does the capsule model look at?
-Multi-label classification of video capsule endoscopy frames with **differential attention**
-(two softmax maps, one subtracted from the other to cancel attention noise). Upload frames or a clip,
-read the per-label scores, and compare both softmax maps, their difference and Captum attributions.
-"""
+
+def intro() -> str:
+    """The page's header: what differential attention is designed to do, and (from docs/noise-study.json,
+    read now) what this project measured on its own models."""
+    return ("# DiffCLIP-VCE · what does the capsule model look at?\n"
+            "Multi-label classification of video capsule endoscopy frames with **differential attention**: two "
+            "softmax maps, one subtracted from the other, a design meant to cancel attention noise (Ye et al., "
+            f"Differential Transformer, ICLR 2025); {study_verdict()} (Noise lab). Upload frames or a clip, read "
+            "the per-label scores, and compare both softmax maps, their difference and Captum attributions.\n")
 
 
 #: The scripting API, the README's table ("Scripting the app"); every other event is the UI's own, hidden from
@@ -36,7 +41,7 @@ def build_demo(bank: ModelBank, concurrency: int = 2, session_ttl: float = 3600.
     ctx = AppContext(bank, examples(), concurrency=concurrency, session_ttl=session_ttl)
     sweep = max(1, int(min(600, session_ttl / 2)))
     with gr.Blocks(title="DiffCLIP-VCE", delete_cache=(sweep, max(1, int(session_ttl)))) as demo:
-        gr.Markdown(INTRO)
+        gr.Markdown(intro())
         gr.Markdown(WARNING, elem_classes=["dc-warning"])
         with gr.Tabs() as tabs:
             ctx.tabs = tabs

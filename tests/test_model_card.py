@@ -120,3 +120,23 @@ def test_card_says_the_precision_that_runs_and_the_one_the_ood_fit_used(tiny_che
         parse_args(["--precision", "int8"])
     with pytest.raises(ValueError, match="unknown precision 'half'"):
         ModelBank(bank.paths["main"], None, "cpu", "half")
+
+
+@pytest.mark.parametrize("variant", ["diff", "vanilla"])
+def test_the_bundled_models_reproduce_command_exists_and_holds_their_settings(variant):
+    """The card once said `--config training/configs/noise-study-diff-seed0.yaml`, a file the study writes under
+    runs/, not one in the repository (issue 29). The command parses with `diffclip train`'s own parser, and its
+    config holds every setting the bundled run used but its name and folders (the training is not run)."""
+    import shlex
+    from dataclasses import asdict
+
+    from diffclip.cli import build_parser
+    from training.config import load_config
+
+    meta = json.loads((REPO / "demo" / "weights" / variant / "config.json").read_text())["training"]
+    words = shlex.split(meta["command"])
+    assert words[:2] == ["diffclip", "train"]
+    args = build_parser("train", everything=False).parse_args(words[1:])
+    assert (REPO / args.config).is_file(), args.config
+    named, ran = asdict(load_config(REPO / args.config)), meta["config"]
+    assert {k for k in set(named) | set(ran) if named.get(k) != ran.get(k)} <= {"name", "out_dir", "export_dir"}

@@ -224,7 +224,7 @@ def _study(tmp_path, lo, hi):
 
 def test_the_lab_says_what_the_study_found(tmp_path):
     from demo.resources import NOISE_STUDY
-    from demo.tabs.noise_lab.study_note import study_sentence
+    from demo.study_note import study_sentence
 
     unresolved = study_sentence(_study(tmp_path, -0.192, 0.103))
     assert "standard 0.160 [95% CI 0.060, 0.260]" in unresolved and "differential 0.115" in unresolved

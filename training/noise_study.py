@@ -193,6 +193,29 @@ def bundle(checkpoints: dict[tuple[str, int], Path], seed: int, cfg: TrainConfig
             shutil.copytree(checkpoints[(variant, seed)], tmp, dirs_exist_ok=True)
             fit_checkpoints([tmp], settings_for_training(cfg.synth_frames, cfg.synth_size, cfg.synth_rare_share,
                                                           cfg.synth_seed))
+            name_the_config(tmp, variant)
+
+
+def name_the_config(checkpoint: Path, variant: str) -> None:
+    """Point the checkpoint's reproduce command at ``training/configs/demo-<variant>.yaml``, once that file is
+    checked to hold the run's settings (all but its name and folders): the run's own config is written by
+    the study, not kept in the repository."""
+    from dataclasses import asdict
+
+    from diffclip.json_input import read_json
+
+    from .config import load_config
+
+    path = Path("training/configs") / f"demo-{variant}.yaml"
+    meta = read_json(checkpoint / "config.json")
+    ran = meta["training"]["config"]
+    named = asdict(load_config(Path(__file__).resolve().parent / "configs" / path.name))
+    differ = sorted(k for k in set(ran) | set(named)
+                    if k not in ("name", "out_dir", "export_dir") and ran.get(k) != named.get(k))
+    if differ:
+        raise ValueError(f"{path} no longer matches the run of {checkpoint.name} in {', '.join(differ)}")
+    meta["training"]["command"] = f"diffclip train --config {path.as_posix()}"
+    write_json(checkpoint / "config.json", meta)
 
 
 def table(result: dict) -> str:

@@ -8,6 +8,7 @@ from .. import compare_view
 from ..callbacks import STALE, clear_on_failure, plain_errors
 from ..models import gpu
 from ..resources import mask_for
+from ..study_note import study_verdict
 from ..upload_inputs import FramePath
 from .base import AppContext, Tab
 
@@ -40,8 +41,10 @@ def build(ctx: AppContext) -> None:
         ex = example_list[evt.index]
         return str(ex.image), ex.shows
 
-    gr.Markdown("The same frame through the **standard** and the **differential** model. Lower entropy "
-                "and more attention inside the lesion mean less attention noise.")
+    gr.Markdown("The same frame through the **standard** and the **differential** model. Differential "
+                "attention is designed to spread less attention over what does not matter; whether it does on "
+                "this frame is in the numbers below (entropy: how spread a map is; lesion share and pointing "
+                f"game: whether it lands on the lesion), and over training seeds {study_verdict()}.")
     with gr.Row():
         with gr.Column(scale=1):
             cmp_gallery = gr.Gallery(value=[(str(e.image), e.shows) for e in example_list],

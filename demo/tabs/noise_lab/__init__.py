@@ -9,12 +9,12 @@ import gradio as gr
 from ...callbacks import STALE, clear_on_failure, file_paths, plain_errors
 from ...frames_view import parse_head
 from ...models import gpu
+from ...study_note import study_sentence
 from ...upload_inputs import UploadedFiles
 from ..base import AppContext, Tab
 from ..compare import model_shape
 from . import experiment as lab
 from . import noise_lab_figures as figures
-from .study_note import study_sentence
 
 INTRO = ("**Noise lab.** Pick a clean example frame (or upload one), then add **distractors** with the sliders: "
          "bubbles, specular highlights and debris, drawn by the synthetic generator's own code. Below: where each "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ...resources import NOISE_STUDY
+from .resources import NOISE_STUDY
 
 
 def _ci(entry: dict, signed: bool = False) -> str:
@@ -34,3 +34,21 @@ def study_sentence(path: str | Path = NOISE_STUDY) -> str:
             f"(bubbles, highlights, debris and the dark rim), standard {_ci(summary['vanilla']['distractor_mass'])}, "
             f"differential {_ci(summary['diff']['distractor_mass'])}; paired difference {_ci(gap, signed=True)}: "
             f"{verdict}. The bundled pair is the study's median seed ({study.get('median_seed')}).")
+
+
+def study_verdict(path: str | Path = NOISE_STUDY) -> str:
+    """The study's finding in one clause, for the intros that state what differential attention is designed
+    to do: the paired difference in last-layer distractor mass and whether it excludes zero; a plain "not
+    measured" clause when there is no study file. Read at run time, so the words follow the numbers."""
+    try:
+        study = json.loads(Path(path).read_text(encoding="utf-8"))
+        gap = study["summary"]["diff_minus_vanilla"]["distractor_mass"]
+        seeds = min(len(study["seeds"]["vanilla"]), len(study["seeds"]["diff"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return "this project has not measured whether it does so on its bundled models"
+    lo, hi = gap["ci"]
+    found = ("no difference the study can resolve" if lo <= 0 <= hi else
+             f"the differential model with {'less' if hi < 0 else 'more'} attention on distractors")
+    return (f"on this project's small synthetic-trained models, {seeds} training seeds per model give a paired "
+            f"difference in last-layer attention on distractors of {_ci(gap, signed=True)}: {found}")
+

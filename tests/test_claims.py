@@ -1,0 +1,57 @@
+"""The app states what differential attention is designed to do beside what this project measured, never
+the noise-cancellation claim as a fact about its bundled models (issue 29, point 1 in part)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from demo.study_note import study_verdict
+from demo.ui import intro
+
+CLAIM = re.compile(r"cancel|less (attention )?noise|removes? (the )?noise", re.I)
+HEDGE = re.compile(r"design|meant|intend|aim|whether|Ye et al|in principle|the paper|claim", re.I)
+
+
+@pytest.fixture(scope="module")
+def app_strings() -> list[str]:
+    """Every string of the built app a visitor reads: Markdown and HTML, labels, info lines, placeholders."""
+    from demo.models import ModelBank
+    from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT
+    from demo.ui import build_demo
+
+    demo = build_demo(ModelBank(DEFAULT_CHECKPOINT, COMPARE_CHECKPOINT, "cpu", "fp32"))
+    found = []
+    for component in demo.config["components"]:
+        props = component.get("props", {})
+        for key in ("value", "label", "info", "placeholder"):
+            if isinstance(props.get(key), str):
+                found.append(props[key])
+    return found
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
+
+
+def test_no_sentence_states_noise_cancellation_as_a_fact(app_strings):
+    claims = [s for text in app_strings for s in _sentences(text) if CLAIM.search(s)]
+    assert claims, "the header says what differential attention is designed to do"
+    assert [s for s in claims if not HEDGE.search(s)] == []
+
+
+def test_the_header_quotes_the_study_as_it_is_now(tmp_path):
+    from demo.resources import NOISE_STUDY
+
+    gap = json.loads(NOISE_STUDY.read_text())["summary"]["diff_minus_vanilla"]["distractor_mass"]
+    assert f"{gap['mean']:+.3f} [95% CI {gap['ci'][0]:+.3f}, {gap['ci'][1]:+.3f}]" in intro()
+    # the words follow the numbers: a study whose interval excludes zero says which model has less
+    study = json.loads(NOISE_STUDY.read_text())
+    study["summary"]["diff_minus_vanilla"]["distractor_mass"] = {"mean": -0.1, "ci": [-0.15, -0.05]}
+    (tmp_path / "study.json").write_text(json.dumps(study))
+    assert study_verdict(tmp_path / "study.json").endswith(
+        "-0.100 [95% CI -0.150, -0.050]: the differential model with less attention on distractors")
+    assert study_verdict(tmp_path / "missing.json") == \
+        "this project has not measured whether it does so on its bundled models"
