@@ -25,7 +25,7 @@ def outcome(predicted: bool, true: bool) -> str | None:
 
 def _legend(truth_known: bool) -> str:
     groups = " ".join(f'<span class="dc-swatch" style="background:{c}"></span>{g}' for g, c in GROUP_COLOURS.items())
-    parts = [f"bar colour: {groups}", "bar length: probability", "black tick: the label's threshold",
+    parts = [f"bar colour: {groups}", "bar length: probability", "tick across the bar: the label's threshold",
              "bold: predicted"]
     if truth_known:
         parts.append(" ".join(f'<span class="dc-mark dc-{k.replace(" ", "-")}">{m}</span> {w.split(":")[0]}'

@@ -55,3 +55,19 @@ def test_the_header_quotes_the_study_as_it_is_now(tmp_path):
         "-0.100 [95% CI -0.150, -0.050]: the differential model with less attention on distractors")
     assert study_verdict(tmp_path / "missing.json") == \
         "this project has not measured whether it does so on its bundled models"
+
+
+def test_the_score_legend_names_no_colour_for_the_threshold_tick():
+    """The tick is dark in the light theme and light in the dark one: the legend once said "black tick"."""
+    import numpy as np
+
+    from demo.scores import scores_html
+
+    html = scores_html(np.array([0.2, 0.7]), [0.5, 0.5], ["blood", "polyp"])
+    assert "tick across the bar: the label's threshold" in html
+    assert not re.search(r"(black|white|dark|light) tick", html)
+
+
+def test_no_time_is_promised_that_was_not_measured(app_strings):
+    """The Errors tab promised "about a minute" for what took 5.6 s (issue 29)."""
+    assert not [s for s in app_strings if re.search(r"about a minute|a few seconds|instantly", s)]

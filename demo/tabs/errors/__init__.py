@@ -170,9 +170,9 @@ def build(ctx: AppContext) -> None:
                              file_types=[".zip"], height=140, elem_id="errors-upload")
             analyse_btn = gr.Button("Analyse", variant="primary", elem_id="errors-analyse")
         with gr.Column(scale=3):
-            summary = gr.Markdown("Choose the data and press **Analyse**: the model runs once over the set "
-                                  "(200 frames of the bundled set take about a minute on a CPU, a moment when "
-                                  "another session has analysed them already).", elem_id="errors-summary")
+            summary = gr.Markdown("Choose the data and press **Analyse**: the model runs once over the set, "
+                                  "with a progress bar (a session on a set that another has analysed reuses "
+                                  "that pass).", elem_id="errors-summary")
             table = gr.Dataframe(headers=list(view.HEADERS), datatype=list(view.DATATYPES), interactive=False,
                                  max_height=900, elem_id="errors-table",
                                  label="Per label, over the frames with known truth (a frame is positive when "
@@ -204,8 +204,8 @@ def build(ctx: AppContext) -> None:
         download = gr.DownloadButton("Download tags (CSV)", value=None, interactive=False, elem_id="errors-download")
         export_btn = gr.Button("Export report (zip)", elem_id="errors-export")
     report = gr.File(label=f"Report: report.html, errors.json, tags.csv and images/ with the {REPORT_TOP} most "
-                           "confident mistakes per label and kind, each explained (the model runs: about a minute "
-                           "on a CPU)", interactive=False, elem_id="errors-report")
+                           "confident mistakes per label and kind, each explained (the model explains every one: "
+                           "the longest step, with a progress bar)", interactive=False, elem_id="errors-report")
 
     analysed = [state, table, summary, label, selected, tags_table, download, report]
     analysing = analyse_btn.click(on_analyse, [source, upload, state], analysed, api_name="errors_analyse",

@@ -15,7 +15,7 @@ from explain.error_analysis.report_page import export_report
 from ...frames_view import DEFAULT_METHOD
 from .errors_view import ErrorsState, labelled_set
 
-REPORT_TOP = 4  # mistakes per label and kind in the report, each explained: about a minute of CPU for 17 labels
+REPORT_TOP = 4  # mistakes per label and kind in the report, each explained
 
 
 def report_zip(state: ErrorsState, predictor: Predictor, checkpoint: str, data_name: str,
