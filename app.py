@@ -37,14 +37,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from demo.sessions import FOLDERS
-    from diffclip.memory import one_heap_for_all_threads
     from diffclip.process_files import exit_cleanly_on_signals
 
     # one folder for everything this process writes, Gradio's uploads included, removed on exit and on
     # SIGTERM (which otherwise skips atexit); folders of servers killed outright are removed here
     exit_cleanly_on_signals()
     FOLDERS.start(gradio_files=True)
-    one_heap_for_all_threads()  # sessions' freed memory is reused whichever worker thread serves the next
     from demo.models import ModelBank
     from demo.scores import CSS
     from demo.ui import build_demo

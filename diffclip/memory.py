@@ -20,7 +20,7 @@ import sys
 TRIM_EVERY_BATCHES = 16
 
 # glibc's mallopt parameters (malloc.h) and the values keep_heap_warm sets
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD = 32 * 2**20  # glibc's largest on 64-bit systems
 TRIM_THRESHOLD = 256 * 2**20
 
@@ -62,14 +62,3 @@ def keep_heap_warm() -> bool:
         return False
     return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(_M_TRIM_THRESHOLD,
                                                                                    TRIM_THRESHOLD))
-
-
-def one_heap_for_all_threads() -> bool:
-    """Let every thread allocate from one glibc arena (``mallopt(M_ARENA_MAX, 1)``); False where there is
-    no glibc. For a server: Gradio runs each event in one of many worker threads, glibc gives threads that
-    meet on a lock arenas of their own, and what one session freed in one arena was not reused by the next
-    session served from another (in CI, sessions opened after others expired grew the app as much as the
-    first ones). Call it before the worker threads start."""
-    libc = _libc()
-    return libc is not None and bool(libc.mallopt(_M_ARENA_MAX, 1))
-

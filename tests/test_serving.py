@@ -141,8 +141,12 @@ def test_sessions_stay_small_and_their_files_go_when_they_expire(small_app):
     while list(root.glob("frames-*")) and time.monotonic() < deadline:  # until their state expires
         time.sleep(2)
     assert not list(root.glob("frames-*")), "expired sessions left their files"
-    again = session_growth(app, 4, 32)  # the expired sessions' memory is reused, not added to
-    assert again["rss_mb"][-1] - grown["rss_mb"][-1] <= 4 * 1.0, (grown, again)
+    # the expired sessions' memory is reused, not added to: eight more sessions may move the server's resident
+    # size by 2 MB each at most. Not tighter: in full CI runs it jumps by up to 13 MB between two sessions
+    # (heap trims and transparent huge pages), while a leak like the 5 MB per 32-frame session once found
+    # (a numpy view keeping a rollout matrix alive) adds 40 MB here
+    again = session_growth(app, 8, 32)
+    assert again["rss_mb"][-1] - grown["rss_mb"][-1] <= 8 * 2.0, (grown, again)
 
 
 def test_a_full_queue_answers_busy(tmp_path):

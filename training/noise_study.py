@@ -197,9 +197,9 @@ def bundle(checkpoints: dict[tuple[str, int], Path], seed: int, cfg: TrainConfig
 
 
 def name_the_config(checkpoint: Path, variant: str) -> None:
-    """Point the checkpoint's reproduce command at ``training/configs/demo-<variant>.yaml``, once that file is
-    checked to hold the run's settings (all but its name and folders): the run's own config is written by
-    the study, not kept in the repository."""
+    """Point the checkpoint's reproduce command at ``training/configs/demo-<variant>.yaml`` when that file
+    holds the run's settings (all but its name and folders): the run's own config is written by the study,
+    not kept in the repository. A study with other settings (a test's) keeps its command, with a warning."""
     from dataclasses import asdict
 
     from diffclip.json_input import read_json
@@ -213,7 +213,9 @@ def name_the_config(checkpoint: Path, variant: str) -> None:
     differ = sorted(k for k in set(ran) | set(named)
                     if k not in ("name", "out_dir", "export_dir") and ran.get(k) != named.get(k))
     if differ:
-        raise ValueError(f"{path} no longer matches the run of {checkpoint.name} in {', '.join(differ)}")
+        log.warning("%s does not hold the settings of this run (%s): its reproduce command is left as it is",
+                    path, ", ".join(differ[:5]))
+        return
     meta["training"]["command"] = f"diffclip train --config {path.as_posix()}"
     write_json(checkpoint / "config.json", meta)
 
