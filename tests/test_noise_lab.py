@@ -143,6 +143,16 @@ def test_an_uploaded_frame_of_another_size_is_cropped_like_the_models_input(mode
     assert "no lesion mask is known" in figures.frame_caption(result)
 
 
+def test_a_photo_in_the_lab_gets_the_out_of_distribution_warning(models, tmp_path):
+    """The lab once measured bubble and distractor shares on the astronaut photo without a caveat (issue 29)."""
+    from matplotlib import cbook
+
+    photo = lab.pick_frame(examples(), None, cbook.get_sample_data("grace_hopper.jpg", asfileobj=False), models[0])
+    caption = figures.frame_caption(lab.run_lab(*models, photo, ALL))
+    assert caption.startswith("**⚠ This does not look like a capsule endoscopy frame** (")
+    assert "grace_hopper.jpg" in caption
+
+
 @pytest.mark.parametrize(("levels", "message"), [
     ({"bubbles": 1.5}, r"bubbles level must lie in \[0, 1\], got 1.5"),
     ({"debris": -0.1}, r"debris level must lie in \[0, 1\]"),
@@ -196,6 +206,12 @@ def test_noise_lab_endpoint_answers_differently_at_levels_0_and_1(app_url, tmp_p
     assert diff["cancellation"]["removed"]["drawn distractors"] is not None
     assert Path(frame0).read_bytes() != Path(frame1).read_bytes()
     assert _numbers(client, 1.0)[1] == noisy  # the same frame and level: the same answer
+    assert clean["in_distribution"] is True and clean["ood_score"] <= clean["ood_threshold"]
+    from matplotlib import cbook  # a portrait photo: out of distribution, as on /predict_frame (issue 29)
+
+    photo = handle_file(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    *_, numbers = client.predict(None, photo, 0.0, "", api_name="/noise_lab")
+    assert numbers["in_distribution"] is False and numbers["ood_reasons"]
     _, other = _numbers(client, 1.0, "ulcer")
     assert other["label"] == "ulcer" and other["standard"]["probability"] != noisy["standard"]["probability"]
     for args, message in (((0, None, 1.5, ""), r"must lie in \[0, 1\]"), ((0, None, 0.5, "tumour"), "unknown label"),

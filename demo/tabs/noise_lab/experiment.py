@@ -239,9 +239,11 @@ def cancellation_numbers(result: LabResult, layer: int = -1, head: int | None = 
 
 
 def lab_numbers(result: LabResult, label: str) -> dict:
-    """Everything the lab measures, as JSON: the frame, levels and seed; per model its last-layer numbers;
-    for the differential model also the last layer's cancellation, lambda per layer (and head) and per layer
-    what the subtraction removes of a1's mass on the drawn distractors and on the lesion."""
+    """Everything the lab measures, as JSON: the frame, levels and seed; whether the frame, with its
+    distractors, looks like a capsule frame to the differential model (``in_distribution``, ``ood_score``,
+    ``ood_threshold``, ``ood_reasons``, as /predict_frame); per model its last-layer numbers; for the
+    differential model also the last layer's cancellation, lambda per layer (and head) and per layer what the
+    subtraction removes of a1's mass on the drawn distractors and on the lesion."""
     diff = result.analyses["differential"]
     layers = per_layer(diff, result.merged_parts())
     out = {
@@ -251,6 +253,8 @@ def lab_numbers(result: LabResult, label: str) -> dict:
         "clusters": clusters(result.levels),
         "seed": result.seed,
         "lesion_mask": result.lesion is not None,
+        **(diff.ood.to_dict() if diff.ood is not None else
+           {"in_distribution": None, "ood_score": None, "ood_threshold": None, "ood_reasons": []}),
         "standard": map_numbers(result, "standard", label),
         "differential": map_numbers(result, "differential", label),
     }

@@ -122,7 +122,16 @@ def _pct(x: float | None) -> str:
 
 
 def frame_caption(result: LabResult) -> str:
-    """What the frame shows: which distractors were drawn and how, and the outlines."""
+    """What the frame shows: which distractors were drawn and how, and the outlines; first, when the frame
+    does not look like a capsule frame to the differential model, the same warning as the Frames tab's."""
+    ood = result.analyses["differential"].ood
+    if ood is not None and ood.in_distribution is False:
+        return (f"**⚠ This does not look like a capsule endoscopy frame** ({'; '.join(ood.reasons)}): the "
+                "shares below describe a picture the models were not trained on.\n\n" + _frame_words(result))
+    return _frame_words(result)
+
+
+def _frame_words(result: LabResult) -> str:
     n = clusters(result.levels)
     lesion = "" if result.lesion is not None else " (no lesion mask is known for an uploaded frame)"
     size = f"the {result.shape[1]}×{result.shape[0]} crop both models saw"
