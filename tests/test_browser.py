@@ -102,9 +102,11 @@ def test_the_disclaimer_is_readable_in_both_themes(app_url, theme):
 def _natural_size(page, elem: str) -> tuple[int, int]:
     """The picture's size once it has loaded: an <img> that exists may still be fetching (0 x 0 on a busy
     machine), or be given a new source while it does (decode() then fails): wait until one has loaded."""
-    page.wait_for_function("s => { const e = document.querySelector(s); return !!e && e.complete && "
-                           "e.naturalWidth > 0; }", arg=f"{elem} img", timeout=120_000)
-    return tuple(page.locator(f"{elem} img").first.evaluate("e => [e.naturalWidth, e.naturalHeight]"))
+    loaded = "s => Array.from(document.querySelectorAll(s)).filter(e => e.complete && e.naturalWidth > 0)"
+    page.wait_for_function(f"s => ({loaded})(s).length > 0", arg=f"{elem} img", timeout=120_000)
+    # the widest loaded picture: the panel may hold an old and a new <img> while Gradio swaps them
+    return tuple(page.evaluate(f"s => ({loaded})(s).map(e => [e.naturalWidth, e.naturalHeight])"
+                               ".sort((a, b) => b[0] - a[0])[0]", f"{elem} img"))
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
