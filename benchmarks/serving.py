@@ -62,22 +62,20 @@ def launch_app(python: str | Path, cwd: str | Path, log: Path, args: Sequence[st
             proc.wait()
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of process ``pid`` in MiB (Linux: /proc/<pid>/status)."""
+def status_kb(pid: int, field: str) -> int:
+    """One ``field`` (``VmRSS``, ``VmHWM``, ...) of process ``pid`` in KiB (Linux: /proc/<pid>/status)."""
     status = Path(f"/proc/{pid}/status")
     if not status.is_file():
         raise RuntimeError("reading a process's memory needs Linux's /proc")
     for line in status.read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS in {status}")
-
-
-def _status_kb(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/{pid}/status")
+    raise RuntimeError(f"no {field} in {status}")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` in MiB."""
+    return status_kb(pid, "VmRSS") / 1024
 
 
 def peak_growth(pid: int, call: Callable[[], object]) -> tuple[float, float, object]:
@@ -85,11 +83,11 @@ def peak_growth(pid: int, call: Callable[[], object]) -> tuple[float, float, obj
     (MiB; Linux: the peak is reset through /proc/<pid>/clear_refs), and the seconds it took. Returns (growth,
     seconds, what ``call`` returned or the exception it raised)."""
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM := VmRSS
-    before = _status_kb(pid, "VmRSS")
+    before = status_kb(pid, "VmRSS")
     start = time.perf_counter()
     try:
         out: object = call()
     except Exception as exc:  # noqa: BLE001 - the caller looks at what came back, error or not
         out = exc
     seconds = time.perf_counter() - start
-    return (_status_kb(pid, "VmHWM") - before) / 1024, seconds, out
+    return (status_kb(pid, "VmHWM") - before) / 1024, seconds, out

@@ -51,18 +51,15 @@ def test_every_endpoint_refuses_them_without_growing(running_app, strips):
 
 
 MEASURE = textwrap.dedent("""
-    import json, sys
+    import json, os, sys
     from pathlib import Path
     import diffclip.cli, explain.cli, explain.error_analysis.cli, diffclip.inference, torch  # imported before measuring
-
-    def kb(field):
-        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(field + ":"))
-        return int(line.split()[1])
+    from benchmarks.serving import status_kb
 
     Path("/proc/self/clear_refs").write_text("5")
-    before = kb("VmRSS")
+    before = status_kb(os.getpid(), "VmRSS")
     code = diffclip.cli.main(sys.argv[1:])
-    print(json.dumps({"code": code, "growth_mb": (kb("VmHWM") - before) / 1024}))
+    print(json.dumps({"code": code, "growth_mb": (status_kb(os.getpid(), "VmHWM") - before) / 1024}))
 """)
 
 
