@@ -15,6 +15,7 @@ from explain.display import robust_scale, show_map
 from explain.faithfulness import entropy, mass_in_mask, pointing_game
 
 from .frames_view import parse_head
+from .scores import ood_banner
 from .truth import load_mask
 
 MODELS = ("standard", "differential")
@@ -52,19 +53,69 @@ def compare(standard: Predictor, differential: Predictor, image, label: str, mas
         images[name + "_rollout"] = show_map(a.image, a.rollout, alpha, robust_scale(a.rollout, diverging=False),
                                              "rollout", mask)
     where = f"layer {li + 1}, {'head mean' if h is None else f'head {h}'}"
-    rows = [("", "standard (vanilla)", "differential"), ("---", "---:", "---:")]
     j = results["standard"].label_index(label)
-    rows.append((f"p({label})", *(f"{results[n].probs[j]:.3f}" for n in MODELS)))
-    for what, pick in ((where, lambda n: maps[n][0]), ("rollout", lambda n: results[n].rollout)):
-        if mask is not None and mask.any():
-            rows.append((f"attention in lesion mask, {what}", *(f"{mass_in_mask(pick(n), mask):.3f}" for n in MODELS)))
+    numbers = {"label": label, "layer": li + 1, "head": "mean" if h is None else h,
+               **ood_numbers(results), "models": {}}
+    for n in MODELS:
+        entry = numbers["models"][n] = {"probability": float(results[n].probs[j])}
+        for what, m in (("layer", maps[n][0]), ("rollout", results[n].rollout)):
+            entry[what] = {"entropy": float(entropy(m))}
+            if mask is not None and mask.any():
+                entry[what] |= {"lesion_mass": float(mass_in_mask(m, mask)),
+                                "pointing_game": bool(pointing_game(m, mask, 15))}
+    rows = [("", "standard (vanilla)", "differential"), ("---", "---:", "---:")]
+    rows.append((f"p({label})", *(f"{numbers['models'][n]['probability']:.3f}" for n in MODELS)))
+    for what, key in ((where, "layer"), ("rollout", "rollout")):
+        got = {n: numbers["models"][n][key] for n in MODELS}
+        if "lesion_mass" in got["standard"]:
+            rows.append((f"attention in lesion mask, {what}", *(f"{got[n]['lesion_mass']:.3f}" for n in MODELS)))
             rows.append((f"pointing game (15 px), {what}",
-                         *("hit" if pointing_game(pick(n), mask, 15) else "miss" for n in MODELS)))
-        rows.append((f"entropy (0 focused, 1 uniform), {what}", *(f"{entropy(pick(n)):.3f}" for n in MODELS)))
+                         *("hit" if got[n]["pointing_game"] else "miss" for n in MODELS)))
+        rows.append((f"entropy (0 focused, 1 uniform), {what}", *(f"{got[n]['entropy']:.3f}" for n in MODELS)))
     table = "\n".join("| " + " | ".join(r) + " |" for r in rows)
     note = ("Mask available (green outline): the share of positive attention inside the lesion, and whether the "
             "peak hits it." if mask is not None and mask.any() else
             "No lesion mask for this frame: only the entropy of the maps (lower = less spread).")
     colours = ("Colours as in the Frames tab: softmax maps from 0 (dark) up, the differential map red/blue around "
                "white 0; each saturates where the top 2% of its mass begins (Captum's outlier convention).")
-    return images, table + "\n\n" + note + " " + colours
+    banner = ""
+    if numbers["in_distribution"] is False:
+        flagged = numbers["ood"]
+        first = next(v for v in flagged.values() if v["in_distribution"] is False)
+        banner = ood_banner(first["ood_reasons"], first["ood_score"], first["ood_threshold"],
+                            what="maps and numbers below describe a picture the models were not trained on") + "\n\n"
+    said = on_this_frame(numbers, where)
+    return images, banner + said + "\n\n" + table + "\n\n" + note + " " + colours, numbers
+
+
+def ood_numbers(results) -> dict:
+    """``in_distribution`` of the frame (False when either model flags it, None when neither can tell) and
+    each model's verdict (diffclip.ood), as /predict_frame gives them."""
+    per = {n: (a.ood.to_dict() if a.ood is not None else {"in_distribution": None, "ood_score": None,
+                                                          "ood_threshold": None, "ood_reasons": []})
+           for n, a in results.items()}
+    verdicts = [v["in_distribution"] for v in per.values()]
+    overall = False if False in verdicts else (True if True in verdicts else None)
+    return {"in_distribution": overall, "ood": per}
+
+
+def on_this_frame(numbers: dict, where: str) -> str:
+    """In words, which model's map (the chosen layer) is more on the lesion and which is less spread on this
+    frame, whichever model that is: one frame says nothing about the models in general."""
+    got = {n: numbers["models"][n]["layer"] for n in MODELS}
+    said = []
+    if "lesion_mass" in got["standard"]:
+        s, d = got["standard"]["lesion_mass"], got["differential"]["lesion_mass"]
+        more = "the standard" if s > d else "the differential"
+        said.append(f"{more.capitalize()} model puts more of its attention inside the lesion "
+                    f"({max(s, d):.3f} against {min(s, d):.3f})" if s != d else
+                    f"Both models put {s:.3f} of their attention inside the lesion")
+        hits = [n for n in MODELS if got[n]["pointing_game"]]
+        said.append({0: "neither map's peak hits it", 2: "both maps' peaks hit it"}.get(
+            len(hits), f"only the {hits[0] if hits else ''} model's peak hits it"))
+    s, d = got["standard"]["entropy"], got["differential"]["entropy"]
+    spread = (f"the {'standard' if s < d else 'differential'} model's map is less spread (entropy "
+              f"{min(s, d):.3f} against {max(s, d):.3f})") if s != d else "both maps are equally spread"
+    said.append(spread)
+    text = "; ".join(said)
+    return f"**On this frame ({where}):** {text[0].upper() + text[1:]}."

@@ -60,12 +60,14 @@ def scores_html(probs: np.ndarray, thresholds: Sequence[float], labels: Sequence
     return f'<div class="dc-scores">{banner}{_legend(truth is not None)}{known}{"".join(rows)}</div>'
 
 
-def ood_banner(reasons: Sequence[str], score: float | None = None, threshold: float | None = None) -> str:
-    """The warning shown above the scores when a frame does not look like the training frames."""
+def ood_banner(reasons: Sequence[str], score: float | None = None, threshold: float | None = None,
+               what: str = "scores below are not to be trusted") -> str:
+    """The warning shown above a view's numbers when a frame does not look like the training frames (the
+    same in every tab; ``what`` says what it means for that view's numbers)."""
     why = "; ".join(html.escape(r) for r in reasons)
     number = f" (score {score:.3g}, threshold {threshold:.3g})" if score is not None and threshold is not None else ""
     return ('<div class="dc-warning dc-ood" role="alert"><b>This does not look like a capsule endoscopy frame.</b> '
-            f"The scores below are not to be trusted{number}{': ' + why if why else ''}.</div>")
+            f"The {html.escape(what)}{number}{': ' + why if why else ''}.</div>")
 
 
 CSS = """

@@ -82,8 +82,34 @@ def test_bad_inputs_give_plain_errors_and_the_server_keeps_serving(client, tmp_p
 
 
 def test_compare_view_numbers(client):
-    _, _, _, _, table = client.predict(handle_file(str(EXAMPLE)), "blood", 0.5, api_name="/compare")
+    *_, table, numbers = client.predict(handle_file(str(EXAMPLE)), "blood", 0.5, api_name="/compare")
     assert "attention in lesion mask" in table and "pointing game" in table and "entropy" in table
+    assert numbers["in_distribution"] is True and "dc-ood" not in table
+    assert set(numbers["ood"]) == {"standard", "differential"} and numbers["label"] == "blood"
+    for model in ("standard", "differential"):  # the table shows the JSON's numbers
+        assert f"{numbers['models'][model]['layer']['lesion_mass']:.3f}" in table
+    assert "**On this frame (layer 6, head mean):**" in table
+    from matplotlib import cbook  # a portrait photo gets the Frames tab's banner (issue 29, point 4)
+
+    photo = handle_file(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    *_, table, numbers = client.predict(photo, "blood", 0.5, api_name="/compare")
+    assert numbers["in_distribution"] is False
+    assert table.startswith('<div class="dc-warning dc-ood" role="alert"><b>This does not look like a capsule')
+
+
+def test_compare_words_name_the_model_that_does_better_on_this_frame():
+    from demo.compare_view import on_this_frame
+
+    def model(lesion, hit, entropy):
+        return {"layer": {"lesion_mass": lesion, "pointing_game": hit, "entropy": entropy}}
+
+    numbers = {"models": {"standard": model(0.042, True, 0.990), "differential": model(0.022, False, 0.946)}}
+    assert on_this_frame(numbers, "layer 6, head mean") == (
+        "**On this frame (layer 6, head mean):** The standard model puts more of its attention inside the lesion "
+        "(0.042 against 0.022); only the standard model's peak hits it; the differential model's map is less "
+        "spread (entropy 0.946 against 0.990).")
+    numbers = {"models": {"standard": {"layer": {"entropy": 0.5}}, "differential": {"layer": {"entropy": 0.5}}}}
+    assert on_this_frame(numbers, "rollout") == "**On this frame (rollout):** Both maps are equally spread."
 
 
 def test_requirements_match_pyproject():

@@ -302,7 +302,8 @@ def test_a_fifth_variant_is_one_class_and_one_registration(tmp_path):
         bank = ModelBank(tmp_path / "toy", vanilla, device="cpu")
         standard, differential = bank.pair()
         assert standard.model.config.attention == "vanilla" and differential.model.config.attention == "toy"
-        images, table = compare(standard, differential, frame, "blood")
+        images, table, numbers = compare(standard, differential, frame, "blood")
         assert images["differential"].shape == images["standard"].shape and "p(blood)" in table
+        assert set(numbers["ood"]) == {"standard", "differential"} and "in_distribution" in numbers
     finally:
         ATTENTION_VARIANTS.pop("toy")

@@ -149,8 +149,24 @@ def test_a_photo_in_the_lab_gets_the_out_of_distribution_warning(models, tmp_pat
 
     photo = lab.pick_frame(examples(), None, cbook.get_sample_data("grace_hopper.jpg", asfileobj=False), models[0])
     caption = figures.frame_caption(lab.run_lab(*models, photo, ALL))
-    assert caption.startswith("**⚠ This does not look like a capsule endoscopy frame** (")
+    assert caption.startswith('<div class="dc-warning dc-ood" role="alert"><b>This does not look like a capsule '
+                              'endoscopy frame.</b> The shares below describe a picture the models were not trained on')
     assert "grace_hopper.jpg" in caption
+
+
+def _shares(drawn, rim, lesion):
+    return {"drawn_distractor_mass": drawn, "lesion_mass": lesion, "masses": {figures.RIM: rim}}
+
+
+def test_the_words_say_which_model_puts_less_where_even_when_it_is_the_standard_one():
+    """Issue 29: per frame, in words, which model puts less mass on the distractors, the rim and the lesion."""
+    said = figures.who_has_less(_shares(0.25, 0.30, 0.04), _shares(0.37, 0.10, 0.022))
+    assert said == ("**On this frame (last layer, head mean):** The standard model puts less on the drawn "
+                    "distractors (25% against 37%); the differential model puts less on the dark rim (10% against "
+                    "30%); the differential model puts less on the lesion (2% against 4%). One frame is not the study.")
+    # nothing drawn and no mask: only the rim is compared, and a tie is called one
+    said = figures.who_has_less(_shares(0.0, 0.201, None), _shares(0.0, 0.198, None))
+    assert said.endswith("Both put about 20% on the dark rim. One frame is not the study.")
 
 
 @pytest.mark.parametrize(("levels", "message"), [

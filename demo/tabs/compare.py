@@ -24,17 +24,17 @@ def build(ctx: AppContext) -> None:
             raise ValueError("comparison needs a standard and a differential model (--compare-checkpoint)")
         if not image_path:
             raise ValueError("pick an example or upload a frame to compare")
-        images, table = compare_view.compare(standard, differential, image_path, label, mask_for(image_path), alpha,
-                                             layer, head)
+        images, table, numbers = compare_view.compare(standard, differential, image_path, label,
+                                                      mask_for(image_path), alpha, layer, head)
         return images["standard"], images["differential"], images["standard_rollout"], \
-            images["differential_rollout"], table
+            images["differential_rollout"], table, numbers
 
     @gpu
     @plain_errors
     def on_control(image_path, label, alpha, layer, head):
         # a control moved before any frame was chosen: nothing to redraw yet
         if not image_path:
-            return (gr.update(),) * 5
+            return (gr.update(),) * 6
         return on_compare(image_path, label, alpha, layer, head)
 
     def on_compare_example(evt: gr.SelectData):
@@ -66,15 +66,17 @@ def build(ctx: AppContext) -> None:
                 std_roll = gr.Image(label="standard · rollout", type="numpy")
                 dif_roll = gr.Image(label="differential · rollout", type="numpy")
             cmp_table = gr.Markdown(elem_id="compare-table")
+            with gr.Accordion("The numbers as JSON (as /compare returns them)", open=False):
+                cmp_json = gr.JSON(elem_id="compare-json")
 
     cmp_gallery.select(on_compare_example, None, [cmp_image, cmp_label])
-    outputs = [std_img, dif_img, std_roll, dif_roll, cmp_table]
+    outputs = [std_img, dif_img, std_roll, dif_roll, cmp_table, cmp_json]
     inputs = [cmp_image, cmp_label, cmp_alpha, cmp_layer, cmp_head]
     comparing = cmp_btn.click(on_compare, inputs, outputs, api_name="compare", **ctx.model_work)
-    clear_on_failure(comparing, outputs, (None, None, None, None, STALE))
+    clear_on_failure(comparing, outputs, (None, None, None, None, STALE, None))
     for control in (cmp_layer.release, cmp_alpha.release, cmp_head.input):
         redrawing = control(on_control, inputs, outputs, show_progress="hidden", **ctx.model_work)
-        clear_on_failure(redrawing, outputs, (None, None, None, None, STALE))
+        clear_on_failure(redrawing, outputs, (None, None, None, None, STALE, None))
 
 
 def model_shape(predictor) -> tuple[int, int]:

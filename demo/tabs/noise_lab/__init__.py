@@ -33,9 +33,10 @@ def views(result: lab.LabResult, label: str, layer, head):
     cancel = lab.cancellation_numbers(result, lab.check_layer(result, layer), h)
     panels, shared = figures.subtraction_figure(result, layer, h)
     diff = result.analyses["differential"]
-    captions = {m: figures.model_caption(lab.map_numbers(result, m, label), label, figures.map_scale(result, m), m)
-                for m in lab.MODELS}
-    return (figures.frame_view(result), figures.frame_caption(result), figures.lambda_figure(result, int(layer)),
+    numbers = {m: lab.map_numbers(result, m, label) for m in lab.MODELS}
+    captions = {m: figures.model_caption(numbers[m], label, figures.map_scale(result, m), m) for m in lab.MODELS}
+    frame_words = "\n\n".join(filter(None, (figures.frame_caption(result), figures.who_has_less(*numbers.values()))))
+    return (figures.frame_view(result), frame_words, figures.lambda_figure(result, int(layer)),
             figures.model_view(result, "standard"), figures.model_view(result, "differential"),
             captions["standard"], captions["differential"], panels,
             figures.subtraction_caption(cancel, shared, diff.semantics.lambda_per))

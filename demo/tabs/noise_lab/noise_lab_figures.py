@@ -14,6 +14,8 @@ from matplotlib.figure import Figure
 from explain.display import OUTLINE, Scale, draw_outline, robust_scale, with_colorbar
 from explain.overlay import figure_to_rgb, overlay
 
+from ...scores import ood_banner
+
 from .experiment import DRAWN, KIND_NAMES, KINDS, RIM, LabResult, check_layer, clusters, subtraction
 
 # cyan: apart from the lesion's green, from the mucosa's reds and from both colour maps (inferno, RdBu)
@@ -126,9 +128,29 @@ def frame_caption(result: LabResult) -> str:
     does not look like a capsule frame to the differential model, the same warning as the Frames tab's."""
     ood = result.analyses["differential"].ood
     if ood is not None and ood.in_distribution is False:
-        return (f"**⚠ This does not look like a capsule endoscopy frame** ({'; '.join(ood.reasons)}): the "
-                "shares below describe a picture the models were not trained on.\n\n" + _frame_words(result))
+        return (ood_banner(ood.reasons, ood.score, ood.threshold, what="shares below describe a picture the models "
+                           "were not trained on") + "\n\n" + _frame_words(result))
     return _frame_words(result)
+
+
+def who_has_less(standard: Mapping, differential: Mapping) -> str:
+    """In words, on this frame, which model's last-layer map puts less of its mass on the drawn distractors,
+    on the dark rim and on the lesion (``map_numbers`` of each), whichever model that is."""
+    regions = (("drawn_distractor_mass", "the drawn distractors"), (RIM, "the dark rim"), ("lesion_mass", "the lesion"))
+    said = []
+    for key, words in regions:
+        s, d = (n["masses"].get(RIM) if key == RIM else n[key] for n in (standard, differential))
+        if s is None or d is None or (key == "drawn_distractor_mass" and s == d == 0):
+            continue
+        if abs(s - d) < 0.005:
+            said.append(f"both put about {_pct(s)} on {words}")
+        else:
+            less = "the standard" if s < d else "the differential"
+            said.append(f"{less} model puts less on {words} ({_pct(min(s, d))} against {_pct(max(s, d))})")
+    if not said:
+        return ""
+    text = "; ".join(said)
+    return f"**On this frame (last layer, head mean):** {text[0].upper() + text[1:]}. One frame is not the study."
 
 
 def _frame_words(result: LabResult) -> str:
