@@ -61,12 +61,13 @@ def scores_html(probs: np.ndarray, thresholds: Sequence[float], labels: Sequence
 
 
 def ood_banner(reasons: Sequence[str], score: float | None = None, threshold: float | None = None,
-               what: str = "scores below are not to be trusted") -> str:
+               what: str = "scores below are not to be trusted",
+               headline: str = "This does not look like a capsule endoscopy frame.") -> str:
     """The warning shown above a view's numbers when a frame does not look like the training frames (the
     same in every tab; ``what`` says what it means for that view's numbers)."""
     why = "; ".join(html.escape(r) for r in reasons)
     number = f" (score {score:.3g}, threshold {threshold:.3g})" if score is not None and threshold is not None else ""
-    return ('<div class="dc-warning dc-ood" role="alert"><b>This does not look like a capsule endoscopy frame.</b> '
+    return (f'<div class="dc-warning dc-ood" role="alert"><b>{html.escape(headline)}</b> '
             f"The {html.escape(what)}{number}{': ' + why if why else ''}.</div>")
 
 

@@ -40,6 +40,8 @@ class VideoResult:
     active: np.ndarray  # (N, L) after post-processing
     events: list[dict] = field(default_factory=list)  # RARE-VISION label-set events
     scored_events: list[dict] = field(default_factory=list)  # per-label events with mean score
+    #: (N,) True where the out-of-distribution check flags the frame (diffclip.ood; False without statistics)
+    flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
 class _CropDataset(torch.utils.data.Dataset):
@@ -116,12 +118,14 @@ def run_source(
     workers: int | None = None,
 ) -> VideoResult:
     """Predict every frame of ``source`` (decoded as :func:`batches` says), then post-process."""
-    numbers, times, probs = [], [], []
+    numbers, times, probs, flagged = [], [], [], []
     workers = default_workers(predictor) if workers is None else workers
     for i, (nums, ts, batch) in enumerate(batches(predictor, source, workers)):
         if i % TRIM_EVERY_BATCHES == TRIM_EVERY_BATCHES - 1:
             trim_heap()  # flat memory over long videos (see diffclip.memory)
-        p = predictor.run(batch).probs
+        out = predictor.run(batch)
+        p = out.probs
+        flagged.extend(r.in_distribution is False for r in predictor.ood_of(out))
         numbers.extend(nums)
         times.extend(ts)
         probs.append(p)
@@ -131,7 +135,9 @@ def run_source(
             bar.update(len(nums))
     if not probs:
         raise ValueError(f"{source.video_id}: no frames were read")
-    return video_result(predictor, source.video_id, numbers, times, np.concatenate(probs), post)
+    result = video_result(predictor, source.video_id, numbers, times, np.concatenate(probs), post)
+    result.flagged = np.asarray(flagged, bool)
+    return result
 
 
 def probability_rows(video_id: str, frames, probs: np.ndarray):

@@ -215,3 +215,31 @@ def test_windows_and_gaps_have_one_documented_unit(capsys):
     assert text.count("in sampled frames") == 3
     assert PostProcess().seconds(5.0) == {"median_window": 1.4, "min_length": 0.6, "max_gap": 1.0}
     assert len(LABELS) == 17
+
+
+def test_each_sampled_frame_gets_the_out_of_distribution_check_and_the_notes_summarise_it(tmp_path):
+    """Issue 29, point 4: a clip whose last frames are a portrait photo says how many sampled frames do not
+    look like capsule frames, and which, with the Frames tab's banner; the gallery marks them."""
+    import cv2
+    from matplotlib import cbook
+
+    from demo.resources import DEFAULT_CHECKPOINT
+    from demo.tabs.clip.clip_view import analyse_clip, notes
+    from diffclip.inference import Predictor
+    from diffclip.mp4 import write_mp4
+
+    size = (336, 336)
+    capsule = [cv2.resize(cv2.imread(str(p))[..., ::-1], size)
+               for p in sorted((ROOT / "demo" / "examples" / "frames").glob("*.png"))
+               if "_mask" not in p.name and "_distractors" not in p.name][:3]
+    photo = cv2.resize(cv2.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))[..., ::-1], size)
+    clip = write_mp4(capsule + [photo] * 2, tmp_path / "mixed.mp4", fps=5, crf=10)
+    predictor = Predictor(DEFAULT_CHECKPOINT, device="cpu")
+    result = analyse_clip(predictor, clip, 5, 20, out_dir=tmp_path / "out")
+    assert result.in_distribution == [True, True, True, False, False]
+    said = notes(result)
+    assert said.startswith('<div class="dc-warning dc-ood" role="alert"><b>2 of 5 sampled frames do not look like '
+                           "capsule endoscopy frames.</b> The scores and events of those frames describe pictures "
+                           "the model was not trained on: frames 3, 4.</div>")
+    clean = analyse_clip(predictor, CLIP, 5, 10, out_dir=tmp_path / "clean")
+    assert all(clean.in_distribution) and "dc-ood" not in notes(clean)

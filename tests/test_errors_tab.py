@@ -3,6 +3,7 @@ gallery order and pictures, tags, the Frames view's truth), the zip checks of an
 through gradio_client on the bundled held-out set."""
 
 import csv
+import io
 import stat
 import time
 import zipfile
@@ -88,6 +89,19 @@ def test_counts_follow_the_thresholds_over_the_frames_with_truth(state):
     line = view.summary(state, view.per_label(state))
     assert "6 frames with truth in 1 video (1 without truth, left out)" in line
     assert "1 threshold moved from the checkpoint's" in line and "TP 8, FP 2, FN 1" in line
+
+
+def test_frames_that_do_not_look_like_capsule_frames_are_named_in_the_summary_and_errors_json(state):
+    from diffclip.error_analysis.document import flagged_frames
+
+    assert view.ood_summary(state.mp) == "" and flagged_frames(state.mp) == {"frames": 0, "flagged": []}
+    state.mp.flagged = np.array([False, True, False, False, False, False, True])
+    assert flagged_frames(state.mp) == {"frames": 2, "flagged": [{"video_id": "7", "frame": 10},
+                                                                 {"video_id": "7", "frame": 60}]}
+    assert view.summary(state, view.per_label(state)).startswith(
+        '<div class="dc-warning dc-ood" role="alert"><b>2 of 7 frames do not look like capsule endoscopy frames.</b> '
+        "The scores of those frames, and the mistakes among them, describe pictures the model was not trained on: "
+        "video/frame 7/10, 7/60.</div>\n\n**hand-made**")
 
 
 def test_a_gallery_without_mistakes_says_so(state):
@@ -326,12 +340,19 @@ def test_the_app_analyses_an_uploaded_zip_and_refuses_an_unsafe_one(app_url, tmp
     frames = [f"frame_{n:06d}.PNG" for n in range(20)]
     members = {f"myset/101/{f}": (HELDOUT / "101" / f).read_bytes() for f in frames}
     members["myset/Labels/101.csv"] = (HELDOUT / "Labels" / "101.csv").read_bytes()  # rows beyond 19: no frame
+    from matplotlib import cbook  # frame 5 is a portrait photo: the banner names it (issue 29, point 4)
+
+    photo = io.BytesIO()
+    Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).save(photo, format="PNG")
+    members["myset/101/frame_000005.PNG"] = photo.getvalue()
     with open(HELDOUT / "Labels" / "101.csv", newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if int(r["frame"]) < 20]
     client = Client(app_url, verbose=False, download_files=False)
     table, summary, *_ = client.predict(UPLOAD, handle_file(str(_zip(tmp_path / "mine.zip", members))),
                                         api_name="/errors_analyse")
     assert "**mine.zip** · 20 frames with truth in 1 video" in summary
+    banner = summary.split("\n\n")[0]
+    assert banner.startswith('<div class="dc-warning dc-ood" role="alert"><b>') and "101/5" in banner
     support = {r[0]: r[2] for r in table["data"]}
     assert support == {lab: sum(float(r[lab]) >= 0.5 for r in rows) for lab in LABELS}
     bad = _zip(tmp_path / "bad.zip", {"../evil/frame_000000.PNG": b"x"})

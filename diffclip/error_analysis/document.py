@@ -50,4 +50,13 @@ def errors_document(mp: ModelPass, truth_events: dict[str, list[dict]], checkpoi
                    "videos": {vid: video_event_errors(truth_events.get(vid, []), evs, mp.labels, EVENT_TIOU)
                               for vid, evs in mp.events.items()}},
         "top": mistakes(mp, thresholds, k),
+        "out_of_distribution": flagged_frames(mp),
     }
+
+
+def flagged_frames(mp: ModelPass) -> dict:
+    """The frames that do not look like capsule frames (diffclip.ood): how many, and which (video, frame);
+    none when the checkpoint has no statistics to tell."""
+    flagged = np.zeros(len(mp), bool) if mp.flagged is None else np.asarray(mp.flagged, bool)
+    return {"frames": int(flagged.sum()),
+            "flagged": [{"video_id": str(mp.video_ids[r]), "frame": int(mp.frames[r])} for r in np.flatnonzero(flagged)]}

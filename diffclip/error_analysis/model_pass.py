@@ -38,6 +38,8 @@ class ModelPass:
     truth: np.ndarray  # (N, L) bool
     events: dict[str, list[dict]]  # video id -> predicted label-set events
     cached: bool = False
+    #: (N,) True where the frame does not look like a capsule frame (diffclip.ood); all False without statistics
+    flagged: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -67,7 +69,8 @@ def pass_key(predictor: Predictor, data: LabelledSet) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-_MEMORY: OrderedDict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
+_MEMORY: OrderedDict[str, tuple[np.ndarray, ...]] = OrderedDict()
+PASS_ARRAYS = ("video_ids", "frames", "probs", "flagged")  # what a cached pass keeps, in this order
 _MEMORY_LOCK = threading.Lock()
 MEMORY_ENTRIES = 4  # passes kept in memory by a process (the app's sessions share them)
 
@@ -87,19 +90,22 @@ def run_pass(predictor: Predictor, data: LabelledSet, cache_dir: str | Path | No
     path = Path(cache_dir) / f"pass-{key}.npz" if cache_dir is not None else None
     if hit is None and path is not None and path.is_file():
         with np.load(path, allow_pickle=False) as z:
-            hit = (z["video_ids"], z["frames"], z["probs"])
-        log.info("model pass read from %s", path)
+            # a pass cached before the out-of-distribution flags were kept runs again
+            hit = tuple(z[k] for k in PASS_ARRAYS) if set(PASS_ARRAYS) <= set(z.files) else None
+        if hit is not None:
+            log.info("model pass read from %s", path)
     if hit is None:
         cached = False
         results, stats = predict_sources(predictor, data.sources, post, progress=progress, workers=workers)
         log.info("model pass: %d frames in %.1f s", stats.frames, stats.seconds)
         hit = (np.concatenate([np.full(len(r.frames), r.video_id, dtype=object) for r in results]).astype(str),
                np.concatenate([r.frames for r in results]).astype(np.int64),
-               np.concatenate([r.probs for r in results]).astype(np.float32))
+               np.concatenate([r.probs for r in results]).astype(np.float32),
+               np.concatenate([r.flagged for r in results]).astype(bool))
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-                np.savez(fh, video_ids=hit[0], frames=hit[1], probs=hit[2])
+                np.savez(fh, **dict(zip(PASS_ARRAYS, hit, strict=True)))
     with _MEMORY_LOCK:
         _MEMORY[key] = hit
         _MEMORY.move_to_end(key)
@@ -109,7 +115,7 @@ def run_pass(predictor: Predictor, data: LabelledSet, cache_dir: str | Path | No
 
 
 def _assemble(predictor: Predictor, data: LabelledSet, key: str, video_ids: np.ndarray, frames: np.ndarray,
-              probs: np.ndarray, post: PostProcess, cached: bool) -> ModelPass:
+              probs: np.ndarray, flagged: np.ndarray, post: PostProcess, cached: bool) -> ModelPass:
     labels = tuple(predictor.labels)
     if labels != tuple(data.labels):
         raise ValueError(f"the checkpoint's labels differ from the data's: {labels} vs {tuple(data.labels)}")
@@ -122,4 +128,4 @@ def _assemble(predictor: Predictor, data: LabelledSet, key: str, video_ids: np.n
         times = np.full(len(rows), np.nan)
         events[video.video_id] = video_result(predictor, video.video_id, frames[rows], times, probs[rows], post).events
     return ModelPass(key, labels, np.asarray(predictor.thresholds, np.float32).copy(), video_ids, frames, probs,
-                     known, truth, events, cached)
+                     known, truth, events, cached, flagged)

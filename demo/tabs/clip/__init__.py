@@ -53,7 +53,8 @@ def build(ctx: AppContext) -> None:
                                         session=session_of(request), truth_file=truth_path)
         for warning in result.warnings:
             gr.Warning(without_paths(warning))
-        gallery = [(str(img), f"frame {int(n)}") for img, n in zip(result.images, result.frames, strict=True)]
+        gallery = [(str(img), f"frame {int(n)}" + (" ⚠ not capsule-like" if ok is False else ""))
+                   for img, n, ok in zip(result.images, result.frames, result.in_distribution, strict=True)]
         files = [str(result.files[k]) for k in ("events", "probs", "overlay")]
         return (result, clip_view.timeline_image(result, 0),
                 clip_view.events_rows(result, labels, thresholds), files, str(result.files["overlay"]), gallery,

@@ -28,6 +28,7 @@ from explain.overlay import overlay
 
 from ...captions import draw_lines
 from ...resources import MAX_CLIP_FRAMES, MAX_CLIP_SECONDS
+from ...scores import ood_banner
 from ...sessions import FOLDERS
 from .clip_notes import Coverage, clip_notes
 from .clip_truth import ClipScores, ClipTruth, read_truth, score_clip
@@ -48,6 +49,8 @@ class ClipResult:
     folder: Path | None = None  # where the files are; removed with the session (demo.sessions)
     coverage: Coverage | None = None  # what part of the video, at what rate (demo.tabs.clip.clip_notes)
     truth: ClipTruth | None = None  # the ground truth, when one was given
+    #: per sampled frame, whether it looks like a capsule frame (diffclip.ood; None: the model cannot tell)
+    in_distribution: list[bool | None] = field(default_factory=list)
 
     def image(self, i: int) -> np.ndarray:
         """Sampled crop ``i`` as (S, S, 3) uint8 RGB."""
@@ -118,12 +121,13 @@ def _analyse_into(out: Path, predictor: Predictor, path: Path, facts: VideoFacts
     source = video_source(path, Sampling(fps=float(fps), max_frames=max_frames), video_id=path.stem, facts=facts)
     total = source.estimate or max_frames
     (out / "frames").mkdir(parents=True, exist_ok=True)
-    numbers, times, images, probs, heat = [], [], [], [], []
+    numbers, times, images, probs, heat, looks = [], [], [], [], [], []
     try:
         # the pipeline's batching and the Predictor's one forward pass; only the maps are extra here
         for nums, ts, crops in batches(predictor, source, workers=0):
             batch = predictor.run(crops, maps=True)
             probs.append(batch.probs)
+            looks.extend(r.in_distribution for r in predictor.ood_of(batch))
             heat.extend(cls_map(batch.maps, -1, None, batch.maps[-1].semantics.shown))
             images.extend(_write_rgb(out / "frames" / f"frame_{int(n):06d}.png", batch.image(i))
                           for i, n in enumerate(nums))
@@ -149,7 +153,7 @@ def _analyse_into(out: Path, predictor: Predictor, path: Path, facts: VideoFacts
                                       frames=frames, times=res.times),
     }
     result = ClipResult(stem, frames, res.times, images, probs_arr, active, res.events, res.scored_events, files,
-                        list(source.warnings), out, coverage, truth)
+                        list(source.warnings), out, coverage, truth, looks)
     draw_timeline(result, predictor.thresholds, predictor.labels)
     return result
 
@@ -180,11 +184,25 @@ def notes(result: ClipResult) -> str:
     """Markdown: what was analysed, at what rate, how events were formed (demo.tabs.clip.clip_notes), and what did
     not match in the truth file."""
     text = clip_notes(result.coverage) if result.coverage is not None else ""
+    text = "\n\n".join(filter(None, (ood_summary(result), text)))
     if result.truth is not None:
         text += f"\n\nGround truth: {result.truth.name} ({len(result.truth.events)} events), drawn in black under " \
                 "each row of the timeline."
         text += "".join(f"\n\n**Note:** {note}" for note in result.truth.notes)
     return text
+
+
+def ood_summary(result: ClipResult, named: int = 8) -> str:
+    """The Frames tab's banner, for a clip: how many sampled frames do not look like capsule frames, and
+    which (the first ``named``); empty when none is flagged."""
+    flagged = [int(n) for n, ok in zip(result.frames, result.in_distribution, strict=False) if ok is False]
+    if not flagged:
+        return ""
+    which = ", ".join(str(n) for n in flagged[:named]) + (", …" if len(flagged) > named else "")
+    total = len(result.frames)
+    return ood_banner([f"frame{'s' if len(flagged) > 1 else ''} {which}"],
+                      what="scores and events of those frames describe pictures the model was not trained on",
+                      headline=f"{len(flagged)} of {total} sampled frames do not look like capsule endoscopy frames.")
 
 
 def _write_rgb(path: Path, rgb: np.ndarray) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from diffclip.error_analysis.document import flagged_frames
 from diffclip.error_analysis.frame_metrics import counts, label_counts, ranked_mistakes
 from diffclip.error_analysis.labelled_set import LabelledSet, frame_images, load_labelled
 from diffclip.error_analysis.model_pass import ModelPass, run_pass
@@ -18,6 +19,7 @@ from diffclip.error_analysis.tags import KINDS, tag, tag_key
 from diffclip.inference import Predictor
 
 from ...resources import HELDOUT
+from ...scores import ood_banner
 from ...truth import FrameTruth, load_mask
 from .errors_thumbs import thumbnails
 
@@ -129,9 +131,23 @@ def summary(state: ErrorsState, found: dict[str, dict]) -> str:
     at = f"{moved} threshold{'s' if moved != 1 else ''} moved from the checkpoint's" if moved else \
         "the checkpoint's thresholds"
     ran = "reused from this server's cache" if mp.cached else "ran now"
-    return (f"**{state.name}** · {known} frames with truth in {videos} video{'s' if videos != 1 else ''}{unknown} · "
+    return ood_summary(mp) + (f"**{state.name}** · {known} frames with truth in {videos} video{'s' if videos != 1 else ''}{unknown} · "
             f"{at} · all labels: TP {tp}, FP {fp}, FN {fn}, micro precision {_fmt(precision)}, recall "
             f"{_fmt(recall)}, F1 {_fmt(f1)} · model pass {ran}")
+
+
+def ood_summary(mp, named: int = 6) -> str:
+    """The Frames tab's banner for a set: how many of its frames do not look like capsule frames, and which
+    (the first ``named``); empty when none is flagged."""
+    found = flagged_frames(mp)
+    if not found["frames"]:
+        return ""
+    which = ", ".join(f"{f['video_id']}/{f['frame']}" for f in found["flagged"][:named])
+    more = ", …" if found["frames"] > named else ""
+    return ood_banner([f"video/frame {which}{more}"], what="scores of those frames, and the mistakes among them, "
+                      "describe pictures the model was not trained on",
+                      headline=f"{found['frames']} of {len(mp)} frames do not look like capsule endoscopy "
+                               "frames.") + "\n\n"
 
 
 def default_label(found: dict[str, dict]) -> str:

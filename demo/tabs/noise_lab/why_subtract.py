@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import gradio as gr
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from explain.overlay import figure_to_rgb
 
@@ -119,8 +120,8 @@ def figure(preset_name: str, lam: float) -> np.ndarray:
     r = rows(preset, lam)
     limit = max(float(np.abs(v).max()) for v in r.values()) or 1.0  # one symmetric scale for all three
     fig = Figure(figsize=(9.0, 4.2), dpi=100, facecolor="white")
-    grid = fig.add_gridspec(4, 2, height_ratios=[1.3, 1, 1, 1], width_ratios=[40, 1], hspace=0.35,
-                            wspace=0.03, left=0.11, right=0.9, top=0.86, bottom=0.12)
+    grid = fig.add_gridspec(4, 2, height_ratios=[1.0, 1, 1, 1], width_ratios=[40, 1], hspace=0.35,
+                            wspace=0.03, left=0.11, right=0.9, top=0.83, bottom=0.12)
     marks = fig.add_subplot(grid[0, 0])
     image = None
     for i, key in enumerate(("a1", "lam_a2", "diff")):
@@ -140,11 +141,14 @@ def figure(preset_name: str, lam: float) -> np.ndarray:
     marks.text((lo + hi) / 2, 0.42, "lesion (signal)", color="green", ha="center", va="bottom", fontsize=11,
                fontweight="bold")
     marks.plot(COMMON, [0.15] * len(COMMON), "v", color="black", ms=9)
-    marks.text(COMMON[2], 0.42, "distractors (common to both maps)", ha="left", va="bottom", fontsize=11)
     marks.plot(ONLY_A1, [0.15] * len(ONLY_A1), "|", color="dimgray", ms=12, mew=2)
     marks.plot(ONLY_A2, [0.15] * len(ONLY_A2), "x", color="dimgray", ms=7, mew=1.5)
-    marks.text(-0.5, 0.42, "| a1-only noise   × a2-only noise", color="dimgray", ha="left", va="bottom",
-               fontsize=10)
+    # a key above the marks: labels beside the markers would collide with the lesion's label
+    fig.legend(handles=[Line2D([], [], ls="", marker=m, color=col, ms=ms, mew=mew, label=text)
+                        for m, col, ms, mew, text in (("v", "black", 9, 1, "distractors (common to both maps)"),
+                                                      ("|", "dimgray", 12, 2, "a1-only noise"),
+                                                      ("x", "dimgray", 7, 1.5, "a2-only noise"))],
+               loc="upper center", bbox_to_anchor=(0.5, 0.92), ncol=3, frameon=False, fontsize=10.5)
     fig.axes[-1].set_xlabel("position in the row (e.g. image patch)", fontsize=10)
     bar = fig.colorbar(image, cax=fig.add_subplot(grid[1:, 1]))
     bar.set_label("attention weight\n(blue < 0 < red)", fontsize=10)
