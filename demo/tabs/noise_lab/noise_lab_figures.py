@@ -15,7 +15,6 @@ from explain.display import OUTLINE, Scale, draw_outline, robust_scale, with_col
 from explain.overlay import figure_to_rgb, overlay
 
 from ...scores import ood_banner
-
 from .experiment import DRAWN, KIND_NAMES, KINDS, RIM, LabResult, check_layer, clusters, subtraction
 
 # cyan: apart from the lesion's green, from the mucosa's reds and from both colour maps (inferno, RdBu)
