@@ -88,7 +88,7 @@ def test_shared_signal_loses_signal():
         assert kept == pytest.approx(abs(p.s1 - lam * p.s2) / p.s1, abs=1e-12) and kept < 1
         assert why.snr(d, why.SIGNAL) < why.snr(why.rows(p, 0.0)["a1"], why.SIGNAL)
     text = why.caption("shared_signal", 0.5)
-    assert "removes signal" in text and "Noise lab" in text and "Ye et al., ICLR 2025" in text
+    assert "removes signal" in text and "measured below" in text and "Ye et al., ICLR 2025" in text
 
 
 def test_snr_inf_without_noise():

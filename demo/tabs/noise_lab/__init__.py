@@ -15,6 +15,7 @@ from ..base import AppContext, Tab
 from ..compare import model_shape
 from . import experiment as lab
 from . import noise_lab_figures as figures
+from . import why_subtract
 
 INTRO = ("**Noise lab.** Pick a clean example frame (or upload one), then add **distractors** with the sliders: "
          "bubbles, specular highlights and debris, drawn by the synthetic generator's own code. Below: where each "
@@ -83,6 +84,7 @@ def build(ctx: AppContext) -> None:
     study = study_sentence()
     if study:
         gr.Markdown(study, elem_id="noise-study")
+    why_subtract.build()  # the mechanism on a made-up row first, then the measured models below
     example = gr.State(None)
     result_state = gr.State(None, time_to_live=ctx.session_ttl)
     depth, heads = model_shape(differential)
