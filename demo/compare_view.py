@@ -77,7 +77,7 @@ def compare(standard: Predictor, differential: Predictor, image, label: str, mas
             "peak hits it." if mask is not None and mask.any() else
             "No lesion mask for this frame: only the entropy of the maps (lower = less spread).")
     colours = ("Colours as in the Frames tab: softmax maps from 0 (dark) up, the differential map red/blue around "
-               "white 0; each saturates where the top 2% of its mass begins (Captum's outlier convention).")
+               "white 0; each saturates where the top 2% of its mass begins (see the glossary below).")
     banner = ""
     if numbers["in_distribution"] is False:
         flagged = numbers["ood"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from . import frames_view
+from . import frames_view, glossary
 from .callbacks import plain_errors, session_of
 from .model_card import WARNING
 from .models import ModelBank, gpu
@@ -48,6 +48,8 @@ def build_demo(bank: ModelBank, concurrency: int = 2, session_ttl: float = 3600.
             for tab in TABS:
                 with gr.Tab(tab.title, id=tab.id):
                     tab.build(ctx)
+                    if tab.id != "words":  # the Words and docs tab is the glossary itself
+                        glossary.accordion(tab.id)
         # A plain JSON endpoint for scripts and tests (the UI uses the tabs' endpoints).
         api_frame = FramePath(visible=False, type="filepath")
         api_out = gr.JSON(visible=False)

@@ -55,8 +55,8 @@ class Scale:
         else:
             text = f"from 0 (dark) to {self.hi:.3g} (bright)"
         if self.clipped:
-            text += (f"; values beyond hold the top {self.outlier_perc:g}% of the map's mass and show at full "
-                     "colour (Captum's outlier convention)")
+            # the convention itself is explained once, in the glossary under each tab (demo.glossary)
+            text += f"; values beyond hold the top {self.outlier_perc:g}% of the map's mass and show at full colour"
         return text
 
 

@@ -8,7 +8,7 @@ import importlib
 
 from .base import AppContext, Tab
 
-TAB_MODULES = ("frames", "clip", "compare", "errors", "noise_lab", "card")
+TAB_MODULES = ("frames", "clip", "compare", "errors", "noise_lab", "card", "words")
 
 TABS: list[Tab] = [importlib.import_module(f".{name}", __name__).TAB for name in TAB_MODULES]
 

@@ -127,7 +127,8 @@ def figure(preset_name: str, lam: float) -> np.ndarray:
                             wspace=0.03, left=0.11, right=0.9, top=0.83, bottom=0.12)
     marks = fig.add_subplot(grid[0, 0])
     image = None
-    for i, key in enumerate(("a1", "lam_a2", "diff")):
+    keys = ("a1", "lam_a2", "diff")
+    for i, key in enumerate(keys):
         ax = fig.add_subplot(grid[i + 1, 0], sharex=marks)
         image = ax.imshow(r[key][None, :], cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto",
                           extent=(-0.5, N - 0.5, 0, 1), interpolation="nearest")
@@ -135,7 +136,7 @@ def figure(preset_name: str, lam: float) -> np.ndarray:
         # the lesion's edges through every strip, so a reader sees what happens to it row by row
         for x in (SIGNAL[0] - 0.5, SIGNAL[-1] + 0.5):
             ax.axvline(x, color="green", lw=1.5, ls="--")
-        ax.tick_params(axis="x", labelbottom=key == "diff", labelsize=10)
+        ax.tick_params(axis="x", labelbottom=i == len(keys) - 1, labelsize=10)  # positions under the last row
     marks.set_ylim(0, 1)
     marks.axis("off")
     # green bracket over the lesion; dark triangles over the distractors; grey ticks for each map's own noise
