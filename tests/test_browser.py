@@ -241,3 +241,38 @@ def test_the_errors_tab_counts_follow_a_threshold_and_the_report_opens_offline(a
         assert page.evaluate("() => Array.from(document.images).every(i => i.naturalWidth > 0)")
         page.screenshot(path=str(ARTIFACTS / "errors-report.png"), full_page=True)
     assert requests and all(u.startswith(("file://", "data:")) for u in requests), requests
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_a_photo_gets_the_banner_in_the_noise_lab_and_compare_and_why_subtract_redraws(app_url, theme):
+    """Issue 29: the out-of-distribution banner in the Noise lab and the Compare tab (as in the Frames tab),
+    and the "Why subtract?" explainer follows its λ slider; screenshots in artifacts/."""
+    from matplotlib import cbook
+
+    photo = str(Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+    with app_page(app_url, theme) as page:
+        page.get_by_role("tab", name="Noise lab").click()
+        page.locator("#why-subtract").get_by_text("Why subtract?").click()
+        page.wait_for_selector("#why-figure img", timeout=60_000)
+        caption = page.locator("#why-caption")
+        assert "a1 0.82 → a1 − λ·a2 3.00" in caption.inner_text()  # λ = 0.5, noise common to both maps
+        figure = page.locator("#why-figure img").get_attribute("src")
+        slider = page.get_by_label("number input for λ")
+        slider.fill("1")
+        slider.press("Tab")
+        page.wait_for_function(f"document.querySelector('#why-figure img')?.src !== {figure!r}", timeout=60_000)
+        page.wait_for_selector("#why-caption :text('at λ = 1.00')", timeout=60_000)
+        slider.fill("0.5")
+        slider.press("Tab")
+        page.wait_for_selector("#why-caption :text('at λ = 0.50')", timeout=60_000)
+        page.locator("#why-subtract").screenshot(path=str(ARTIFACTS / f"why-subtract-{theme}.png"))
+        page.locator("#noise-upload input[type=file]").set_input_files(photo)
+        page.wait_for_selector("#noise-frame-caption .dc-ood", timeout=120_000)
+        assert "does not look like a capsule endoscopy frame" in page.locator("#noise-frame-caption").inner_text()
+        page.screenshot(path=str(ARTIFACTS / f"noise-lab-ood-{theme}.png"), full_page=True)
+        page.get_by_role("tab", name="Compare").click()
+        page.locator("#compare-image input[type=file]").set_input_files(photo)
+        page.locator("#compare-btn").click()
+        page.wait_for_selector("#compare-table .dc-ood", timeout=120_000)
+        assert "does not look like a capsule endoscopy frame" in page.locator("#compare-table").inner_text()
+        page.screenshot(path=str(ARTIFACTS / f"compare-ood-{theme}.png"), full_page=True)

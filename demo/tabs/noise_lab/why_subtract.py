@@ -48,7 +48,7 @@ class Preset:
 # Both presets share a1; only a2 differs. In "common", c2 = 2c, so the common noise cancels exactly at
 # lambda = c / c2 = 0.5, the slider's starting point. In "shared_signal" a2 also looks at the lesion (s2 = 0.40,
 # close to s1), so the subtraction takes signal away as well: on the polyp example the bundled diff model's
-# last layer removes 79% of a1 on the lesion against 38% on the distractors (issue 29).
+# last layer removes 79% of a1 on the lesion against 38% on the drawn distractors at level 1 (docs/noise-lab.md).
 PRESETS: dict[str, Preset] = {
     "common": Preset("common", "Noise common to both maps (a2 ignores the lesion)", 0.45, 0.45, 0.10, 0.0),
     "shared_signal": Preset("shared_signal", "a2 also attends to the lesion",
@@ -192,7 +192,7 @@ def build() -> None:
                           elem_id="why-preset")
         slider = gr.Slider(0, 1, step=0.05, value=lam, label="λ", elem_id="why-lambda")
         image = gr.Image(figure(first, lam), type="numpy", elem_id="why-figure", interactive=False,
-                         label="a1, λ·a2 and a1 − λ·a2 on one colour scale (made-up rows)")
+                         label="a1, λ·a2 and a1 − λ·a2 on one colour scale (made-up rows)", show_label=False)
         text = gr.Markdown(caption(first, lam), elem_id="why-caption")
     # always_last: dragging the slider redraws once for the latest value, not once per step
     gr.on([preset.change, slider.change], on_change, [preset, slider], [image, text], queue=False,
