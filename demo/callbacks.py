@@ -90,7 +90,7 @@ def show_frame(state: frames_view.FramesState, index: int):
     return (
         state,
         frames_view.gallery_items(state),
-        frames_view.scores_for(a, state.truth),
+        frames_view.scores_for(a, state.truth, state.size),
         gr.update(maximum=a.num_layers, value=a.num_layers),
         gr.update(choices=frames_view.head_choices(a), value="mean"),
         gr.update(value=frames_view.top_label(a)),

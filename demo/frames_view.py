@@ -6,11 +6,13 @@ Gradio components.
 
 from __future__ import annotations
 
+import html
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from diffclip.inference import Predictor
 from diffclip.memory import trim_heap
@@ -47,12 +49,18 @@ class FramesState:
     selected: int = 0
     folder: Path | None = None  # the crops as PNG files, in the app (demo.sessions)
     truths: list[FrameTruth | None] = field(default_factory=list)  # labels and lesion masks, where known
+    sizes: list[tuple[int, int] | None] = field(default_factory=list)  # each upload's (width, height)
 
     @property
     def current(self) -> FrameAnalysis:
         if not self.analyses:
             raise ValueError("upload a frame or pick an example first")
         return self.analyses[self.selected]
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """The selected frame's size as uploaded (None: not known)."""
+        return self.sizes[self.selected] if self.selected < len(self.sizes) else None
 
     @property
     def truth(self) -> FrameTruth | None:
@@ -85,6 +93,7 @@ def analyse_frames(predictor: Predictor, files: list, names: list[str] | None = 
             raise ValueError(message if message.startswith(name) else f"{name}: {message}") from None
         if folder is not None:
             analysis.spill(folder / f"frame_{i:02d}.png")
+        state.sizes.append(source_size(item))
         state.analyses.append(analysis)
         state.names.append(name)
     # what is kept is small, but the forward passes' large, short-lived buffers leave the heap
@@ -180,12 +189,45 @@ def attribution_overlay(state: FramesState, predictor: Predictor, label: str, me
     return image, caption
 
 
-def scores_for(analysis: FrameAnalysis, truth: FrameTruth | None = None) -> str:
+def source_size(item) -> tuple[int, int] | None:
+    """(width, height) of an upload as shown upright (EXIF orientation applied, as the crop is), from its header;
+    None when it cannot be read cheaply."""
+    try:
+        if isinstance(item, (str, Path)):
+            with Image.open(item) as img:
+                w, h = img.size
+                turned = img.getexif().get(0x0112) in (5, 6, 7, 8)  # orientations that swap the sides
+            return (h, w) if turned else (w, h)
+        if isinstance(item, Image.Image):
+            return item.size
+        if isinstance(item, np.ndarray):
+            return int(item.shape[1]), int(item.shape[0])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def crop_note(size: tuple[int, int] | None, side: int) -> str:
+    """What the model saw of a frame of ``size``: nothing to say for a ``side`` x ``side`` frame; else its
+    short side resized to ``side`` and, for a frame that is not square, how much the centre crop cut."""
+    if size is None or size == (side, side):
+        return ""
+    w, h = size
+    said = f"The model saw a {side}×{side} crop of this {w}×{h} frame: its short side resized to {side} px"
+    if w != h:
+        cut = 1 - min(w, h) / max(w, h)
+        said += f", then the centre kept: {cut:.0%} of its {'width' if w > h else 'height'} cut off"
+    return f'<div class="dc-legend dc-crop-note">{html.escape(said)}.</div>'
+
+
+def scores_for(analysis: FrameAnalysis, truth: FrameTruth | None = None, size: tuple[int, int] | None = None) -> str:
     """The scores panel of a frame: the out-of-distribution banner when the frame does not look like the
-    training frames, and the truth marks when its labels are known."""
+    training frames, what the model saw of it (resized, cropped), and the truth marks when its labels are known."""
     ood = getattr(analysis, "ood", None)
     banner = ood_banner(ood.reasons, ood.score, ood.threshold) if ood is not None and ood.in_distribution is False \
         else ""
+    if size is not None:
+        banner += crop_note(size, analysis.preprocess.image_size)
     labels = truth.labels if truth is not None else None
     return scores_html(analysis.probs, analysis.thresholds, analysis.labels, truth=labels, banner=banner)
 

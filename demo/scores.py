@@ -88,4 +88,7 @@ CSS = """
 .dc-warning {background: var(--error-background-fill); border: 1px solid var(--error-border-color);
              padding: 6px 10px; border-radius: 6px; margin-bottom: 6px}
 .dc-warning, .dc-warning * {color: var(--error-text-color) !important}
+/* a map's picture starts below Gradio's block label and toolbar, which otherwise cover its top corners: the
+   colour bar's top tick label sits in the right one */
+.dc-map .image-container {padding-top: 30px}
 """

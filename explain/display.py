@@ -56,7 +56,7 @@ class Scale:
             text = f"from 0 (dark) to {self.hi:.3g} (bright)"
         if self.clipped:
             # the convention itself is explained once, in the glossary under each tab (demo.glossary)
-            text += f"; values beyond hold the top {self.outlier_perc:g}% of the map's mass and show at full colour"
+            text += f"; its top {self.outlier_perc:g}% of mass at full colour"
         return text
 
 

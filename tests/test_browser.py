@@ -109,6 +109,17 @@ def _natural_size(page, elem: str) -> tuple[int, int]:
                                ".sort((a, b) => b[0] - a[0])[0]", f"{elem} img"))
 
 
+def _uncovered(page, elem: str) -> bool:
+    """Whether the panel's toolbar (download, full screen) ends above its picture's top edge, so that it hides
+    no part of the map or of its colour bar's top tick label."""
+    return page.evaluate("""s => {
+        const bar = document.querySelector(s + ' .icon-button-wrapper');
+        const imgs = Array.from(document.querySelectorAll(s + ' img')).filter(e => e.complete && e.naturalWidth > 0);
+        const img = imgs.sort((a, b) => b.naturalWidth - a.naturalWidth)[0];
+        return !bar || bar.getBoundingClientRect().bottom <= img.getBoundingClientRect().top + 1;
+    }""", elem)
+
+
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_an_example_shows_its_truth_colour_bars_and_a_photo_gets_a_warning(app_url, theme):
     """An example frame: its truth marked on the scores, every map with a colour bar beside it (wider than
@@ -124,6 +135,11 @@ def test_an_example_shows_its_truth_colour_bars_and_a_photo_gets_a_warning(app_u
             page.wait_for_selector(f"{elem} img", timeout=120_000)
             width, height = _natural_size(page, elem)
             assert width > 1.3 * height, (elem, width, height)  # the map and its colour bar
+            assert _uncovered(page, elem), elem  # issue 29: the top tick label hid under the toolbar
+        # one analysed frame is a thumbnail, not the whole gallery's width, zoomed and cropped (issue 29)
+        page.wait_for_selector("#frame-gallery img", timeout=60_000)
+        thumb = page.locator("#frame-gallery img").first.bounding_box()
+        assert thumb["width"] < page.locator("#frame-gallery").bounding_box()["width"] / 4, thumb
         assert "green outline: the lesion mask" in page.locator("#attribution-caption").inner_text()
         page.screenshot(path=str(ARTIFACTS / f"frames-view-truth-{theme}.png"), full_page=True)
         assert page.locator("#scores .dc-ood").count() == 0

@@ -25,7 +25,7 @@ def test_limits_saturate_where_the_top_two_percent_of_the_mass_begins():
     # signed maps: symmetric limits from the absolute values
     s = robust_scale(np.array([-1.0] * 500 + [1.0] * 500 + [-5.0]), diverging=True)
     assert (s.lo, s.hi, s.clipped) == (-1.0, 1.0, True)
-    assert "top 2% of the map's mass" in s.note() and "±1" in s.note()
+    assert "top 2% of mass at full colour" in s.note() and "±1" in s.note()
     # two maps on one scale: the limit of their values together
     assert robust_scale(np.ones(10), np.full(10, 3.0), diverging=False).hi == 3.0
     empty = robust_scale(np.zeros(4), diverging=False)
@@ -157,3 +157,24 @@ def test_the_notes_beside_the_maps_say_where_their_mass_lies():
     note = faithfulness_note(numbers)
     assert "deletion AUC 0.20" in note and "60% on the black rim" in note and "A lesson in this map" in note
     assert "lesson" not in faithfulness_note({**numbers, "outside_fov_share": 0.1})
+
+
+def test_a_large_or_oblong_upload_says_what_the_model_saw(tmp_path):
+    """Issue 29: a 4000x3000 upload was resized and cropped without a word."""
+    from PIL import Image
+
+    from demo.frames_view import crop_note, source_size
+
+    assert crop_note((224, 224), 224) == "" and crop_note(None, 224) == ""
+    # 4000 x 3000: the short side 3000 -> 224, the centre 3000 of 4000 kept: 1 - 3000/4000 = 25% of the width cut
+    assert crop_note((4000, 3000), 224) == ('<div class="dc-legend dc-crop-note">The model saw a 224×224 crop of this '
+                                            "4000×3000 frame: its short side resized to 224 px, then the centre kept: "
+                                            "25% of its width cut off.</div>")
+    assert "height cut off" in crop_note((300, 400), 224)
+    assert crop_note((512, 512), 224).endswith("resized to 224 px.</div>")
+    photo = tmp_path / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned by 90 degrees: the sides swap
+    Image.new("RGB", (400, 300)).save(photo, exif=exif)
+    assert source_size(str(photo)) == (300, 400)
+    assert source_size(np.zeros((30, 40, 3), np.uint8)) == (40, 30)

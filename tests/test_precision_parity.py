@@ -97,3 +97,22 @@ def test_example_clip_gives_the_same_events_in_bf16(tmp_path, model, capsys):
           f"labels whose events differ near them: {changed or 'none'}")
     if not changed:
         assert doc32 == doc16
+
+
+def test_the_attribution_caption_names_one_probability_in_bf16():
+    """Issue 29: a bf16 caption said "p = 0.80" and then "Label score 0.79" (the faithfulness curves ran in
+    fp32); both come from the predictor's precision now, on every example."""
+    import re
+
+    from demo import frames_view
+
+    predictor = Predictor(REPO / "demo" / "weights" / "diff", device="cpu", precision="bf16")
+    images = [str(REPO / "demo" / "examples" / e["image"]) for e in EXAMPLES]
+    state = frames_view.analyse_frames(predictor, images)
+    for i, example in enumerate(EXAMPLES):
+        state.selected = i
+        label = example["shows"]
+        caption = frames_view.attribution_overlay(state, predictor, label, "Gradient-weighted attention", 0.5)[1]
+        p = float(re.search(r"\(p = ([\d.]+)\)", caption).group(1))
+        score = float(re.search(r"Label score ([\d.]+);", caption).group(1))
+        assert p == score, (label, caption)

@@ -60,11 +60,11 @@ def build(ctx: AppContext) -> None:
             cmp_btn = gr.Button("Compare", variant="primary", elem_id="compare-btn")
         with gr.Column(scale=2):
             with gr.Row():
-                std_img = gr.Image(label="standard · a1 of the chosen layer", type="numpy")
-                dif_img = gr.Image(label="differential · a1 − λ·a2 of the chosen layer", type="numpy")
+                std_img = gr.Image(label="standard · a1 of the chosen layer", type="numpy", elem_classes="dc-map")
+                dif_img = gr.Image(label="differential · a1 − λ·a2 of the chosen layer", type="numpy", elem_classes="dc-map")
             with gr.Row():
-                std_roll = gr.Image(label="standard · rollout", type="numpy")
-                dif_roll = gr.Image(label="differential · rollout", type="numpy")
+                std_roll = gr.Image(label="standard · rollout", type="numpy", elem_classes="dc-map")
+                dif_roll = gr.Image(label="differential · rollout", type="numpy", elem_classes="dc-map")
             cmp_table = gr.Markdown(elem_id="compare-table")
             with gr.Accordion("The numbers as JSON (as /compare returns them)", open=False):
                 cmp_json = gr.JSON(elem_id="compare-json")

@@ -63,7 +63,7 @@ def build(ctx: AppContext) -> None:
             example_gallery = gr.Gallery(
                 value=[(str(e.image), e.shows) for e in example_list], label="Examples (synthetic; click one)",
                 columns=4, height="auto", allow_preview=False, object_fit="contain", elem_id="example-gallery")
-            frame_gallery = gr.Gallery(label="Analysed frames (click to select)", columns=6, height=220,
+            frame_gallery = gr.Gallery(label="Analysed frames (click to select)", columns=6, height=220, fit_columns=False,
                                        allow_preview=False, object_fit="contain", elem_id="frame-gallery")
         with gr.Column(scale=1):
             scores = gr.HTML(label="Scores", elem_id="scores")
@@ -74,14 +74,14 @@ def build(ctx: AppContext) -> None:
         shared = gr.Checkbox(False, label="a1 and a2 on one colour scale", elem_id="shared-scale")
     attn_caption = gr.Markdown()
     with gr.Row():
-        a1_img = gr.Image(label="a1 · softmax map 1", type="numpy", elem_id="a1")
-        a2_img = gr.Image(label="a2 · softmax map 2", type="numpy", elem_id="a2")
-        diff_img = gr.Image(label="diff = a1 − λ·a2 (diverging)", type="numpy", elem_id="diff")
-        attr_img = gr.Image(label="attribution", type="numpy", elem_id="attribution")
+        a1_img = gr.Image(label="a1 · softmax map 1", type="numpy", elem_classes="dc-map", elem_id="a1")
+        a2_img = gr.Image(label="a2 · softmax map 2", type="numpy", elem_classes="dc-map", elem_id="a2")
+        diff_img = gr.Image(label="diff = a1 − λ·a2 (diverging)", type="numpy", elem_classes="dc-map", elem_id="diff")
+        attr_img = gr.Image(label="attribution", type="numpy", elem_classes="dc-map", elem_id="attribution")
     with gr.Row():
         choices = frames_view.attribution_choices()
         label = gr.Dropdown(labels, value=labels[0], label="Label to explain", elem_id="label")
-        method = gr.Dropdown(choices, value=choices[0], label="Attribution method", elem_id="method")
+        method = gr.Dropdown(choices, value=choices[0], label="Attribution method", elem_id="method", min_width=250)
         steps = gr.Slider(4, 128, value=32, step=4, label="IG steps (quality vs time)")
         sign = gr.Radio(list(frames_view.SIGNS), value="signed", label="Signed maps shown", elem_id="sign")
         explain_btn = gr.Button("Explain", elem_id="explain-btn")

@@ -102,13 +102,14 @@ def build(ctx: AppContext) -> None:
         with gr.Column(scale=2):
             with gr.Row():
                 frame_img = gr.Image(label="frame with its distractors (green: lesion, cyan: distractors)",
-                                     type="numpy", elem_id="noise-frame")
+                                     type="numpy", elem_classes="dc-map", elem_id="noise-frame")
                 lambda_img = gr.Image(label="λ per layer and head (differential model)", type="numpy",
-                                      elem_id="noise-lambda")
+                                      elem_classes="dc-map", elem_id="noise-lambda")
             frame_md = gr.Markdown(elem_id="noise-frame-caption")
             with gr.Row():
-                std_img = gr.Image(label="standard · a1, last layer, head mean", type="numpy", elem_id="noise-standard")
-                dif_img = gr.Image(label="differential · a1 − λ·a2, last layer, head mean", type="numpy",
+                std_img = gr.Image(label="standard · a1, last layer, head mean", type="numpy", elem_classes="dc-map",
+                                   elem_id="noise-standard")
+                dif_img = gr.Image(label="differential · a1 − λ·a2, last layer, head mean", type="numpy", elem_classes="dc-map",
                                    elem_id="noise-differential")
             with gr.Row():
                 std_md = gr.Markdown(elem_id="noise-standard-numbers")
@@ -117,7 +118,7 @@ def build(ctx: AppContext) -> None:
         layer = gr.Slider(1, depth, value=depth, step=1, label="Layer of the subtraction below", elem_id="noise-layer")
         head = gr.Dropdown(["mean"] + [str(h) for h in range(heads)], value="mean", label="Head", elem_id="noise-head")
     sub_img = gr.Image(label="the subtraction: a1, λ·a2 and a1 − λ·a2 on one colour scale", type="numpy",
-                       elem_id="noise-subtraction")
+                       elem_classes="dc-map", elem_id="noise-subtraction")
     sub_md = gr.Markdown(elem_id="noise-subtraction-caption")
 
     drawn = [frame_img, frame_md, lambda_img, std_img, dif_img, std_md, dif_md, sub_img, sub_md]
