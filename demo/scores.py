@@ -91,4 +91,8 @@ CSS = """
 /* a map's picture starts below Gradio's block label and toolbar, which otherwise cover its top corners: the
    colour bar's top tick label sits in the right one */
 .dc-map .image-container {padding-top: 30px}
+/* a row of threshold sliders: each name on its own line above its number box, the sliders on one line
+   whatever the names' lengths (a long name once pushed its box, and its slider, down a line) */
+.dc-threshold > .wrap {display: flex; flex-direction: column; justify-content: space-between; height: 100%}
+.dc-threshold .head {flex-direction: column; align-items: stretch !important; gap: 4px}
 """

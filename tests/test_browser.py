@@ -141,6 +141,13 @@ def test_an_example_shows_its_truth_colour_bars_and_a_photo_gets_a_warning(app_u
         thumb = page.locator("#frame-gallery img").first.bounding_box()
         assert thumb["width"] < page.locator("#frame-gallery").bounding_box()["width"] / 4, thumb
         assert "green outline: the lesion mask" in page.locator("#attribution-caption").inner_text()
+        # the method menu shows its whole title ("Gradient-weighted attentio" was cut)
+        text, room = page.evaluate("""() => {
+            const e = document.querySelector('#method input');
+            const c = document.createElement('canvas').getContext('2d');
+            c.font = getComputedStyle(e).font;
+            return [c.measureText(e.value).width, e.clientWidth]; }""")
+        assert 0 < text and text + 16 <= room, (text, room)  # 16 px: the menu's arrow sits over the box's end
         page.screenshot(path=str(ARTIFACTS / f"frames-view-truth-{theme}.png"), full_page=True)
         assert page.locator("#scores .dc-ood").count() == 0
         photo = Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
@@ -224,6 +231,12 @@ def test_the_errors_tab_counts_follow_a_threshold_and_the_report_opens_offline(a
         assert "1 threshold moved from the checkpoint's" in page.locator("#errors-summary").inner_text()
         page.wait_for_selector("#errors-fp :text('none at this threshold')", timeout=60_000)
         page.wait_for_timeout(500)
+        # the sliders of a row stand on one line, however long their labels (issue 29)
+        tops = page.evaluate("() => Array.from(document.querySelectorAll('.dc-threshold input[type=range]'))"
+                             ".map(e => Math.round(e.getBoundingClientRect().top))")
+        from demo.tabs.errors import PER_ROW
+
+        assert len(tops) == 17 and len(set(tops)) == -(-17 // PER_ROW), tops
         page.screenshot(path=str(ARTIFACTS / "errors-tab.png"), full_page=True)
         page.locator("#errors-reset").click()  # back to the checkpoint's threshold: the first counts again
         page.wait_for_function(f"label => {{ const r = {row_js}; return r && r[1] === {before[1]!r}; }}",
@@ -287,6 +300,13 @@ def test_a_photo_gets_the_banner_in_the_noise_lab_and_compare_and_why_subtract_r
         assert "does not look like a capsule endoscopy frame" in page.locator("#noise-frame-caption").inner_text()
         page.screenshot(path=str(ARTIFACTS / f"noise-lab-ood-{theme}.png"), full_page=True)
         page.get_by_role("tab", name="Compare").click()
+        # every example thumbnail lies inside its gallery (a 4th column was cut: "ero", "py")
+        page.wait_for_selector("#compare-examples img", timeout=60_000)
+        assert page.evaluate("""() => {
+            const box = document.querySelector('#compare-examples').getBoundingClientRect();
+            return Array.from(document.querySelectorAll('#compare-examples img')).every(
+                e => e.getBoundingClientRect().right <= box.right + 1);
+        }""")
         page.locator("#compare-image input[type=file]").set_input_files(photo)
         page.locator("#compare-btn").click()
         page.wait_for_selector("#compare-table .dc-ood", timeout=120_000)

@@ -243,3 +243,26 @@ def test_each_sampled_frame_gets_the_out_of_distribution_check_and_the_notes_sum
                            "the model was not trained on: frames 3, 4.</div>")
     clean = analyse_clip(predictor, CLIP, 5, 10, out_dir=tmp_path / "clean")
     assert all(clean.in_distribution) and "dc-ood" not in notes(clean)
+
+
+def test_the_overlay_legend_says_what_the_video_draws():
+    """Issue 29: the overlay video's tint had no legend. The legend's claims, checked against the drawing code:
+    the blend, RdBu's ends at a frame's extreme values and white at 0 for a differential map."""
+    import inspect
+
+    from matplotlib import colormaps
+
+    from demo.tabs.clip.clip_view import analyse_clip, overlay_legend
+    from explain.overlay import overlay
+
+    alpha = inspect.signature(analyse_clip).parameters["overlay_alpha"].default
+    said = overlay_legend(True, alpha)
+    assert f"blended at {alpha:.0%}" in said and "white at 0" in said and "its own scale" in said
+    grey = np.full((3, 3, 3), 100, np.uint8)
+    heat = np.array([[-2.0, 0.0, 1.0]])  # this frame's largest |value|: 2 -> the deepest blue
+    out = overlay(grey, heat, alpha, diverging=True)[1]
+    rdbu = (np.array(colormaps["RdBu_r"]([0.0, 0.5]))[:, :3] * 255).astype(np.uint8)
+    expect = (100 * (1 - alpha) + rdbu.astype(np.float32) * alpha).round()
+    assert np.abs(out[0].astype(int) - expect[0]).max() <= 1 and np.abs(out[1].astype(int) - expect[1]).max() <= 1
+    assert out[0, 2] > out[0, 0]  # blue at the negative end
+    assert "inferno" in overlay_legend(False) and "white at 0" not in overlay_legend(False)

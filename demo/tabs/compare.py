@@ -48,7 +48,7 @@ def build(ctx: AppContext) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             cmp_gallery = gr.Gallery(value=[(str(e.image), e.shows) for e in example_list],
-                                     label="Examples with lesion masks (click one)", columns=3, height="auto",
+                                     label="Examples with lesion masks (click one)", columns=3, height="auto", elem_id="compare-examples",
                                      allow_preview=False)
             cmp_image = FramePath(label="Frame", type="filepath", elem_id="compare-image")
             cmp_label = gr.Dropdown(labels, value="blood" if "blood" in labels else labels[0], label="Label")

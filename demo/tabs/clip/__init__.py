@@ -154,6 +154,7 @@ def build(ctx: AppContext) -> None:
         with gr.Column(scale=2):
             overlay_video = gr.Video(label="Overlay (last-layer attention, predicted labels)", interactive=False,
                                      elem_id="overlay-video")
+            gr.Markdown(clip_view.overlay_legend(main.model.attention_semantics.signed), elem_id="overlay-legend")
     notes = gr.Markdown(elem_id="clip-notes")
     gr.Markdown("Pick a frame by clicking the timeline or a thumbnail, or with the slider: the orange line on "
                 "the timeline marks it.", elem_id="timeline-help")

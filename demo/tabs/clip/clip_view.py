@@ -226,6 +226,20 @@ def _write_probs(path: Path, video_id: str, frames, probs, labels) -> Path:
     return path
 
 
+def overlay_legend(diverging: bool, alpha: float = 0.45) -> str:
+    """What the overlay video's tint, corner text and bottom line mean (the video itself has no colour bar:
+    each frame has its own colour limits, which a bar drawn once could not follow)."""
+    if diverging:
+        tint = ("the last layer's a1 − λ·a2 (head mean): red where it is positive, blue where negative, white at 0 "
+                "(RdBu), the deepest red or blue where it reaches its largest absolute value on that frame")
+    else:
+        tint = ("the last layer's attention a1 (head mean), black (low) to pale yellow (high) (inferno), from "
+                "that frame's lowest to its highest value")
+    return (f"**Overlay video:** tint = {tint}, blended at {alpha:.0%} over the frame; each frame on its own "
+            "scale, so compare where the colour is, not how strong it is between frames. Top left: the labels "
+            "active after the temporal smoothing (as in the events); bottom: the frame's number and time.")
+
+
 def _write_overlay_mp4(path: Path, images, heat, active, labels, fps: float, alpha: float,
                        diverging: bool, frames=None, times=None) -> Path:
     """H.264 (yuv420p) MP4 that browsers play: each sampled frame with the last layer's attention and

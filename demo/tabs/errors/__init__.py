@@ -182,7 +182,7 @@ def build(ctx: AppContext) -> None:
         for i in range(0, len(labels), PER_ROW):
             with gr.Row():
                 sliders += [gr.Slider(0.0, 1.0, value=start[j], step=0.01, label=labels[j], min_width=160,
-                                      elem_id=f"errors-threshold-{_slug(labels[j])}")
+                                      elem_id=f"errors-threshold-{_slug(labels[j])}", elem_classes="dc-threshold")
                             for j in range(i, min(i + PER_ROW, len(labels)))]
         reset_btn = gr.Button("Reset to the checkpoint's thresholds", size="sm", elem_id="errors-reset")
     label = gr.Dropdown(labels, value=None, label="Label whose mistakes are shown", elem_id="errors-label")
