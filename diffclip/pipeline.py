@@ -42,6 +42,8 @@ class VideoResult:
     scored_events: list[dict] = field(default_factory=list)  # per-label events with mean score
     #: (N,) True where the out-of-distribution check flags the frame (diffclip.ood; False without statistics)
     flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    #: (N,) mean of the crop's pixels in [0, 1] (error analysis slices frames by it)
+    brightness: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
 
 class _CropDataset(torch.utils.data.Dataset):
@@ -118,7 +120,7 @@ def run_source(
     workers: int | None = None,
 ) -> VideoResult:
     """Predict every frame of ``source`` (decoded as :func:`batches` says), then post-process."""
-    numbers, times, probs, flagged = [], [], [], []
+    numbers, times, probs, flagged, brightness = [], [], [], [], []
     workers = default_workers(predictor) if workers is None else workers
     for i, (nums, ts, batch) in enumerate(batches(predictor, source, workers)):
         if i % TRIM_EVERY_BATCHES == TRIM_EVERY_BATCHES - 1:
@@ -126,6 +128,7 @@ def run_source(
         out = predictor.run(batch)
         p = out.probs
         flagged.extend(r.in_distribution is False for r in predictor.ood_of(out))
+        brightness.append(out.crops.float().mean(dim=(1, 2, 3)).div_(255).numpy())
         numbers.extend(nums)
         times.extend(ts)
         probs.append(p)
@@ -137,6 +140,7 @@ def run_source(
         raise ValueError(f"{source.video_id}: no frames were read")
     result = video_result(predictor, source.video_id, numbers, times, np.concatenate(probs), post)
     result.flagged = np.asarray(flagged, bool)
+    result.brightness = np.concatenate(brightness).astype(np.float32)
     return result
 
 

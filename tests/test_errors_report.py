@@ -131,7 +131,16 @@ def test_report_is_offline_and_its_table_matches_errors_json(first_run):
             continue
         assert not Path(src).is_absolute() and ".." not in Path(src).parts
         assert (out / src).is_file(), src
-    assert sum(s.startswith("data:") for s in page.srcs) == 1  # the precision-recall figure
+    assert sum(s.startswith("data:") for s in page.srcs) == 2  # the precision-recall and the reliability figures
+    # issue 30: calibration, likely label errors and weak slices, in errors.json and on the page
+    assert set(doc["calibration"]["labels"]) == set(LABELS) and "equal-width" in doc["calibration"]["binning"]
+    if doc["label_issues"]:
+        listed = page.tables["label-issues-table"][1:]
+        assert [(r[0], int(r[1]), r[2]) for r in listed] == \
+            [(d["video_id"], d["frame"], d["label"]) for d in doc["label_issues"][:50]]
+    worse = [d for d in doc["slices"] if d["excess"] > 0]
+    if worse:
+        assert len(page.tables["slices-table"]) - 1 == min(30, len(worse))
     header, *rows = page.tables["labels"]
     assert header[:7] == ["label", "threshold", "support", "TP", "FP", "FN", "TN"]
     assert [r[0] for r in rows] == list(LABELS)
@@ -270,6 +279,10 @@ def test_report_from_a_hand_made_pass(tmp_path):
     assert [int(v) for v in matrix[5][1:]] == [0, 0, 0, 1, 1]  # colon frame 1 rated higher on small intestine
     assert "2 false negatives" not in text and "1 false negative" in text and "1 false positive" in text
     assert "frame 1 · p = 0.200 (t = 0.50)" in text  # the colon miss, without an image (no overlays drawn)
+    # confident learning finds nothing here: colon's frame 1 (given, p 0.2) has 1 - p = 0.8 under t0 = 0.9
+    assert doc["label_issues"] == [] and "None: the model contradicts no given label" in text
+    # slices: four frames are fewer than a cohort needs (5): none listed, and the page says so
+    assert doc["slices"] == [] and "No cohort is worse than its label's overall rate" in unescape(text)
 
 
 def test_export_report_reports_progress_and_leaves_the_document(first_run, labelled_set, tmp_path):

@@ -104,6 +104,29 @@ def test_frames_that_do_not_look_like_capsule_frames_are_named_in_the_summary_an
         "video/frame 7/10, 7/60.</div>\n\n**hand-made**")
 
 
+def test_the_research_panel_lists_label_issues_and_weak_slices(state):
+    """Issue 30: confident learning on the hand-made pass. polyp, frames 0-50 (60 has no truth): given
+    1 1 0 1 0 0 at p .9 .4 .7 .3 .6 .1; t1 = (.9 + .4 + .3) / 3 = .533, t0 = (.3 + .4 + .9) / 3 = .533.
+    Frame 20 (given 0, p .7 >= t1) and 30 (given 1, 1 - .3 >= t0) score .7; frames 10 and 40 score .6."""
+    from demo.tabs.errors import errors_research
+
+    picture, caption, issues, slices = errors_research.research_views(state)
+    assert picture.ndim == 3 and picture.dtype == np.uint8
+    assert [(r[1], r[2], r[3], r[5]) for r in issues] == [(20, "polyp", "no", 0.7), (30, "polyp", "yes", 0.7),
+                                                           (10, "polyp", "yes", 0.6), (40, "polyp", "no", 0.6)]
+    assert "Likely label errors: 4" in caption and "equal-width bins" in caption
+    # one video of six frames with truth: its cohort is the whole set, so no slice is worse than its label
+    assert slices == [] and errors_research.research_views(None) == (None, "", [], [])
+    # a row picked: that frame is selected as a likely label error and takes a "mislabel" tag
+    errors_research.select_issue(state, 1)
+    assert view.selected_line(state).startswith("**Selected:** likely label error of **polyp** (given) · video 7 · "
+                                                "frame 30 · p=0.30")
+    tagged = view.add_tag(state, "mislabel")
+    assert (tagged["frame"], tagged["label"], tagged["kind"], tagged["cause"]) == (30, "polyp", "fn", "mislabel")
+    with pytest.raises(ValueError, match="no longer listed"):
+        errors_research.select_issue(state, 4)
+
+
 def test_a_gallery_without_mistakes_says_so(state):
     view.set_thresholds(state, [0.0] * len(LABELS))  # every frame said: no false negative anywhere
     view.show_label(state, "polyp")

@@ -7,9 +7,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .calibration import calibration
 from .event_errors import video_event_errors
 from .frame_metrics import counts, ranked_mistakes, section_confusion
+from .label_issues import label_issues
 from .model_pass import ModelPass
+from .slices import cohorts, weak_slices
 
 EVENT_TIOU = 0.5
 
@@ -51,7 +54,17 @@ def errors_document(mp: ModelPass, truth_events: dict[str, list[dict]], checkpoi
                               for vid, evs in mp.events.items()}},
         "top": mistakes(mp, thresholds, k),
         "out_of_distribution": flagged_frames(mp),
+        "calibration": calibration(truth, probs, mp.labels),
+        "label_issues": label_issues(truth, probs, mp.labels, mp.video_ids[rows], mp.frames[rows]),
+        "slices": weak_slices(truth, probs, thresholds, mp.labels, slice_groups(mp, rows)),
     }
+
+
+def slice_groups(mp: ModelPass, rows: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
+    """The cohorts of :func:`weak_slices` over the frames with known truth (``rows`` of the pass)."""
+    flagged = mp.flagged[rows] if mp.flagged is not None else None
+    brightness = mp.brightness[rows] if mp.brightness is not None else None
+    return cohorts(mp.truth[rows], mp.video_ids[rows], list(mp.labels), flagged, brightness)
 
 
 def flagged_frames(mp: ModelPass) -> dict:

@@ -58,3 +58,34 @@ def png_bytes(fig, dpi: int = 100) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     return buf.getvalue()
+
+
+def reliability_figure(calibration: Mapping):
+    """One panel per label and a first panel for every label pooled: each non-empty bin's mean probability
+    against its fraction of positive frames (``errors_document``'s ``calibration``), the diagonal of a
+    calibrated model, the point's size the bin's frame count, and the ECE in the title."""
+    from matplotlib.figure import Figure
+
+    panels = [("all labels pooled", calibration["macro"]["pooled_bins"], calibration["macro"]["pooled_ece"])]
+    panels += [(lab, v["bins"], v["ece"]) for lab, v in calibration["labels"].items()]
+    rows = max(1, -(-len(panels) // COLUMNS))
+    fig = Figure(figsize=(1.9 * COLUMNS, 1.9 * rows), dpi=100, facecolor="white", layout="constrained")
+    axes = fig.subplots(rows, COLUMNS, squeeze=False)
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_axis_off()
+    for ax, (title, bins, ece) in zip(axes.ravel(), panels, strict=False):
+        ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="0.6")
+        if bins:
+            total = sum(b["count"] for b in bins)
+            x = [b["mean_probability"] for b in bins]
+            y = [b["fraction_positive"] for b in bins]
+            ax.plot(x, y, color=CURVE, lw=1)
+            ax.scatter(x, y, s=[8 + 60 * b["count"] / total for b in bins], color=CURVE, zorder=3)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.tick_params(labelsize=6)
+        ax.set_xlabel("mean probability", fontsize=6, labelpad=1)
+        ax.set_ylabel("fraction positive", fontsize=6, labelpad=1)
+        ax.set_title(f"{title}\nECE {ece:.3f}" if ece is not None else f"{title}\nECE —", fontsize=7)
+    fig.suptitle("reliability per label (dashed: a calibrated model; point size: frames in the bin)", fontsize=8)
+    return fig

@@ -30,6 +30,7 @@ from ...resources import HELDOUT, MAX_FILE_SIZE, MAX_ZIP_FRAMES
 from ...sessions import FOLDERS
 from ...upload_inputs import UploadedFiles
 from ..base import AppContext, Tab
+from . import errors_research
 from . import errors_view as view
 from .errors_export import REPORT_TOP, report_zip
 from .errors_upload import extract_set
@@ -207,11 +208,28 @@ def build(ctx: AppContext) -> None:
                            "confident mistakes per label and kind, each explained (the model explains every one: "
                            "the longest step, with a progress bar)", interactive=False, elem_id="errors-report")
 
+    research = errors_research.build_panel()
+
+    @plain_errors
+    def on_research(state):
+        return errors_research.research_views(state)
+
+    @plain_errors
+    def on_issue(state, evt: gr.SelectData):
+        """A row of the label issues: that frame is selected, and the cause to tag it with is "mislabel"."""
+        if state is None:
+            raise ValueError("analyse a set first")
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        errors_research.select_issue(state, row)
+        return state, view.selected_line(state), "mislabel"
+
+    research[2].select(on_issue, [state], [state, selected, cause], show_progress="hidden", api_visibility="private")
     analysed = [state, table, summary, label, selected, tags_table, download, report]
     analysing = analyse_btn.click(on_analyse, [source, upload, state], analysed, api_name="errors_analyse",
                                   show_progress_on=[table], **ctx.model_work)
     analysing.success(on_galleries, [state], [fp_gallery, fn_gallery], show_progress="hidden",
-                      api_visibility="private")
+                      api_visibility="private").success(on_research, [state], list(research), show_progress="hidden",
+                                                        api_visibility="private")
     clear_on_failure(analysing, [*analysed, fp_gallery, fn_gallery],
                      (None, [], STALE, gr.update(), view.selected_line(None), [],
                       gr.update(value=None, interactive=False), None, [], []))
@@ -219,7 +237,8 @@ def build(ctx: AppContext) -> None:
     # redraw still running is followed by one with the last values, so the newest thresholds always win
     live = [state, table, summary, fp_gallery, fn_gallery, selected]
     gr.on([s.change for s in sliders], on_thresholds, [state, *sliders], live, trigger_mode="always_last",
-          show_progress="hidden", api_visibility="private")
+          show_progress="hidden", api_visibility="private").success(
+        errors_research.slice_rows, [state], research[-1], show_progress="hidden", api_visibility="private")
     reset_btn.click(lambda: [gr.update(value=v) for v in start], None, sliders, show_progress="hidden",
                     queue=False, api_visibility="private")
     label.input(on_label, [state, label], [state, fp_gallery, fn_gallery, selected], trigger_mode="always_last",

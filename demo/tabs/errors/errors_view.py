@@ -235,6 +235,10 @@ def selected_line(state: ErrorsState | None) -> str:
     m = state.selected
     row = state.mp.where(m["video_id"], m["frame"])
     truth = ", ".join(true_labels(state, row)) or "none"
+    if m.get("issue"):  # from the label issues: the model contradicts the given value, whatever the threshold
+        given = "given" if m["kind"] == "fn" else "given without it"
+        return (f"**Selected:** likely label error of **{m['label']}** ({given}) · {caption(m)} · true labels in "
+                f"the set: {truth}; tag it \"mislabel\" if the frame shows the set is wrong")
     return (f"**Selected:** {KIND_TITLES[m['kind']]} of **{m['label']}** · {caption(m)} · "
             f"threshold {float(state.thresholds[state.labels.index(m['label'])]):.2f} · true labels: {truth}")
 
@@ -254,7 +258,8 @@ def add_tag(state: ErrorsState, cause: str, note: str = "", mistake: dict | None
     kind, p, t = m.get("kind"), float(state.mp.probs[row, j]), float(state.thresholds[j])
     is_fp = state.mp.known[row] and not state.mp.truth[row, j] and p >= t
     is_fn = state.mp.known[row] and state.mp.truth[row, j] and p < t
-    if kind in KINDS and not (is_fp if kind == "fp" else is_fn):
+    # a likely label error is tagged whatever the threshold says: the question is the truth, not the call
+    if kind in KINDS and not m.get("issue") and not (is_fp if kind == "fp" else is_fn):
         raise ValueError(f"frame {m['frame']} of video {m['video_id']} is not a {KIND_TITLES[kind]} of "
                          f"{m['label']} at threshold {t:.2f} (p={p:.2f})")
     new = tag(m["video_id"], int(m["frame"]), m["label"], kind, p, cause, note)
