@@ -44,6 +44,8 @@ class VideoResult:
     flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     #: (N,) mean of the crop's pixels in [0, 1] (error analysis slices frames by it)
     brightness: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    #: (N, D) float16 pooled features, kept only when asked (error analysis: the map and similar frames)
+    features: np.ndarray | None = None
 
 
 class _CropDataset(torch.utils.data.Dataset):
@@ -118,9 +120,11 @@ def run_source(
     csv_writer=None,
     bar: tqdm | None = None,
     workers: int | None = None,
+    keep_features: bool = False,
 ) -> VideoResult:
-    """Predict every frame of ``source`` (decoded as :func:`batches` says), then post-process."""
-    numbers, times, probs, flagged, brightness = [], [], [], [], []
+    """Predict every frame of ``source`` (decoded as :func:`batches` says), then post-process; with
+    ``keep_features`` also keep each frame's pooled feature (float16)."""
+    numbers, times, probs, flagged, brightness, features = [], [], [], [], [], []
     workers = default_workers(predictor) if workers is None else workers
     for i, (nums, ts, batch) in enumerate(batches(predictor, source, workers)):
         if i % TRIM_EVERY_BATCHES == TRIM_EVERY_BATCHES - 1:
@@ -129,6 +133,8 @@ def run_source(
         p = out.probs
         flagged.extend(r.in_distribution is False for r in predictor.ood_of(out))
         brightness.append(out.crops.float().mean(dim=(1, 2, 3)).div_(255).numpy())
+        if keep_features:
+            features.append(out.features.astype(np.float16))
         numbers.extend(nums)
         times.extend(ts)
         probs.append(p)
@@ -141,6 +147,7 @@ def run_source(
     result = video_result(predictor, source.video_id, numbers, times, np.concatenate(probs), post)
     result.flagged = np.asarray(flagged, bool)
     result.brightness = np.concatenate(brightness).astype(np.float32)
+    result.features = np.concatenate(features) if keep_features else None
     return result
 
 
@@ -178,6 +185,7 @@ def predict_sources(
     probs_csv: str | Path | None = None,
     progress: bool = True,
     workers: int | None = None,
+    keep_features: bool = False,
 ) -> tuple[list[VideoResult], RunStats]:
     """Run every source; optionally stream per-frame probabilities to ``probs_csv``
     (``video_id, frame, <labels>``)."""
@@ -196,7 +204,7 @@ def predict_sources(
         try:
             for source in sources:
                 bar.set_postfix_str(source.video_id)
-                results.append(run_source(predictor, source, post, writer, bar, workers))
+                results.append(run_source(predictor, source, post, writer, bar, workers, keep_features))
         finally:
             bar.close()
     seconds = time.perf_counter() - start

@@ -251,6 +251,50 @@ def test_the_errors_tab_counts_follow_a_threshold_and_the_report_opens_offline(a
         page.wait_for_selector("#errors-fp img", timeout=60_000)
         page.wait_for_timeout(1000)
         page.screenshot(path=str(ARTIFACTS / "errors-tab-dark.png"), full_page=True)
+        # issue 30: the research panel; a likely label error picked is selected with "mislabel" prefilled
+        page.locator("#errors-research").get_by_text("Calibration, likely label errors").click()
+        page.wait_for_selector("#errors-reliability img", timeout=60_000)
+        assert "Expected calibration error" in page.locator("#errors-research-caption").inner_text()
+        page.locator("#errors-label-issues [role=gridcell]").first.click()
+        page.wait_for_selector("#errors-selected :text('likely label error')", timeout=60_000)
+        assert page.locator("#errors-cause input").input_value() == "mislabel"
+        page.locator("#errors-research").screenshot(path=str(ARTIFACTS / "errors-research-dark.png"))
+        # the feature map: a click on a false positive's point opens that frame in the Frames view, with the
+        # shown label and its attribution (issue 30); the point is found by its colour in the picture
+        label = page.locator("#errors-label input").input_value()
+        page.locator("#errors-map-panel").get_by_text("Feature map and similar frames").click()
+        page.wait_for_selector("#errors-map img", timeout=120_000)
+        page.wait_for_function("() => { const i = document.querySelector('#errors-map img'); "
+                               "return i && i.complete && i.naturalWidth > 0; }", timeout=60_000)
+        page.locator("#errors-map img").scroll_into_view_if_needed()  # a click lands only inside the viewport
+        point = page.evaluate("""() => {
+            const img = document.querySelector('#errors-map img');
+            const c = document.createElement('canvas');
+            c.width = img.naturalWidth; c.height = img.naturalHeight;
+            const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+            const d = g.getImageData(0, 0, c.width, c.height).data, r = img.getBoundingClientRect();
+            for (let y = 0; y < c.height; y++) for (let x = 0; x < 0.72 * c.width; x++) {  // not the legend
+                const i = 4 * (y * c.width + x);
+                if (Math.abs(d[i] - 201) < 8 && Math.abs(d[i + 1] - 42) < 8 && Math.abs(d[i + 2] - 42) < 8)
+                    return [r.left + (x + 2) * r.width / c.width, r.top + (y + 2) * r.height / c.height];
+            }
+            return null; }""")
+        assert point, "no false positive on the map"  # polyp, the default label, has 147 at its threshold
+        page.mouse.click(*point)
+        page.wait_for_selector(f"#attribution-caption :text('for {label}')", timeout=120_000)
+        assert page.locator("#label input").input_value() == label
+        page.wait_for_selector("#attribution img", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "errors-map-opened-dark.png"), full_page=True)
+        page.get_by_role("tab", name="Errors").click()
+        page.wait_for_selector("#errors-similar img", timeout=60_000)
+        page.locator("#errors-map-panel").screenshot(path=str(ARTIFACTS / "errors-map-dark.png"))
+        # a false positive opened in the Frames view keeps its label, and its attribution is drawn
+        page.locator("#errors-fp img").first.click()
+        page.wait_for_selector("#errors-selected :text('false positive')", timeout=60_000)
+        page.locator("#errors-open").click()
+        page.wait_for_selector(f"#attribution-caption :text('for {label}')", timeout=120_000)
+        assert page.locator("#label input").input_value() == label
+        page.wait_for_selector("#attribution img", timeout=60_000)
     diffclip = [sys.executable, "-m", "diffclip.cli"]
     data, out = tmp_path / "set", tmp_path / "report"
     subprocess.run([*diffclip, "synth", "--out", str(data), "--videos", "1", "--frames", "20", "--seed", "5",
@@ -263,6 +307,8 @@ def test_the_errors_tab_counts_follow_a_threshold_and_the_report_opens_offline(a
         page.on("request", lambda r: requests.append(r.url))
         page.goto((out / "report.html").as_uri(), wait_until="load")
         assert page.locator("#labels tbody tr").count() == 17
+        for section in ("#calibration", "#label-issues", "#slices"):  # issue 30
+            assert page.locator(section).count() == 1, section
         assert page.locator("img").count() > 1
         # the galleries load lazily: load them all now; a picture missing beside the report fails decode()
         page.evaluate("() => Promise.all(Array.from(document.images).map(i => { i.loading = 'eager'; "

@@ -131,13 +131,21 @@ def test_report_is_offline_and_its_table_matches_errors_json(first_run):
             continue
         assert not Path(src).is_absolute() and ".." not in Path(src).parts
         assert (out / src).is_file(), src
-    assert sum(s.startswith("data:") for s in page.srcs) == 2  # the precision-recall and the reliability figures
+    # the precision-recall, reliability and feature-map figures
+    assert sum(s.startswith("data:") for s in page.srcs) == 3
     # issue 30: calibration, likely label errors and weak slices, in errors.json and on the page
     assert set(doc["calibration"]["labels"]) == set(LABELS) and "equal-width" in doc["calibration"]["binning"]
     if doc["label_issues"]:
         listed = page.tables["label-issues-table"][1:]
         assert [(r[0], int(r[1]), r[2]) for r in listed] == \
             [(d["video_id"], d["frame"], d["label"]) for d in doc["label_issues"][:50]]
+    assert len(doc["embedding"]["points"]) == doc["frames"] and doc["embedding"]["method"].startswith("t-SNE")
+    for label, kinds in doc["mistakes"].items():  # every mistake listed; top holds the first --top of them
+        counts = doc["labels"][label]
+        assert len(kinds["fp"]) == counts["fp"] and len(kinds["fn"]) == counts["fn"]
+        for kind in ("fp", "fn"):
+            assert [(m["video_id"], m["frame"]) for m in kinds[kind][:2]] == \
+                [(m["video_id"], m["frame"]) for m in doc["top"][label][kind]]
     worse = [d for d in doc["slices"] if d["excess"] > 0]
     if worse:
         assert len(page.tables["slices-table"]) - 1 == min(30, len(worse))

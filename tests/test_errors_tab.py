@@ -385,3 +385,33 @@ def test_the_app_analyses_an_uploaded_zip_and_refuses_an_unsafe_one(app_url, tmp
         client.predict(UPLOAD, None, api_name="/errors_analyse")
     kept = client.predict("polyp", 0.0, api_name="/errors_counts")  # a failed request leaves the last analysis
     assert kept["support"] == support["polyp"] and kept["tp"] + kept["fp"] == 20
+
+
+def test_the_feature_map_picks_the_point_under_a_click_and_lists_similar_frames(state):
+    """Issue 30, points 3 and 4: the map's points are found where they were drawn; a click picks the nearest
+    (within 14 px) and selects it for the shown label with its outcome; similar frames come by cosine."""
+    from demo.tabs.errors import errors_map
+
+    assert errors_map.build_map(state) is None  # this pass kept no features
+    rng = np.random.default_rng(0)
+    state.mp.features = rng.normal(size=(7, 8)).astype(np.float16)
+    state.label = "polyp"
+    fmap = errors_map.build_map(state)
+    assert fmap.rows.tolist() == [0, 1, 2, 3, 4, 5]  # the frames with known truth
+    rgb = errors_map.picture(state, fmap, "outcome")
+    assert rgb.ndim == 3 and fmap.pixels.shape == (6, 2)
+    x, y = fmap.pixels[2]
+    # the drawn point is where the pixel says: a saturated (not white, not grey) colour at its centre
+    assert rgb[int(round(y)), int(round(x))].std() > 20
+    assert errors_map.pick(fmap, x + 3, y - 3) == 2 and errors_map.pick(fmap, -100, -100) is None
+    # frame 20: polyp not given, p .7 >= .5: a false positive
+    assert errors_map.select_row(state, 2)["kind"] == "fp" and errors_map.select_row(state, 0)["kind"] == "tp"
+    names, _ = errors_map.categories(state, fmap, "outcome")
+    assert names == ["TP", "FN", "FP", "FN", "FP", "TN"]  # PROBS .9 .4 .7 .3 .6 .1 against TRUTH 1 1 0 1 0 0
+    assert errors_map.categories(state, fmap, "section")[0] == ["colon"] * 6
+    near = errors_map.similar_rows(state, 0, k=3)
+    unit = state.mp.features.astype(np.float32)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    expected = np.argsort(-(unit @ unit[0]))[1:4]
+    assert [r for r, _ in near] == expected.tolist()
+    assert errors_map.describe(state, 2).startswith("video 7 · frame 20 · truth: colon · model: colon, polyp")

@@ -20,6 +20,10 @@ class FramesHandles:
     analysed: list
     view: list
     overlays: list
+    #: the attribution panel's listener, inputs and outputs: a tab that opens a frame draws it too
+    explain: Callable | None = None
+    explain_in: tuple = ()
+    explain_out: tuple = ()
 
     @property
     def state(self):

@@ -116,7 +116,8 @@ def build(ctx: AppContext) -> None:
     explaining = explain_btn.click(on_attribution, attr_in, attr_out, api_name="attribution", **work)
     clear_on_failure(explaining, [attr_img, attr_caption], (None, ""))
     alpha.change(on_attribution, attr_in, attr_out, show_progress="hidden", **work)
-    ctx.frames_handles = FramesHandles(analysed=analysed, view=view, overlays=overlays)
+    ctx.frames_handles = FramesHandles(analysed=analysed, view=view, overlays=overlays, explain=on_attribution,
+                                       explain_in=tuple(attr_in), explain_out=tuple(attr_out))
 
 
 TAB = Tab("frames", "Frames", build)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .calibration import calibration
+from .embedding import embedding_entry
 from .event_errors import video_event_errors
 from .frame_metrics import counts, ranked_mistakes, section_confusion
 from .label_issues import label_issues
@@ -53,10 +54,14 @@ def errors_document(mp: ModelPass, truth_events: dict[str, list[dict]], checkpoi
                    "videos": {vid: video_event_errors(truth_events.get(vid, []), evs, mp.labels, EVENT_TIOU)
                               for vid, evs in mp.events.items()}},
         "top": mistakes(mp, thresholds, k),
+        # every mistake, ranked as ``top`` (which holds the first k, drawn with overlays)
+        "mistakes": mistakes(mp, thresholds, len(mp)),
         "out_of_distribution": flagged_frames(mp),
         "calibration": calibration(truth, probs, mp.labels),
         "label_issues": label_issues(truth, probs, mp.labels, mp.video_ids[rows], mp.frames[rows]),
         "slices": weak_slices(truth, probs, thresholds, mp.labels, slice_groups(mp, rows)),
+        "embedding": embedding_entry(mp.features[rows] if mp.features is not None else None, mp.video_ids[rows],
+                                     mp.frames[rows]),
     }
 
 

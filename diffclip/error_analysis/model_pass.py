@@ -41,6 +41,7 @@ class ModelPass:
     #: (N,) True where the frame does not look like a capsule frame (diffclip.ood); all False without statistics
     flagged: np.ndarray | None = None
     brightness: np.ndarray | None = None  #: (N,) mean pixel of the crop in [0, 1]
+    features: np.ndarray | None = None  #: (N, D) float16 pooled features (the map and similar frames)
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -71,7 +72,7 @@ def pass_key(predictor: Predictor, data: LabelledSet) -> str:
 
 
 _MEMORY: OrderedDict[str, tuple[np.ndarray, ...]] = OrderedDict()
-PASS_ARRAYS = ("video_ids", "frames", "probs", "flagged", "brightness")  # what a cached pass keeps, in this order
+PASS_ARRAYS = ("video_ids", "frames", "probs", "flagged", "brightness", "features")  # what a cached pass keeps, in this order
 _MEMORY_LOCK = threading.Lock()
 MEMORY_ENTRIES = 4  # passes kept in memory by a process (the app's sessions share them)
 
@@ -97,13 +98,15 @@ def run_pass(predictor: Predictor, data: LabelledSet, cache_dir: str | Path | No
             log.info("model pass read from %s", path)
     if hit is None:
         cached = False
-        results, stats = predict_sources(predictor, data.sources, post, progress=progress, workers=workers)
+        results, stats = predict_sources(predictor, data.sources, post, progress=progress, workers=workers,
+                                         keep_features=True)
         log.info("model pass: %d frames in %.1f s", stats.frames, stats.seconds)
         hit = (np.concatenate([np.full(len(r.frames), r.video_id, dtype=object) for r in results]).astype(str),
                np.concatenate([r.frames for r in results]).astype(np.int64),
                np.concatenate([r.probs for r in results]).astype(np.float32),
                np.concatenate([r.flagged for r in results]).astype(bool),
-               np.concatenate([r.brightness for r in results]).astype(np.float32))
+               np.concatenate([r.brightness for r in results]).astype(np.float32),
+               np.concatenate([r.features for r in results]).astype(np.float16))
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as tmp, open(tmp, "wb") as fh:
@@ -117,8 +120,8 @@ def run_pass(predictor: Predictor, data: LabelledSet, cache_dir: str | Path | No
 
 
 def _assemble(predictor: Predictor, data: LabelledSet, key: str, video_ids: np.ndarray, frames: np.ndarray,
-              probs: np.ndarray, flagged: np.ndarray, brightness: np.ndarray, post: PostProcess,
-              cached: bool) -> ModelPass:
+              probs: np.ndarray, flagged: np.ndarray, brightness: np.ndarray, features: np.ndarray,
+              post: PostProcess, cached: bool) -> ModelPass:
     labels = tuple(predictor.labels)
     if labels != tuple(data.labels):
         raise ValueError(f"the checkpoint's labels differ from the data's: {labels} vs {tuple(data.labels)}")
@@ -131,4 +134,4 @@ def _assemble(predictor: Predictor, data: LabelledSet, key: str, video_ids: np.n
         times = np.full(len(rows), np.nan)
         events[video.video_id] = video_result(predictor, video.video_id, frames[rows], times, probs[rows], post).events
     return ModelPass(key, labels, np.asarray(predictor.thresholds, np.float32).copy(), video_ids, frames, probs,
-                     known, truth, events, cached, flagged, brightness)
+                     known, truth, events, cached, flagged, brightness, features)

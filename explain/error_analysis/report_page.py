@@ -248,10 +248,11 @@ def _tags_table(tags: Sequence[Mapping]) -> str:
 
 def report_html(doc: Mapping, mp: ModelPass, tags: Sequence[Mapping] | None = None) -> str:
     """The report as one HTML string."""
-    from .report_research import calibration_section, label_issues_section, slices_section
+    from .report_research import calibration_section, embedding_section, label_issues_section, slices_section
 
     parts = [_header(doc, mp), _label_table(doc), _pr_section(doc, mp), calibration_section(doc), _sections_table(doc),
-             slices_section(doc), _galleries(doc, tags), label_issues_section(doc), _events(doc)]
+             slices_section(doc), embedding_section(doc, mp), _galleries(doc, tags), label_issues_section(doc),
+             _events(doc)]
     if tags:
         parts.append(_tags_table(tags))
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

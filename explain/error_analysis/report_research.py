@@ -82,3 +82,48 @@ def slices_section(doc: Mapping) -> str:
                    f'<td>+{d["excess"]:.2f}</td></tr>')
     out.append("</tbody></table>")
     return "".join(out)
+
+
+def embedding_section(doc: Mapping, mp) -> str:
+    """The feature map, static: coloured by true section and by whether the frame has any mistake at the
+    report's thresholds, with the trustworthiness of the map beside a PCA's."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from diffclip.labels import SECTIONS
+
+    from .figures import png_bytes
+
+    emb = doc.get("embedding")
+    if not emb or not emb.get("points"):
+        return ""
+    where = {(str(v), int(f)): i for i, (v, f) in enumerate(zip(mp.video_ids, mp.frames, strict=True))}
+    rows = np.array([where[(p["video_id"], p["frame"])] for p in emb["points"]])
+    xy = np.array([[p["x"], p["y"]] for p in emb["points"]])
+    labels = list(mp.labels)
+    thresholds = np.array([doc["labels"][lab]["threshold"] for lab in labels])
+    wrong = ((mp.probs[rows] >= thresholds[None, :]) != mp.truth[rows]).any(axis=1)
+    idx = [labels.index(s) for s in SECTIONS if s in labels]
+    fig = Figure(figsize=(11, 4.6), dpi=100, facecolor="white", layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for j in idx:
+        sel = mp.truth[rows, j] & (mp.truth[rows][:, idx].sum(axis=1) == 1)
+        left.scatter(xy[sel, 0], xy[sel, 1], s=8, label=f"{labels[j]} ({int(sel.sum())})", linewidths=0)
+    right.scatter(xy[~wrong, 0], xy[~wrong, 1], s=6, color="#adb5bd", label=f"no mistake ({int((~wrong).sum())})",
+                  linewidths=0)
+    right.scatter(xy[wrong, 0], xy[wrong, 1], s=10, color="#c92a2a", label=f"a mistake ({int(wrong.sum())})",
+                  linewidths=0)
+    for ax, title in ((left, "true section"), (right, "any false positive or negative at the thresholds")):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7, frameon=False, loc="best")
+    data = base64.b64encode(png_bytes(fig)).decode("ascii")
+    t = emb.get("trustworthiness") or {}
+    kept = (f" Trustworthiness ({t['neighbours']} neighbours, {t['frames']} frames; 1 = every neighbour on the map "
+            f"is a neighbour in feature space): the map {t['map']:.3f}, a 2-D PCA {t['pca']:.3f}."
+            if t.get("map") is not None else "")
+    return ('<h2 id="embedding">Feature map</h2>'
+            f'<p class="muted">{_e(emb["method"])}: {emb["frames_mapped"]} of {emb["frames"]} frames with known truth.'
+            f"{_e(kept)} Frames the model sees alike lie close; far distances mean little.</p>"
+            f'<img src="data:image/png;base64,{data}" alt="feature map of the frames">')

@@ -195,7 +195,9 @@ def build(ctx: AppContext) -> None:
     frames = ctx.frames
     open_btn.click(on_open_in_frames, [clip_state, frame_index, frames.state], [*frames.analysed, ctx.tabs],
                    show_progress="hidden", **ctx.model_work).success(
-        render_attention, frames.view, frames.overlays, show_progress="hidden")
+        render_attention, frames.view, frames.overlays, show_progress="hidden").success(
+        frames.explain, list(frames.explain_in), list(frames.explain_out), show_progress="hidden",
+        api_visibility="private", **ctx.model_work)
 
 
 def _frame_slider(n: int):

@@ -30,7 +30,7 @@ from ...resources import HELDOUT, MAX_FILE_SIZE, MAX_ZIP_FRAMES
 from ...sessions import FOLDERS
 from ...upload_inputs import UploadedFiles
 from ..base import AppContext, Tab
-from . import errors_research
+from . import errors_map, errors_research
 from . import errors_view as view
 from .errors_export import REPORT_TOP, report_zip
 from .errors_upload import extract_set
@@ -132,7 +132,8 @@ def build(ctx: AppContext) -> None:
             raise ValueError("analyse a set first")
         image, name, known = view.open_frame(state, size)
         frames = analyse_in_session(main, [image], [name], previous, request, [known])
-        return (*show_frame(frames, 0), gr.Tabs(selected="frames"))
+        # the mistake's label, not the frame's top score: the attribution drawn next explains that label
+        return (*show_frame(frames, 0)[:-1], gr.update(value=state.selected["label"]), gr.Tabs(selected="frames"))
 
     @plain_errors
     def on_tag(state, cause, note):
@@ -224,12 +225,55 @@ def build(ctx: AppContext) -> None:
         return state, view.selected_line(state), "mislabel"
 
     research[2].select(on_issue, [state], [state, selected, cause], show_progress="hidden", api_visibility="private")
+    colour_by, map_picture, map_note, similar_gallery = errors_research.build_map_panel()
+
+    @plain_errors
+    def on_map(state, colour):
+        """Build the session's map once per analysis (t-SNE, seconds), then draw it as ``colour`` says."""
+        if state is None:
+            return None, ""
+        if state.fmap is None:
+            state.fmap = errors_map.build_map(state)
+        if state.fmap is None:
+            return None, "This pass kept no features: analyse the set again to draw the map."
+        note = f"{len(state.fmap.rows)} frames on the map."
+        return errors_map.picture(state, state.fmap, "section" if colour == "section" else "outcome"), note
+
+    @plain_errors
+    def on_map_click(state, evt: gr.SelectData):
+        """The clicked point: selected for the shown label, its similar frames listed."""
+        if state is None or state.fmap is None:
+            raise ValueError("analyse a set first")
+        row = errors_map.pick(state.fmap, *evt.index[:2])
+        if row is None:
+            raise ValueError("no frame there: click on a point of the map")
+        errors_map.select_row(state, row)
+        near = errors_map.similar_rows(state, row)
+        pictures = errors_map.pictures(state, main, [r for r, _ in near])
+        items = [(p, f"{state.mp.video_ids[r]}/{int(state.mp.frames[r])} · cos {sim:.2f}")
+                 for p, (r, sim) in zip(pictures, near, strict=True)]
+        said = "\n".join([f"**Clicked:** {errors_map.describe(state, row)}", "", "**Most similar:**", ""] +
+                          [f"{i}. {errors_map.describe(state, r, sim)}" for i, (r, sim) in enumerate(near, 1)])
+        return state, view.selected_line(state), items, said
+
+    map_inputs = [state, colour_by]
+    map_drawn = [map_picture, map_note]
+    colour_by.change(on_map, map_inputs, map_drawn, show_progress="hidden", api_visibility="private")
+    clicking = map_picture.select(on_map_click, [state], [state, selected, similar_gallery, map_note],
+                                  show_progress="hidden", api_visibility="private")
+    opening_point = clicking.success(on_open_in_frames, [state, ctx.frames.state],
+                                     [*ctx.frames.analysed, ctx.tabs], show_progress="hidden",
+                                     api_visibility="private", **ctx.model_work)
+    opening_point.success(render_attention, ctx.frames.view, ctx.frames.overlays, show_progress="hidden").success(
+        ctx.frames.explain, list(ctx.frames.explain_in), list(ctx.frames.explain_out), show_progress="hidden",
+        api_visibility="private", **ctx.model_work)
     analysed = [state, table, summary, label, selected, tags_table, download, report]
     analysing = analyse_btn.click(on_analyse, [source, upload, state], analysed, api_name="errors_analyse",
                                   show_progress_on=[table], **ctx.model_work)
     analysing.success(on_galleries, [state], [fp_gallery, fn_gallery], show_progress="hidden",
                       api_visibility="private").success(on_research, [state], list(research), show_progress="hidden",
-                                                        api_visibility="private")
+                                                        api_visibility="private").success(
+        on_map, map_inputs, map_drawn, show_progress="hidden", api_visibility="private")
     clear_on_failure(analysing, [*analysed, fp_gallery, fn_gallery],
                      (None, [], STALE, gr.update(), view.selected_line(None), [],
                       gr.update(value=None, interactive=False), None, [], []))
@@ -238,17 +282,21 @@ def build(ctx: AppContext) -> None:
     live = [state, table, summary, fp_gallery, fn_gallery, selected]
     gr.on([s.change for s in sliders], on_thresholds, [state, *sliders], live, trigger_mode="always_last",
           show_progress="hidden", api_visibility="private").success(
-        errors_research.slice_rows, [state], research[-1], show_progress="hidden", api_visibility="private")
+        errors_research.slice_rows, [state], research[-1], show_progress="hidden", api_visibility="private").success(
+        on_map, map_inputs, map_drawn, show_progress="hidden", api_visibility="private")
     reset_btn.click(lambda: [gr.update(value=v) for v in start], None, sliders, show_progress="hidden",
                     queue=False, api_visibility="private")
     label.input(on_label, [state, label], [state, fp_gallery, fn_gallery, selected], trigger_mode="always_last",
-                show_progress="hidden", api_visibility="private", queue=False)
+                show_progress="hidden", api_visibility="private", queue=False).success(
+        on_map, map_inputs, map_drawn, show_progress="hidden", api_visibility="private")
     for gallery, kind in ((fp_gallery, "fp"), (fn_gallery, "fn")):
         gallery.select(picker(kind), [state], [state, selected], show_progress="hidden", api_visibility="private")
     frames = ctx.frames
     opening = open_btn.click(on_open_in_frames, [state, frames.state], [*frames.analysed, ctx.tabs],
                              show_progress="hidden", api_visibility="private", **ctx.model_work)
-    opening.success(render_attention, frames.view, frames.overlays, show_progress="hidden")
+    opening.success(render_attention, frames.view, frames.overlays, show_progress="hidden").success(
+        frames.explain, list(frames.explain_in), list(frames.explain_out), show_progress="hidden",
+        api_visibility="private", **ctx.model_work)
     tag_btn.click(on_tag, [state, cause, note], [state, tags_table, download, note], show_progress="hidden",
                   api_visibility="private")
     exporting = export_btn.click(on_export, [state], report, api_visibility="private", **ctx.model_work)

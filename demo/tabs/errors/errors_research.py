@@ -88,3 +88,20 @@ def build_panel():
         slices_table = gr.Dataframe(headers=list(SLICE_HEADERS), interactive=False, elem_id="errors-slices",
                                     label="Weak slices (cohorts of at least 5 frames, worst first)")
     return picture, caption, issues_table, slices_table
+
+
+def build_map_panel():
+    """The feature map's components: (colour choice, map picture, its note, similar frames gallery)."""
+    with gr.Accordion("Feature map and similar frames", open=False, elem_id="errors-map-panel"):
+        gr.Markdown("Every frame with known truth, placed by t-SNE of the model's pooled features: frames the "
+                    "model sees alike lie close. **Click a point** to open that frame in the Frames view, with "
+                    "the shown label explained; its most similar frames are listed below the map, so you see "
+                    "whether a mistake is a pattern. Distances between far clusters mean little on a t-SNE map.")
+        colour_by = gr.Radio(["outcome for the shown label", "section"], value="outcome for the shown label",
+                             label="Colour by", elem_id="errors-map-colour")
+        picture = gr.Image(type="numpy", interactive=False, show_label=False, elem_id="errors-map")
+        note = gr.Markdown(elem_id="errors-map-note")
+        gallery = gr.Gallery(label="Most similar frames (video/frame · cosine similarity; each listed above)", columns=8,
+                             height="auto", fit_columns=False, allow_preview=False, object_fit="contain",
+                             interactive=False, elem_id="errors-similar")
+    return colour_by, picture, note, gallery

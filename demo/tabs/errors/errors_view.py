@@ -27,7 +27,7 @@ HEADERS = ("label", "threshold", "support", "TP", "FP", "FN", "precision", "reca
 DATATYPES = ("str", "number", "number", "number", "number", "number", "str", "str", "str", "str")
 TAG_HEADERS = ("video", "frame", "label", "kind", "p", "cause", "note")
 SHOWN = 12  # mistakes per gallery
-KIND_TITLES = {"fp": "false positive", "fn": "false negative"}
+KIND_TITLES = {"fp": "false positive", "fn": "false negative", "tp": "true positive", "tn": "true negative"}
 
 
 @dataclass
@@ -45,6 +45,7 @@ class ErrorsState:
     label: str | None = None  # whose mistakes the galleries show
     shown: dict[str, list[int]] = field(default_factory=lambda: {k: [] for k in KINDS})  # rows of mp
     selected: dict | None = None  # video_id, frame, label, kind, probability
+    fmap: object | None = None  # demo.tabs.errors.errors_map.FeatureMap, once drawn
 
     @property
     def labels(self) -> tuple[str, ...]:
