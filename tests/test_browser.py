@@ -244,6 +244,13 @@ def test_the_errors_tab_counts_follow_a_threshold_and_the_report_opens_offline(a
         assert _errors_row(page, label) == before
         for elem in ("#errors-table", "#errors-fp", "#errors-fn", "#errors-summary"):
             assert "Error" not in page.locator(elem).inner_text(), elem
+        page.locator("#errors-research").get_by_text("Calibration, likely label errors").click()
+        page.locator("#errors-map-panel").get_by_text("Feature map and similar frames").click()
+        page.wait_for_selector("#errors-map img", timeout=120_000)
+        page.wait_for_selector("#errors-reliability img", timeout=60_000)
+        page.wait_for_timeout(500)
+        page.locator("#errors-research").screenshot(path=str(ARTIFACTS / "errors-research-light.png"))
+        page.locator("#errors-map-panel").screenshot(path=str(ARTIFACTS / "errors-map-light.png"))
     with app_page(app_url, "dark") as page:  # a new session: the same pass, from the server's cache
         page.get_by_role("tab", name="Errors").click()
         page.locator("#errors-analyse").click()
