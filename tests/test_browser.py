@@ -365,3 +365,23 @@ def test_a_photo_gets_the_banner_in_the_noise_lab_and_compare_and_why_subtract_r
         page.wait_for_selector("#compare-table .dc-ood", timeout=120_000)
         assert "does not look like a capsule endoscopy frame" in page.locator("#compare-table").inner_text()
         page.screenshot(path=str(ARTIFACTS / f"compare-ood-{theme}.png"), full_page=True)
+
+
+def test_a_clip_frame_opened_in_the_frames_view_has_its_attribution_drawn(app_url):
+    """Issue 30, point 6: "Open this frame" from the Clip tab left the attribution panel blank; the overlay
+    video's legend is under it (issue 29)."""
+    with app_page(app_url) as page:
+        page.get_by_role("tab", name="Clip").click()
+        page.locator("#clip-example button").first.click()  # the example clip with its truth
+        page.wait_for_function("document.querySelector('#clip-truth')?.innerText.includes('clip_ground_truth')",
+                               timeout=30_000)
+        cap = page.get_by_label("number input for At most this many frames")
+        cap.fill("10")
+        cap.press("Tab")
+        page.locator("#clip-btn").click()
+        page.wait_for_selector("#clip-gallery img", timeout=300_000)
+        assert "tint" in page.locator("#overlay-legend").inner_text()
+        page.locator("#clip-open").click()
+        page.wait_for_selector("#attribution img", timeout=120_000)
+        label = page.locator("#label input").input_value()
+        page.wait_for_selector(f"#attribution-caption :text('for {label}')", timeout=120_000)

@@ -163,7 +163,7 @@ def build(ctx: AppContext) -> None:
     with gr.Row():
         frame_index = gr.Slider(0, 1, value=0, step=1, label="Sampled frame (the orange line on the timeline)",
                                 elem_id="clip-frame")
-        open_btn = gr.Button("Open this frame in the Frames view")
+        open_btn = gr.Button("Open this frame in the Frames view", elem_id="clip-open")
     clip_gallery = gr.Gallery(label="Sampled frames (click one)", columns=10, height=180, fit_columns=False, allow_preview=False,
                               object_fit="contain", elem_id="clip-gallery")
     events_table = gr.Dataframe(headers=clip_view.EVENT_HEADERS, label="Events (RARE-VISION label sets)",
