@@ -8,7 +8,7 @@ import csv
 import itertools
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +46,8 @@ class VideoResult:
     brightness: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     #: (N, D) float16 pooled features, kept only when asked (error analysis: the map and similar frames)
     features: np.ndarray | None = None
+    #: (N, gh, gw) float16 attention read from each frame's maps by the caller's ``readout``, when asked
+    maps: np.ndarray | None = None
 
 
 class _CropDataset(torch.utils.data.Dataset):
@@ -121,20 +123,24 @@ def run_source(
     bar: tqdm | None = None,
     workers: int | None = None,
     keep_features: bool = False,
+    readout: Callable | None = None,
 ) -> VideoResult:
     """Predict every frame of ``source`` (decoded as :func:`batches` says), then post-process; with
-    ``keep_features`` also keep each frame's pooled feature (float16)."""
-    numbers, times, probs, flagged, brightness, features = [], [], [], [], [], []
+    ``keep_features`` also keep each frame's pooled feature (float16), and with ``readout`` (a function of a
+    batch's attention maps to a (B, gh, gw) array) what it reads from each frame's attention."""
+    numbers, times, probs, flagged, brightness, features, read = [], [], [], [], [], [], []
     workers = default_workers(predictor) if workers is None else workers
     for i, (nums, ts, batch) in enumerate(batches(predictor, source, workers)):
         if i % TRIM_EVERY_BATCHES == TRIM_EVERY_BATCHES - 1:
             trim_heap()  # flat memory over long videos (see diffclip.memory)
-        out = predictor.run(batch)
+        out = predictor.run(batch, maps=readout is not None)
         p = out.probs
         flagged.extend(r.in_distribution is False for r in predictor.ood_of(out))
         brightness.append(out.crops.float().mean(dim=(1, 2, 3)).div_(255).numpy())
         if keep_features:
             features.append(out.features.astype(np.float16))
+        if readout is not None:
+            read.append(np.asarray(readout(out.maps), np.float16))
         numbers.extend(nums)
         times.extend(ts)
         probs.append(p)
@@ -148,6 +154,7 @@ def run_source(
     result.flagged = np.asarray(flagged, bool)
     result.brightness = np.concatenate(brightness).astype(np.float32)
     result.features = np.concatenate(features) if keep_features else None
+    result.maps = np.concatenate(read) if readout is not None else None
     return result
 
 
@@ -186,6 +193,7 @@ def predict_sources(
     progress: bool = True,
     workers: int | None = None,
     keep_features: bool = False,
+    readout: Callable | None = None,
 ) -> tuple[list[VideoResult], RunStats]:
     """Run every source; optionally stream per-frame probabilities to ``probs_csv``
     (``video_id, frame, <labels>``)."""
@@ -204,7 +212,7 @@ def predict_sources(
         try:
             for source in sources:
                 bar.set_postfix_str(source.video_id)
-                results.append(run_source(predictor, source, post, writer, bar, workers, keep_features))
+                results.append(run_source(predictor, source, post, writer, bar, workers, keep_features, readout))
         finally:
             bar.close()
     seconds = time.perf_counter() - start

@@ -258,6 +258,10 @@ def test_the_errors_tab_counts_follow_a_threshold_and_the_report_opens_offline(a
         page.wait_for_selector("#errors-fp img", timeout=60_000)
         page.wait_for_timeout(1000)
         page.screenshot(path=str(ARTIFACTS / "errors-tab-dark.png"), full_page=True)
+        page.locator("#errors-thumb-maps input").check()  # thumbnails with the attention the pass read
+        page.wait_for_function("() => Array.from(document.querySelectorAll('#errors-fp img'))"
+                               ".some(i => i.src.includes('_map.png'))", timeout=60_000)
+        page.locator("#errors-fp").screenshot(path=str(ARTIFACTS / "errors-thumb-maps-dark.png"))
         # issue 30: the research panel; a likely label error picked is selected with "mislabel" prefilled
         page.locator("#errors-research").get_by_text("Calibration, likely label errors").click()
         page.wait_for_selector("#errors-reliability img", timeout=60_000)

@@ -168,6 +168,25 @@ def test_galleries_show_the_most_confident_fp_and_the_least_confident_fn(state):
         assert (green > 100) == ("frame 20" in c), c  # the outline only where the set has a mask
 
 
+def test_thumbnails_show_the_attention_the_pass_read_when_asked(state):
+    """Issue 30, point 6: gallery thumbnails can show the map, from the pass (no model run)."""
+    view.show_label(state, "polyp")
+    crop = Preprocess().crop
+    stand_in = SimpleNamespace(crops=lambda images: torch.stack([crop(i) for i in images]),
+                               model=SimpleNamespace(attention_semantics=SimpleNamespace(signed=True)))
+    plain, _ = view.galleries(state, stand_in)
+    state.mp.maps = np.zeros((len(FRAMES), 14, 14), np.float16)
+    state.mp.maps[:, :, :7] = 1.0  # the left half positive: red there (RdBu), white on the right
+    state.thumb_maps = True
+    mapped, _ = view.galleries(state, stand_in)
+    assert [Path(p).name for p, _ in mapped] == [Path(p).name.replace(".png", "_map.png") for p, _ in plain]
+    picture = np.asarray(Image.open(mapped[1][0])).astype(int)  # frame 40: no mask, no outline
+    grey = np.asarray(Image.open(plain[1][0])).astype(int)
+    left, right = picture[100:120, 20:40].mean((0, 1)), picture[100:120, 180:200].mean((0, 1))
+    # grey 90 halfway to RdBu_r's deep red (103, 0, 31) on the left: (96, 45, 60); to its white (247) on the right
+    assert left[0] > left[2] + 25 and abs(right[0] - right[2]) < 10 and (right > grey[100:120, 180:200].mean()).all()
+
+
 def test_selection_and_the_frames_view_truth(state):
     view.show_label(state, "polyp")
     assert view.select(state, "fp", 0)["frame"] == 20

@@ -8,6 +8,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ class ModelPass:
     flagged: np.ndarray | None = None
     brightness: np.ndarray | None = None  #: (N,) mean pixel of the crop in [0, 1]
     features: np.ndarray | None = None  #: (N, D) float16 pooled features (the map and similar frames)
+    maps: np.ndarray | None = None  #: (N, gh, gw) float16 attention, when the pass was asked to read it
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -71,57 +73,65 @@ def pass_key(predictor: Predictor, data: LabelledSet) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-_MEMORY: OrderedDict[str, tuple[np.ndarray, ...]] = OrderedDict()
-PASS_ARRAYS = ("video_ids", "frames", "probs", "flagged", "brightness", "features")  # what a cached pass keeps, in this order
+_MEMORY: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()
+PASS_ARRAYS = ("video_ids", "frames", "probs", "flagged", "brightness", "features")  # what every pass keeps
 _MEMORY_LOCK = threading.Lock()
 MEMORY_ENTRIES = 4  # passes kept in memory by a process (the app's sessions share them)
 
 
 def run_pass(predictor: Predictor, data: LabelledSet, cache_dir: str | Path | None = None,
              post: PostProcess = DEFAULT_POSTPROCESS, progress: bool = True, workers: int | None = None,
-             key: str | None = None) -> ModelPass:
+             key: str | None = None, readout: Callable | None = None) -> ModelPass:
     """Probabilities for every sampled frame of ``data``: from this process's memory or ``cache_dir``
     when the same weights have seen the same frames at the same precision, else from one streamed pass
-    through the pipeline (a progress bar on the terminal, or in the app through Gradio's tqdm tracking)."""
+    through the pipeline (a progress bar on the terminal, or in the app through Gradio's tqdm tracking).
+    With ``readout`` (see :func:`diffclip.pipeline.run_source`) the pass also keeps each frame's attention
+    as it reads it, so that pictures of it need no model later; a cached pass without it runs again."""
     key = key or pass_key(predictor, data)
+    wanted = PASS_ARRAYS + (("maps",) if readout is not None else ())
     cached = True
     with _MEMORY_LOCK:
         hit = _MEMORY.get(key)
-        if hit is not None:
+        if hit is not None and set(wanted) <= set(hit):
             _MEMORY.move_to_end(key)
+        else:
+            hit = None
     path = Path(cache_dir) / f"pass-{key}.npz" if cache_dir is not None else None
     if hit is None and path is not None and path.is_file():
         with np.load(path, allow_pickle=False) as z:
-            # a pass cached before the out-of-distribution flags were kept runs again
-            hit = tuple(z[k] for k in PASS_ARRAYS) if set(PASS_ARRAYS) <= set(z.files) else None
+            # a pass cached before everything wanted was kept (flags, features, maps) runs again
+            hit = {k: z[k] for k in z.files} if set(wanted) <= set(z.files) else None
         if hit is not None:
             log.info("model pass read from %s", path)
     if hit is None:
         cached = False
         results, stats = predict_sources(predictor, data.sources, post, progress=progress, workers=workers,
-                                         keep_features=True)
+                                         keep_features=True, readout=readout)
         log.info("model pass: %d frames in %.1f s", stats.frames, stats.seconds)
-        hit = (np.concatenate([np.full(len(r.frames), r.video_id, dtype=object) for r in results]).astype(str),
-               np.concatenate([r.frames for r in results]).astype(np.int64),
-               np.concatenate([r.probs for r in results]).astype(np.float32),
-               np.concatenate([r.flagged for r in results]).astype(bool),
-               np.concatenate([r.brightness for r in results]).astype(np.float32),
-               np.concatenate([r.features for r in results]).astype(np.float16))
+        hit = {"video_ids": np.concatenate([np.full(len(r.frames), r.video_id, dtype=object)
+                                            for r in results]).astype(str),
+               "frames": np.concatenate([r.frames for r in results]).astype(np.int64),
+               "probs": np.concatenate([r.probs for r in results]).astype(np.float32),
+               "flagged": np.concatenate([r.flagged for r in results]).astype(bool),
+               "brightness": np.concatenate([r.brightness for r in results]).astype(np.float32),
+               "features": np.concatenate([r.features for r in results]).astype(np.float16)}
+        if readout is not None:
+            hit["maps"] = np.concatenate([r.maps for r in results]).astype(np.float16)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-                np.savez(fh, **dict(zip(PASS_ARRAYS, hit, strict=True)))
+                np.savez(fh, **hit)
     with _MEMORY_LOCK:
         _MEMORY[key] = hit
         _MEMORY.move_to_end(key)
         while len(_MEMORY) > MEMORY_ENTRIES:
             _MEMORY.popitem(last=False)
-    return _assemble(predictor, data, key, *hit, post=post, cached=cached)
+    return _assemble(predictor, data, key, hit, post=post, cached=cached)
 
 
-def _assemble(predictor: Predictor, data: LabelledSet, key: str, video_ids: np.ndarray, frames: np.ndarray,
-              probs: np.ndarray, flagged: np.ndarray, brightness: np.ndarray, features: np.ndarray,
-              post: PostProcess, cached: bool) -> ModelPass:
+def _assemble(predictor: Predictor, data: LabelledSet, key: str, arrays: dict[str, np.ndarray], post: PostProcess,
+              cached: bool) -> ModelPass:
+    video_ids, frames, probs = arrays["video_ids"], arrays["frames"], arrays["probs"]
     labels = tuple(predictor.labels)
     if labels != tuple(data.labels):
         raise ValueError(f"the checkpoint's labels differ from the data's: {labels} vs {tuple(data.labels)}")
@@ -134,4 +144,5 @@ def _assemble(predictor: Predictor, data: LabelledSet, key: str, video_ids: np.n
         times = np.full(len(rows), np.nan)
         events[video.video_id] = video_result(predictor, video.video_id, frames[rows], times, probs[rows], post).events
     return ModelPass(key, labels, np.asarray(predictor.thresholds, np.float32).copy(), video_ids, frames, probs,
-                     known, truth, events, cached, flagged, brightness, features)
+                     known, truth, events, cached, arrays["flagged"], arrays["brightness"], arrays["features"],
+                     arrays.get("maps"))

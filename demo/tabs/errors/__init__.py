@@ -108,6 +108,13 @@ def build(ctx: AppContext) -> None:
         return (state, *views(state, view.per_label(state)))
 
     @plain_errors
+    def on_thumb_maps(state, on):
+        if state is None:
+            return (gr.update(),) * 3
+        state.thumb_maps = bool(on)
+        return (state, *gallery_updates(state))
+
+    @plain_errors
     def on_label(state, label):
         if state is None:
             return (gr.update(),) * 4
@@ -187,7 +194,11 @@ def build(ctx: AppContext) -> None:
                                       elem_id=f"errors-threshold-{_slug(labels[j])}", elem_classes="dc-threshold")
                             for j in range(i, min(i + PER_ROW, len(labels)))]
         reset_btn = gr.Button("Reset to the checkpoint's thresholds", size="sm", elem_id="errors-reset")
-    label = gr.Dropdown(labels, value=None, label="Label whose mistakes are shown", elem_id="errors-label")
+    with gr.Row():
+        label = gr.Dropdown(labels, value=None, label="Label whose mistakes are shown", elem_id="errors-label",
+                            scale=3)
+        thumb_maps = gr.Checkbox(False, label="Thumbnails show the last-layer attention (read in the model pass: "
+                                 "no model run; each on its own colour scale)", elem_id="errors-thumb-maps", scale=2)
     # five a row: wide enough for "video 101 · frame 42 · p=0.91" under each
     fp_gallery, fn_gallery = (
         gr.Gallery(label=title, columns=5, height="auto", fit_columns=False, allow_preview=False,
@@ -289,6 +300,8 @@ def build(ctx: AppContext) -> None:
     label.input(on_label, [state, label], [state, fp_gallery, fn_gallery, selected], trigger_mode="always_last",
                 show_progress="hidden", api_visibility="private", queue=False).success(
         on_map, map_inputs, map_drawn, show_progress="hidden", api_visibility="private")
+    thumb_maps.change(on_thumb_maps, [state, thumb_maps], [state, fp_gallery, fn_gallery], show_progress="hidden",
+                      api_visibility="private")
     for gallery, kind in ((fp_gallery, "fp"), (fn_gallery, "fn")):
         gallery.select(picker(kind), [state], [state, selected], show_progress="hidden", api_visibility="private")
     frames = ctx.frames

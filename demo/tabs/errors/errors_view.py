@@ -46,6 +46,7 @@ class ErrorsState:
     shown: dict[str, list[int]] = field(default_factory=lambda: {k: [] for k in KINDS})  # rows of mp
     selected: dict | None = None  # video_id, frame, label, kind, probability
     fmap: object | None = None  # demo.tabs.errors.errors_map.FeatureMap, once drawn
+    thumb_maps: bool = False  # the galleries show each frame's last-layer attention (read in the pass)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -71,11 +72,13 @@ def analyse_set(predictor: Predictor, data: str | Path, name: str, folder: Path 
     """The model pass over the set at ``data`` (from the process's cache when the same weights saw the same
     frames). The session's thresholds carry over from ``previous``; its tags too when the frames are the
     same."""
-    mp = run_pass(predictor, labelled_set(str(data)), progress=progress)
+    mp = run_pass(predictor, labelled_set(str(data)), progress=progress, readout=last_layer_attention)
     keep = previous is not None and len(previous.thresholds) == len(mp.labels)
     thresholds = previous.thresholds.copy() if keep else mp.thresholds.astype(np.float32).copy()
     tags = dict(previous.tags) if keep and previous.mp.key == mp.key else {}
-    return ErrorsState(mp, str(data), name, folder, thresholds, tags)
+    state = ErrorsState(mp, str(data), name, folder, thresholds, tags)
+    state.thumb_maps = previous.thumb_maps if previous is not None else False  # the checkbox stays as it is
+    return state
 
 
 def check_thresholds(values, n: int) -> np.ndarray:
@@ -193,10 +196,25 @@ def galleries(state: ErrorsState, predictor: Predictor) -> tuple[list, list]:
     out = []
     for kind in KINDS:
         found = [mistake_at(state, r, state.label, kind) for r in state.shown[kind]]
-        pictures = thumbnails(labelled_set(state.data), [(m["video_id"], m["frame"]) for m in found], predictor,
-                              state.folder)
+        wanted = [(m["video_id"], m["frame"]) for m in found]
+        pictures = thumbnails(labelled_set(state.data), wanted, predictor, state.folder, maps_of(state, wanted))
         out.append([(p, caption(m)) for p, m in zip(pictures, found, strict=True)])
     return out[0], out[1]
+
+
+def maps_of(state: ErrorsState, wanted: list[tuple[str, int]]) -> dict | None:
+    """(video id, frame) -> the pass's attention map, when the session shows maps on its thumbnails."""
+    if not state.thumb_maps or state.mp.maps is None:
+        return None
+    return {key: state.mp.maps[state.mp.where(*key)] for key in wanted}
+
+
+def last_layer_attention(maps) -> np.ndarray:
+    """What the pass reads from each frame's attention for the thumbnails: the last layer's CLS row, head
+    mean, of the map the model applies (a1 − λ·a2 for a differential model)."""
+    from explain.attention_readout import cls_map
+
+    return cls_map(maps, -1, None, maps[-1].semantics.shown)
 
 
 def gallery_titles(state: ErrorsState) -> tuple[str, str]:
