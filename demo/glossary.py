@@ -103,6 +103,22 @@ TERMS: tuple[Term, ...] = (
          "True positives, false positives (false alarms), false negatives (misses). Precision: the share of "
          "alarms that were right; recall: the share of findings caught; F1 balances the two; AP (average "
          "precision) summarises precision over every threshold.", "design: Error analysis"),
+    Term("calibration and ECE", r"calibrat|\bECE\b|reliability",
+         "A model is calibrated when, of the frames it gives 0.8, about 80% have the label. The reliability "
+         "diagram plots that per bin of probabilities; the expected calibration error (ECE) is the average gap, "
+         "weighted by how many frames each bin holds.", "design: Error analysis"),
+    Term("likely label errors (confident learning)", r"label errors?|confident learning|mislabel",
+         "Frames whose given label the model contradicts with confidence, found by confident learning "
+         "(Northcutt et al., 2021). A reason to check the frame's truth, not proof that it is wrong.",
+         "design: Error analysis"),
+    Term("weak slices and the Wilson interval", r"slices?\b|cohort|wilson",
+         "A slice is a group of frames the data already names (a section, a video, the flagged frames, the "
+         "darkest third). A weak slice is one where a label's error rate is well above its rate over all frames; "
+         "the Wilson interval says how uncertain a rate from few frames is.", "design: Error analysis"),
+    Term("feature map (t-SNE) and similar frames", r"t-SNE|feature map|similar frames|cosine",
+         "Each frame placed on a plane so that frames the model represents alike lie close (t-SNE, van der Maaten "
+         "and Hinton, 2008); nearby points are similar frames. Only nearness means something: the distances "
+         "between far clusters do not.", "design: Error analysis"),
     Term("event", r"\bevents?\b",
          "A run of consecutive frames with the same set of labels, as the RARE-VISION challenge counts them; "
          "frames are smoothed over time (median filter, gaps filled) before events are formed.",
