@@ -110,13 +110,14 @@ def test_the_research_panel_lists_label_issues_and_weak_slices(state):
     Frame 20 (given 0, p .7 >= t1) and 30 (given 1, 1 - .3 >= t0) score .7; frames 10 and 40 score .6."""
     from demo.tabs.errors import errors_research
 
-    picture, caption, issues, slices = errors_research.research_views(state)
+    picture, caption, issues, slices, frames = errors_research.research_views(state)
     assert picture.ndim == 3 and picture.dtype == np.uint8
     assert [(r[1], r[2], r[3], r[5]) for r in issues] == [(20, "polyp", "no", 0.7), (30, "polyp", "yes", 0.7),
                                                            (10, "polyp", "yes", 0.6), (40, "polyp", "no", 0.6)]
     assert "Likely label errors: 4" in caption and "equal-width bins" in caption
     # one video of six frames with truth: its cohort is the whole set, so no slice is worse than its label
-    assert slices == [] and errors_research.research_views(None) == (None, "", [], [])
+    assert slices == [] and frames == []  # no predictor given: no pictures
+    assert errors_research.research_views(None) == (None, "", [], [], [])
     # a row picked: that frame is selected as a likely label error and takes a "mislabel" tag
     errors_research.select_issue(state, 1)
     assert view.selected_line(state).startswith("**Selected:** likely label error of **polyp** (given) · video 7 · "

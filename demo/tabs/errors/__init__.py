@@ -224,7 +224,7 @@ def build(ctx: AppContext) -> None:
 
     @plain_errors
     def on_research(state):
-        return errors_research.research_views(state)
+        return errors_research.research_views(state, main)
 
     @plain_errors
     def on_issue(state, evt: gr.SelectData):
@@ -235,7 +235,6 @@ def build(ctx: AppContext) -> None:
         errors_research.select_issue(state, row)
         return state, view.selected_line(state), "mislabel"
 
-    research[2].select(on_issue, [state], [state, selected, cause], show_progress="hidden", api_visibility="private")
     colour_by, map_picture, map_note, similar_gallery = errors_research.build_map_panel()
 
     @plain_errors
@@ -250,6 +249,16 @@ def build(ctx: AppContext) -> None:
         note = f"{len(state.fmap.rows)} frames on the map."
         return errors_map.picture(state, state.fmap, "section" if colour == "section" else "outcome"), note
 
+    def similar_views(state, row: int, what: str):
+        """The similar frames gallery and its list for ``row`` of the pass."""
+        near = errors_map.similar_rows(state, row)
+        pictures = errors_map.pictures(state, main, [r for r, _ in near])
+        items = [(p, f"{state.mp.video_ids[r]}/{int(state.mp.frames[r])} · cos {sim:.2f}")
+                 for p, (r, sim) in zip(pictures, near, strict=True)]
+        said = "\n".join([f"**{what}:** {errors_map.describe(state, row)}", "", "**Most similar:**", ""] +
+                          [f"{i}. {errors_map.describe(state, r, sim)}" for i, (r, sim) in enumerate(near, 1)])
+        return items, said
+
     @plain_errors
     def on_map_click(state, evt: gr.SelectData):
         """The clicked point: selected for the shown label, its similar frames listed."""
@@ -259,14 +268,19 @@ def build(ctx: AppContext) -> None:
         if row is None:
             raise ValueError("no frame there: click on a point of the map")
         errors_map.select_row(state, row)
-        near = errors_map.similar_rows(state, row)
-        pictures = errors_map.pictures(state, main, [r for r, _ in near])
-        items = [(p, f"{state.mp.video_ids[r]}/{int(state.mp.frames[r])} · cos {sim:.2f}")
-                 for p, (r, sim) in zip(pictures, near, strict=True)]
-        said = "\n".join([f"**Clicked:** {errors_map.describe(state, row)}", "", "**Most similar:**", ""] +
-                          [f"{i}. {errors_map.describe(state, r, sim)}" for i, (r, sim) in enumerate(near, 1)])
-        return state, view.selected_line(state), items, said
+        return state, view.selected_line(state), *similar_views(state, row, "Clicked")
 
+    @plain_errors
+    def on_similar(state):
+        """The selected mistake's (or label issue's) most similar frames."""
+        if state is None or state.selected is None:
+            return gr.update(), gr.update()
+        m = state.selected
+        return similar_views(state, state.mp.where(m["video_id"], m["frame"]), "Selected")
+
+    research[2].select(on_issue, [state], [state, selected, cause], show_progress="hidden",
+                       api_visibility="private").success(on_similar, [state], [similar_gallery, map_note],
+                                                         show_progress="hidden", api_visibility="private")
     map_inputs = [state, colour_by]
     map_drawn = [map_picture, map_note]
     colour_by.change(on_map, map_inputs, map_drawn, show_progress="hidden", api_visibility="private")
@@ -293,7 +307,7 @@ def build(ctx: AppContext) -> None:
     live = [state, table, summary, fp_gallery, fn_gallery, selected]
     gr.on([s.change for s in sliders], on_thresholds, [state, *sliders], live, trigger_mode="always_last",
           show_progress="hidden", api_visibility="private").success(
-        errors_research.slice_rows, [state], research[-1], show_progress="hidden", api_visibility="private").success(
+        errors_research.slice_rows, [state], research[3], show_progress="hidden", api_visibility="private").success(
         on_map, map_inputs, map_drawn, show_progress="hidden", api_visibility="private")
     reset_btn.click(lambda: [gr.update(value=v) for v in start], None, sliders, show_progress="hidden",
                     queue=False, api_visibility="private")
@@ -303,7 +317,9 @@ def build(ctx: AppContext) -> None:
     thumb_maps.change(on_thumb_maps, [state, thumb_maps], [state, fp_gallery, fn_gallery], show_progress="hidden",
                       api_visibility="private")
     for gallery, kind in ((fp_gallery, "fp"), (fn_gallery, "fn")):
-        gallery.select(picker(kind), [state], [state, selected], show_progress="hidden", api_visibility="private")
+        gallery.select(picker(kind), [state], [state, selected], show_progress="hidden",
+                       api_visibility="private").success(on_similar, [state], [similar_gallery, map_note],
+                                                         show_progress="hidden", api_visibility="private")
     frames = ctx.frames
     opening = open_btn.click(on_open_in_frames, [state, frames.state], [*frames.analysed, ctx.tabs],
                              show_progress="hidden", api_visibility="private", **ctx.model_work)

@@ -14,11 +14,13 @@ from diffclip.error_analysis.slices import weak_slices
 from explain.error_analysis.figures import reliability_figure
 from explain.overlay import figure_to_rgb
 
-from .errors_view import ErrorsState
+from .errors_thumbs import thumbnails
+from .errors_view import ErrorsState, labelled_set
 
 ISSUE_HEADERS = ("video", "frame", "label", "given", "p", "score")
 SLICE_HEADERS = ("label", "cohort", "frames", "errors", "rate [95% CI]", "label's rate", "excess")
 SHOWN = 40  # rows of each table in the tab (errors.json and the report keep them all)
+PICTURED = 10  # label issues shown as pictures
 INTRO = ("**Calibration, likely label errors and weak slices** of this pass (no model run). Calibration: "
          "does a probability of 0.8 come true 80% of the time? Likely label errors: frames whose given label the "
          "model contradicts with confidence (confident learning, Northcutt et al., JAIR 2021), kept apart from "
@@ -32,10 +34,11 @@ def issues(state: ErrorsState) -> list[dict]:
     return label_issues(mp.truth[rows], mp.probs[rows], mp.labels, mp.video_ids[rows], mp.frames[rows])
 
 
-def research_views(state: ErrorsState | None):
-    """(reliability picture, caption, label-issue rows, slice rows) for the session, or empties."""
+def research_views(state: ErrorsState | None, predictor=None):
+    """(reliability picture, caption, label-issue rows, slice rows, the first issues' frames with their
+    attention) for the session, or empties."""
     if state is None:
-        return None, "", [], []
+        return None, "", [], [], []
     mp, rows = state.mp, np.flatnonzero(state.mp.known)
     cal = calibration(mp.truth[rows], mp.probs[rows], mp.labels)
     macro = cal["macro"]
@@ -45,7 +48,19 @@ def research_views(state: ErrorsState | None):
     said += f" Likely label errors: {len(found)} (the first {min(len(found), SHOWN)} below, most suspicious first)."
     issue_rows = [[d["video_id"], d["frame"], d["label"], "yes" if d["given"] else "no", round(d["probability"], 3),
                    round(d["score"], 3)] for d in found[:SHOWN]]
-    return figure_to_rgb(reliability_figure(cal)), said, issue_rows, slice_rows(state)
+    return figure_to_rgb(reliability_figure(cal)), said, issue_rows, slice_rows(state), \
+        issue_pictures(state, predictor, found[:PICTURED])
+
+
+def issue_pictures(state: ErrorsState, predictor, found: list[dict]) -> list:
+    """(picture, caption) of label issues: the crop with its last-layer attention when the pass read it."""
+    if predictor is None or not found:
+        return []
+    wanted = [(d["video_id"], d["frame"]) for d in found]
+    maps = {k: state.mp.maps[state.mp.where(*k)] for k in wanted} if state.mp.maps is not None else None
+    pictures = thumbnails(labelled_set(state.data), wanted, predictor, state.folder, maps)
+    return [(p, f"{d['video_id']}/{d['frame']} · {d['label']} given {'yes' if d['given'] else 'no'} · "
+                f"p={d['probability']:.2f}") for p, d in zip(pictures, found, strict=True)]
 
 
 def slice_rows(state: ErrorsState | None) -> list[list]:
@@ -85,9 +100,13 @@ def build_panel():
         issues_table = gr.Dataframe(headers=list(ISSUE_HEADERS), interactive=False, elem_id="errors-label-issues",
                                     label="Likely label errors (given: the label's value in the set; score: 1 − the "
                                           "model's probability of the given value)")
+        issue_gallery = gr.Gallery(label=f"The first {PICTURED} likely label errors as the model saw them, with "
+                                         "its last-layer attention", columns=5, height="auto", fit_columns=False,
+                                   allow_preview=False, object_fit="contain", interactive=False,
+                                   elem_id="errors-issue-frames")
         slices_table = gr.Dataframe(headers=list(SLICE_HEADERS), interactive=False, elem_id="errors-slices",
                                     label="Weak slices (cohorts of at least 5 frames, worst first)")
-    return picture, caption, issues_table, slices_table
+    return picture, caption, issues_table, slices_table, issue_gallery
 
 
 def build_map_panel():
