@@ -47,15 +47,20 @@ def label_issues_section(doc: Mapping) -> str:
         return "".join(out) + "<p>None: the model contradicts no given label with confidence.</p>"
     out.append(f"<p>{len(issues)} found; the first {min(len(issues), SHOWN_ISSUES)} listed (errors.json keeps "
                "them all).</p>")
-    out.append('<table id="label-issues-table"><thead><tr><th class="text">video</th><th>frame</th>'
-               '<th class="text">label</th><th class="text">given</th><th>probability</th><th>score</th></tr>'
-               "</thead><tbody>")
-    for d in issues[:SHOWN_ISSUES]:
-        out.append(f'<tr><td class="text">{_e(d["video_id"])}</td><td>{d["frame"]}</td>'
-                   f'<td class="text">{_e(d["label"])}</td><td class="text">{"yes" if d["given"] else "no"}</td>'
-                   f'<td>{d["probability"]:.3f}</td><td>{d["score"]:.3f}</td></tr>')
-    out.append("</tbody></table>")
+    rows = [[d["video_id"], d["frame"], d["label"], "yes" if d["given"] else "no", f"{d['probability']:.3f}",
+             f"{d['score']:.3f}"] for d in issues[:SHOWN_ISSUES]]
+    out.append(_table("label-issues-table", ["video", "frame", "label", "given", "probability", "score"],
+                      {"video", "label", "given"}, rows))
     return "".join(out)
+
+
+def _table(table_id: str, head: list[str], text: set[str], rows: list[list]) -> str:
+    """An HTML table; the columns named in ``text`` are left-aligned words, the others numbers."""
+    cls = [' class="text"' if h in text else "" for h in head]
+    out = [f'<table id="{table_id}"><thead><tr>', *(f"<th{c}>{_e(h)}</th>" for c, h in zip(cls, head, strict=True)),
+           "</tr></thead><tbody>"]
+    out += ["<tr>" + "".join(f"<td{c}>{_e(v)}</td>" for c, v in zip(cls, row, strict=True)) + "</tr>" for row in rows]
+    return "".join(out) + "</tbody></table>"
 
 
 def slices_section(doc: Mapping) -> str:
@@ -71,16 +76,11 @@ def slices_section(doc: Mapping) -> str:
     worse = [d for d in slices if d["excess"] > 0][:SHOWN_SLICES]
     if not worse:
         return "".join(out) + "<p>No cohort is worse than its label's overall rate.</p>"
-    out.append('<table id="slices-table"><thead><tr><th class="text">label</th><th class="text">cohort</th>'
-               "<th>frames</th><th>errors</th><th>rate [95% CI]</th><th>label's rate</th><th>excess</th></tr>"
-               "</thead><tbody>")
-    for d in worse:
-        lo, hi = d["ci"]
-        out.append(f'<tr><td class="text">{_e(d["label"])}</td><td class="text">{_e(d["cohort"])}: '
-                   f'{_e(d["value"])}</td><td>{d["frames"]}</td><td>{d["errors"]}</td>'
-                   f'<td>{d["rate"]:.2f} [{lo:.2f}, {hi:.2f}]</td><td>{d["label_rate"]:.2f}</td>'
-                   f'<td>+{d["excess"]:.2f}</td></tr>')
-    out.append("</tbody></table>")
+    rows = [[d["label"], f"{d['cohort']}: {d['value']}", d["frames"], d["errors"],
+             f"{d['rate']:.2f} [{d['ci'][0]:.2f}, {d['ci'][1]:.2f}]", f"{d['label_rate']:.2f}", f"+{d['excess']:.2f}"]
+            for d in worse]
+    out.append(_table("slices-table", ["label", "cohort", "frames", "errors", "rate [95% CI]", "label's rate",
+                                       "excess"], {"label", "cohort"}, rows))
     return "".join(out)
 
 
