@@ -38,8 +38,8 @@ def test_calibration_per_label_macro_and_pooled():
     truth = np.array([[0, 1], [1, 0], [1, 0], [1, 0]], bool)
     probs = np.array([[0.15, 0.95], [0.15, 0.05], [0.85, 0.05], [0.85, 0.05]])
     doc = calibration(truth, probs, ["a", "b"])
-    assert doc["labels"]["a"]["ece"] == pytest.approx(0.25)
+    assert doc["a"]["ece"] == pytest.approx(0.25) and set(doc) == {"a", "b", "macro", "binning"}
     # b: bin (0, 0.1]: three 0.05 with truth 0 -> |0 - 0.05| x 3/4; bin (0.9, 1]: 0.95 with truth 1 -> 0.05 x 1/4
-    assert doc["labels"]["b"]["ece"] == pytest.approx(0.05)
+    assert doc["b"]["ece"] == pytest.approx(0.05)
     assert doc["macro"]["ece"] == pytest.approx(0.15) and doc["macro"]["labels_with_positives"] == 2
     assert sum(b["count"] for b in doc["macro"]["pooled_bins"]) == 8 and "equal-width" in doc["binning"]

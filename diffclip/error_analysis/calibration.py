@@ -46,8 +46,9 @@ def expected_calibration_error(bins: Sequence[dict]) -> float | None:
 
 
 def calibration(truth: np.ndarray, probs: np.ndarray, labels: Sequence[str], bins: int = BINS) -> dict:
-    """``errors.json``'s ``calibration``: per label its ECE and bins, the macro ECE and the pooled diagram,
-    over frames with known truth (``truth`` and ``probs`` (N, L))."""
+    """``errors.json``'s ``calibration``: ``{label: {ece, positives, bins}}`` for every label, beside
+    ``macro`` (the macro ECE and the pooled diagram) and ``binning`` (no label has either name), over frames
+    with known truth (``truth`` and ``probs`` (N, L))."""
     truth, probs = np.asarray(truth, bool), np.asarray(probs, np.float64)
     per = {}
     for j, lab in enumerate(labels):
@@ -55,6 +56,6 @@ def calibration(truth: np.ndarray, probs: np.ndarray, labels: Sequence[str], bin
         per[lab] = {"ece": expected_calibration_error(entries), "positives": int(truth[:, j].sum()), "bins": entries}
     scored = [v["ece"] for v in per.values() if v["positives"] and v["ece"] is not None]
     pooled = reliability_bins(truth, probs, bins)
-    return {"binning": BINNING, "labels": per,
+    return {**per, "binning": BINNING,
             "macro": {"ece": float(np.mean(scored)) if scored else None, "labels_with_positives": len(scored),
                       "pooled_ece": expected_calibration_error(pooled), "pooled_bins": pooled}}

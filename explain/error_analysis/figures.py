@@ -67,7 +67,7 @@ def reliability_figure(calibration: Mapping):
     from matplotlib.figure import Figure
 
     panels = [("all labels pooled", calibration["macro"]["pooled_bins"], calibration["macro"]["pooled_ece"])]
-    panels += [(lab, v["bins"], v["ece"]) for lab, v in calibration["labels"].items()]
+    panels += [(lab, v["bins"], v["ece"]) for lab, v in calibration.items() if lab not in ("macro", "binning")]
     rows = max(1, -(-len(panels) // COLUMNS))
     fig = Figure(figsize=(1.9 * COLUMNS, 1.9 * rows), dpi=100, facecolor="white", layout="constrained")
     axes = fig.subplots(rows, COLUMNS, squeeze=False)
