@@ -29,6 +29,10 @@ Variants (docs/design.md, "Attention variants"):
     Our retrofit: the pretrained heads give A1, a second q/k projection initialised as a copy of the
     pretrained one gives A2, values are shared and ``lambda = exp(a) - exp(b)`` starts at 0, so the
     converted network computes exactly the pretrained function at step 0.
+``diff_v2``
+    Differential Transformer V2 (Ye et al., Microsoft, January 2026): two query heads per key/value head,
+    their outputs subtracted with ``sigmoid(W_lambda x)`` per token and head, no per-head norm; converted
+    from a pretrained layer exactly (the second query a copy, ``W_lambda = 0``, the output projection doubled).
 """
 
 import importlib
@@ -47,13 +51,13 @@ from .registry import (
 
 #: The variant modules, in the order the variants are listed; importing one registers its class. A new
 #: variant is one module in this package and one entry here (docs/design.md, "Attention variants").
-VARIANT_MODULES = ("vanilla", "differential", "paper", "preserving")
+VARIANT_MODULES = ("vanilla", "differential", "paper", "preserving", "diff_v2")
 for _module in VARIANT_MODULES:
     importlib.import_module(f".{_module}", __name__)
 
 #: the built-in variants' classes, by name (as attributes of this package)
 _CLASSES = {"VanillaAttention": "vanilla", "TimmDiffAttention": "differential", "PaperDiffAttention": "paper",
-            "PreservingDiffAttention": "preserving"}
+            "PreservingDiffAttention": "preserving", "DiffV2Attention": "diff_v2"}
 
 
 def __getattr__(name: str):
@@ -71,6 +75,7 @@ __all__ = [
     "TimmDiffAttention",
     "PaperDiffAttention",
     "PreservingDiffAttention",
+    "DiffV2Attention",
     "attention_class",
     "differential_attention",
     "make_attention",

@@ -51,6 +51,9 @@ class AttentionMaps:
     semantics: MapSemantics = STANDARD
     #: tokens before the patch grid (CLS): the model stamps its own count when it returns the maps
     prefix_tokens: int = 1
+    #: (B, heads, N) lambda of every query token, for a variant whose lambda depends on the token (diff_v2);
+    #: ``lam`` then holds the CLS token's, and ``diff``'s row i is ``a1 - lam_tokens[..., i] * a2``
+    lam_tokens: torch.Tensor | None = None
 
     @property
     def num_heads(self) -> int:
@@ -68,8 +71,10 @@ class AttentionMaps:
     def select(self, index: int) -> AttentionMaps:
         """The maps of batch item ``index`` (batch dimension kept)."""
         a2 = None if self.a2 is None else self.a2[index : index + 1]
-        return AttentionMaps(self.a1[index : index + 1], a2, self.lam, self.diff[index : index + 1], self.semantics,
-                             self.prefix_tokens)
+        tokens = None if self.lam_tokens is None else self.lam_tokens[index : index + 1]
+        lam = self.lam if tokens is None else tokens[0, :, 0]  # that image's CLS lambda
+        return AttentionMaps(self.a1[index : index + 1], a2, lam, self.diff[index : index + 1], self.semantics,
+                             self.prefix_tokens, tokens)
 
 
 # A context variable rather than a module flag: concurrent requests (the Gradio app runs several
