@@ -87,6 +87,10 @@ TERMS: tuple[Term, ...] = (
     Term("rim", r"\brim\b",
          "The dark area outside the capsule camera's circular field of view. Attention that lands there looks "
          "at nothing in the gut.", "design: Distractors"),
+    Term("attention sinks and high-norm tokens", r"\bsinks?\b|high-norm",
+         "Tokens that soak up attention whatever the image shows: one token taking most of a row, the dark rim, "
+         "or patches whose output norm is an outlier (Darcet et al., 2023, found such tokens in large ViTs). "
+         "Differential Transformer V2 reports that it removes them.", "design: Attention maps"),
     Term("out-of-distribution check", r"out-of-distribution|does not look like a capsule|\bOOD\b|capsule-like",
          "A check that a frame resembles the training frames: a feature score against a threshold, a dark rim "
          "around a round field of view, and no two gut sections at once. When it fails, the scores are a guess "

@@ -47,7 +47,7 @@ def regions(lesion: np.ndarray | None, distractors: np.ndarray | None, shape: tu
     return out
 
 
-def _cover(region: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+def cover(region: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """Share of each map cell's pixels inside ``region``."""
     h, w = region.shape
     gh, gw = grid
@@ -59,7 +59,7 @@ def _cover(region: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 def absolute_masses(map2d: np.ndarray, parts: Mapping[str, np.ndarray]) -> dict[str, float]:
     """The positive part of ``map2d`` summed over each region (not normalised)."""
     m = np.clip(np.asarray(map2d, np.float64), 0, None)
-    return {name: float((m * _cover(region, m.shape)).sum()) for name, region in parts.items()}
+    return {name: float((m * cover(region, m.shape)).sum()) for name, region in parts.items()}
 
 
 def masses(map2d: np.ndarray, parts: Mapping[str, np.ndarray]) -> dict[str, float]:

@@ -23,7 +23,8 @@ JARGON = (r"\ba[12]\b", r"λ", r"\bCLS\b", r"head mean", r"rollout", r"gradient-
           r"\bOOD\b", r"tIoU", r"temporal AP", r"\bmAP\b", r"RARE-VISION", r"Galar", r"threshold",
           r"\bF1\b", r"\bAP\b", r"precision", r"recall", r"false positive", r"false negative", r"\bsigned\b",
           r"magnitude", r"distractor", r"specular", r"outlier", r"colour bar", r"\bevents?\b", r"lesion mask",
-          r"calibration", r"\bECE\b", r"confident learning", r"Wilson", r"t-SNE", r"cosine", r"slices")
+          r"calibration", r"\bECE\b", r"confident learning", r"Wilson", r"t-SNE", r"cosine", r"slices",
+          r"\bsinks?\b", r"high-norm")
 
 
 def _covered(word: str) -> bool:

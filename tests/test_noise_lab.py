@@ -213,8 +213,11 @@ def test_noise_lab_endpoint_answers_differently_at_levels_0_and_1(app_url, tmp_p
     (frame1, *_), noisy = _numbers(client, 1.0)
     assert clean["label"] == noisy["label"] == examples()[0].shows
     for model in ("standard", "differential"):
-        for key in ("probability", "lesion_mass", "distractor_mass", "masses"):
+        for key in ("probability", "lesion_mass", "distractor_mass", "masses", "sinks"):
             assert key in noisy[model], (model, key)
+        sinks = noisy[model]["sinks"]  # issue 31: per layer and head, and the last layer's head mean
+        assert len(sinks["top_token"]) == len(sinks["high_norm_tokens"]) >= 1
+        assert set(sinks["last_layer"]) == {"top_token", "rim", "high_norm", "high_norm_tokens"}
         assert clean[model]["drawn_distractor_mass"] == 0 < noisy[model]["drawn_distractor_mass"]
         assert clean[model]["masses"] != noisy[model]["masses"]
     diff = noisy["differential"]
@@ -268,3 +271,24 @@ def test_the_lab_says_what_the_study_found(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     assert study_sentence(tmp_path / "bad.json") == ""
     assert "training seeds" in study_sentence(NOISE_STUDY)  # the committed study is read
+
+
+def test_attention_sinks_of_a_hand_made_map():
+    """Issue 31, point 2: the largest token's share, the rim's and the high-norm tokens', by hand."""
+    from diffclip.attention_sinks import high_norm_tokens, sink_measures, summary
+
+    rows = np.zeros((1, 2, 3, 3))
+    rows[0, 0, 0, 0], rows[0, 0, 0, 1], rows[0, 0, 2, 2] = 0.5, 0.3, 0.2  # head 0: largest token 0.5 of 1.0
+    rows[0, 1, 1, 1], rows[0, 1, 2, 2], rows[0, 1, 0, 0] = 0.25, 0.5, -0.25  # head 1: 0.75 positive
+    # sorted norms 0.9 1 1 1 1 1 1.1 1.2 30: Q1 = 1, Q3 = 1.1, so 30 > 1.1 + 3 x 0.1 is the one outlier
+    norms = np.array([[1.0, 1.0, 1.0, 1.0, 1.1, 1.2, 0.9, 1.0, 30.0]])
+    rim = np.zeros((3, 3))
+    rim[0, 0], rim[2, 2] = 1.0, 0.5  # token 0 all rim, token 8 half
+    m = sink_measures(rows, norms, rim)
+    assert high_norm_tokens(norms).tolist() == [[False] * 8 + [True]] and m["high_norm_tokens"] == [1]
+    assert m["top_token"][0] == pytest.approx([0.5, 0.5 / 0.75])
+    # head 0: rim 0.5 x 1 + 0.2 x 0.5 = 0.6; head 1: the negative token 0 counts as 0, 0.5 x 0.5 = 0.25 of 0.75
+    assert m["rim"][0] == pytest.approx([0.6, 0.25 / 0.75])
+    assert m["high_norm"][0] == pytest.approx([0.2, 0.5 / 0.75])
+    assert summary(m) == {"top_token": pytest.approx((0.5 + 2 / 3) / 2), "rim": pytest.approx((0.6 + 1 / 3) / 2),
+                          "high_norm": pytest.approx((0.2 + 2 / 3) / 2), "high_norm_tokens": 1}

@@ -34,7 +34,7 @@ def views(result: lab.LabResult, label: str, layer, head):
     cancel = lab.cancellation_numbers(result, lab.check_layer(result, layer), h)
     panels, shared = figures.subtraction_figure(result, layer, h)
     diff = result.analyses["differential"]
-    numbers = {m: lab.map_numbers(result, m, label) for m in lab.MODELS}
+    numbers = {m: lab.map_numbers(result, m, label) | {"sinks": lab.sinks(result, m)} for m in lab.MODELS}
     captions = {m: figures.model_caption(numbers[m], label, figures.map_scale(result, m), m) for m in lab.MODELS}
     frame_words = "\n\n".join(filter(None, (figures.frame_caption(result), figures.who_has_less(*numbers.values()))))
     return (figures.frame_view(result), frame_words, figures.lambda_figure(result, int(layer)),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +19,15 @@ import numpy as np
 from diffclip.attention_noise import (
     DRAWN,
     cancellation,
+    cover,
     distractor_mass,
     drawn_distractor_mass,
     masses,
     merge_drawn,
     regions,
 )
+from diffclip.attention_sinks import sink_measures, token_norms
+from diffclip.attention_sinks import summary as sink_summary
 from diffclip.distractors import CODES, DRAWERS, KIND_CODES, LAB_CLUSTERS, OUTSIDE, add_distractors
 from diffclip.inference import Predictor
 from explain.analysis import FrameAnalysis, analyse
@@ -119,6 +122,8 @@ class LabResult:
     seed: int
     shows: str | None
     analyses: dict[str, FrameAnalysis]
+    #: per model, (layers, patches) norms of the patch tokens after each block (diffclip.attention_sinks)
+    norms: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -146,8 +151,19 @@ def run_lab(standard: Predictor, differential: Predictor, frame: LabFrame, level
     levels = check_levels(levels)
     seed = frame_seed(frame.crop)
     image, codes = add_distractors(frame.crop, levels, seed)
-    analyses = {name: analyse(pred, image) for name, pred in zip(MODELS, (standard, differential), strict=True)}
-    return LabResult(frame.name, image, codes, frame.lesion, levels, seed, frame.shows, analyses)
+    predictors = dict(zip(MODELS, (standard, differential), strict=True))
+    analyses = {name: analyse(pred, image) for name, pred in predictors.items()}
+    norms = {name: token_norms(pred.model, analyses[name].x.to(pred.device)) for name, pred in predictors.items()}
+    return LabResult(frame.name, image, codes, frame.lesion, levels, seed, frame.shows, analyses, norms)
+
+
+def sinks(result: LabResult, model: str) -> dict:
+    """Attention sinks of one model's shown map on this frame (diffclip.attention_sinks): per layer and head,
+    and the last layer's head mean under ``last_layer``."""
+    a = result.analyses[model]
+    rows = a.cls_rows[a.shown_kind]
+    measures = sink_measures(rows, result.norms[model], cover(result.parts()[RIM], rows.shape[-2:]))
+    return measures | {"last_layer": sink_summary(measures)}
 
 
 def default_label(result: LabResult) -> str:
@@ -255,8 +271,8 @@ def lab_numbers(result: LabResult, label: str) -> dict:
         "lesion_mask": result.lesion is not None,
         **(diff.ood.to_dict() if diff.ood is not None else
            {"in_distribution": None, "ood_score": None, "ood_threshold": None, "ood_reasons": []}),
-        "standard": map_numbers(result, "standard", label),
-        "differential": map_numbers(result, "differential", label),
+        "standard": map_numbers(result, "standard", label) | {"sinks": sinks(result, "standard")},
+        "differential": map_numbers(result, "differential", label) | {"sinks": sinks(result, "differential")},
     }
     out["differential"].update({
         "cancellation": cancellation_numbers(result),
