@@ -26,7 +26,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT  # noqa: E402
-from diffclip.attention_noise import DISTRACTORS, distractor_mass, drawn_distractor_mass, masses, regions  # noqa: E402
+from diffclip.attention_noise import (  # noqa: E402
+    DISTRACTORS,
+    cover,
+    distractor_mass,
+    drawn_distractor_mass,
+    masses,
+    regions,
+)
+from diffclip.attention_sinks import sink_measures, token_norms  # noqa: E402
+from diffclip.attention_sinks import summary as sink_summary  # noqa: E402
 from diffclip.distractors import OUTSIDE  # noqa: E402
 from diffclip.inference import Predictor  # noqa: E402
 from explain.analysis import analyse  # noqa: E402
@@ -62,6 +71,19 @@ def method_shares(checkpoint: Path, frames, methods: list[str]) -> dict[str, dic
     return out
 
 
+def sink_shares(checkpoint: Path, frames) -> dict[str, float]:
+    """Attention sinks of the last layer's shown map (diffclip.attention_sinks), head means averaged over the
+    frames: the largest token's share, the rim's and the high-norm tokens', and high-norm tokens per frame."""
+    predictor = Predictor(checkpoint, precision="fp32")
+    rows = []
+    for f in frames:
+        analysis = analyse(predictor, f.rgb)
+        cls = analysis.cls_rows[analysis.shown_kind]
+        rim = cover(regions(f.mask, f.distractors, f.mask.shape)[DISTRACTORS[OUTSIDE]], cls.shape[-2:])
+        rows.append(sink_summary(sink_measures(cls, token_norms(predictor.model, analysis.x), rim)))
+    return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=60, help="held-out frames with a lesion and distractors")
@@ -85,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.models:
         result = measure(path, frames)
         result["methods"] = method_shares(Path(path), frames, args.methods)
+        result["sinks"] = sink_shares(Path(path), frames)
         seeds = [r["distractor_mass"] for r in study["seeds"][result["variant"]]]
         result["study_range"] = [min(seeds), max(seeds)]
         bundled[result["variant"]] = result
@@ -101,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, s in (("last layer", r), *r["methods"].items()):
             print(f"{variant:<8} {name:<12} {s['lesion_mass']:>8.3f} {s['distractor_mass']:>12.3f} "
                   f"{s['drawn_distractor_mass']:>8.3f} {s['rim_mass']:>8.3f}")
+    for variant in ("vanilla", "diff"):
+        k = bundled[variant]["sinks"]
+        print(f"{variant:<8} sinks, last layer, mean over heads: largest token {k['top_token']:.3f}, rim {k['rim']:.3f}, high-norm "
+              f"tokens {k['high_norm']:.3f} ({k['high_norm_tokens']:.2f} such tokens a frame)")
     for variant in ("vanilla", "diff"):
         s = study["summary"][variant]
         print(f"study {variant}: distractor mass {s['mean']:.3f} [{s['ci'][0]:.3f}, {s['ci'][1]:.3f}] over "

@@ -53,6 +53,8 @@ def sink_measures(cls_rows: np.ndarray, norms: np.ndarray, rim_share: np.ndarray
 
 
 def summary(measures: Mapping) -> dict:
-    """The last layer's head means of :func:`sink_measures` (what the Noise lab writes under a map)."""
+    """The last layer's measures of :func:`sink_measures` averaged over its heads: each head's share of its own
+    positive mass, then the mean (not the shares of the head-mean map, where a signed map's heads partly
+    cancel). What the Noise lab writes under a map."""
     return {k: float(np.nanmean(measures[k][-1])) for k in ("top_token", "rim", "high_norm")} | \
         {"high_norm_tokens": int(measures["high_norm_tokens"][-1])}

@@ -180,7 +180,8 @@ def model_caption(numbers: Mapping, label: str, scale: Scale, model: str) -> str
     rows += ["", f"{SCALE_ONLY} Colours: {scale.note()} · {MAP_OUTLINE}."]
     sinks = numbers.get("sinks", {}).get("last_layer")
     if sinks:
-        rows += ["", f"**Attention sinks** (last layer, head mean): {_pct(sinks['top_token'])} on the single "
+        rows += ["", f"**Attention sinks** (last layer; each head's share of its own positive mass, averaged over "
+                     f"the heads, so not the head-mean map's shares above): {_pct(sinks['top_token'])} on the single "
                      f"largest token, {_pct(sinks['rim'])} on the rim, {_pct(sinks['high_norm'])} on "
                      f"{sinks['high_norm_tokens']} high-norm token{'s' if sinks['high_norm_tokens'] != 1 else ''} "
                      "(norm an outlier of the layer's; Darcet et al., 2023)."]
