@@ -91,9 +91,7 @@ def compare(standard: Predictor, differential: Predictor, image, label: str, mas
 def ood_numbers(results) -> dict:
     """``in_distribution`` of the frame (False when either model flags it, None when neither can tell) and
     each model's verdict (diffclip.ood), as /predict_frame gives them."""
-    per = {n: (a.ood.to_dict() if a.ood is not None else {"in_distribution": None, "ood_score": None,
-                                                          "ood_threshold": None, "ood_reasons": []})
-           for n, a in results.items()}
+    per = {n: a.ood_dict() for n, a in results.items()}
     verdicts = [v["in_distribution"] for v in per.values()]
     overall = False if False in verdicts else (True if True in verdicts else None)
     return {"in_distribution": overall, "ood": per}

@@ -71,6 +71,16 @@ def ood_banner(reasons: Sequence[str], score: float | None = None, threshold: fl
             f"The {html.escape(what)}{number}{': ' + why if why else ''}.</div>")
 
 
+def flagged_banner(names: Sequence[str], total: int, noun: str, prefix: str, what: str, named: int) -> str:
+    """:func:`ood_banner` for a set or a clip: "k of n <noun> do not look like capsule endoscopy frames", naming
+    the first ``named`` flagged ones after ``prefix``; empty when ``names`` is empty."""
+    if not names:
+        return ""
+    which = ", ".join(names[:named]) + (", …" if len(names) > named else "")
+    return ood_banner([f"{prefix} {which}"], what=what,
+                      headline=f"{len(names)} of {total} {noun} do not look like capsule endoscopy frames.")
+
+
 CSS = """
 .dc-scores {font-size: 13px}
 .dc-legend {color: var(--body-text-color-subdued); margin-bottom: 4px; font-size: 12px}

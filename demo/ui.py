@@ -97,8 +97,7 @@ def predict_frame_endpoint(predictor):
             "variant": a.variant,
             "lambda_last_layer": a.lam_value(-1, None),
             "maps": {k: list(v.shape) for k, v in (("a1", a1), ("a2", a2), ("diff", diff)) if v is not None},
-            **(a.ood.to_dict() if a.ood is not None else {"in_distribution": None, "ood_score": None,
-                                                          "ood_threshold": None, "ood_reasons": []}),
+            **a.ood_dict(),
         }
 
     return predict_frame

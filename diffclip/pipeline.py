@@ -40,11 +40,12 @@ class VideoResult:
     active: np.ndarray  # (N, L) after post-processing
     events: list[dict] = field(default_factory=list)  # RARE-VISION label-set events
     scored_events: list[dict] = field(default_factory=list)  # per-label events with mean score
+    # kept only when asked (``extras``: error analysis), so that `diffclip predict` does no work for them:
     #: (N,) True where the out-of-distribution check flags the frame (diffclip.ood; False without statistics)
-    flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    flagged: np.ndarray | None = None
     #: (N,) mean of the crop's pixels in [0, 1] (error analysis slices frames by it)
-    brightness: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    #: (N, D) float16 pooled features, kept only when asked (error analysis: the map and similar frames)
+    brightness: np.ndarray | None = None
+    #: (N, D) float16 pooled features (error analysis: the map and similar frames)
     features: np.ndarray | None = None
     #: (N, gh, gw) float16 attention read from each frame's maps by the caller's ``readout``, when asked
     maps: np.ndarray | None = None
@@ -122,12 +123,13 @@ def run_source(
     csv_writer=None,
     bar: tqdm | None = None,
     workers: int | None = None,
-    keep_features: bool = False,
+    extras: bool = False,
     readout: Callable | None = None,
 ) -> VideoResult:
     """Predict every frame of ``source`` (decoded as :func:`batches` says), then post-process; with
-    ``keep_features`` also keep each frame's pooled feature (float16), and with ``readout`` (a function of a
-    batch's attention maps to a (B, gh, gw) array) what it reads from each frame's attention."""
+    ``extras`` also keep each frame's out-of-distribution flag, brightness and pooled feature (float16), and
+    with ``readout`` (a function of a batch's attention maps to a (B, gh, gw) array) what it reads from each
+    frame's attention."""
     numbers, times, probs, flagged, brightness, features, read = [], [], [], [], [], [], []
     workers = default_workers(predictor) if workers is None else workers
     for i, (nums, ts, batch) in enumerate(batches(predictor, source, workers)):
@@ -135,9 +137,9 @@ def run_source(
             trim_heap()  # flat memory over long videos (see diffclip.memory)
         out = predictor.run(batch, maps=readout is not None)
         p = out.probs
-        flagged.extend(r.in_distribution is False for r in predictor.ood_of(out))
-        brightness.append(out.crops.float().mean(dim=(1, 2, 3)).div_(255).numpy())
-        if keep_features:
+        if extras:
+            flagged.extend(r.in_distribution is False for r in predictor.ood_of(out))
+            brightness.append(out.crops.float().mean(dim=(1, 2, 3)).div_(255).numpy())
             features.append(out.features.astype(np.float16))
         if readout is not None:
             read.append(np.asarray(readout(out.maps), np.float16))
@@ -151,9 +153,10 @@ def run_source(
     if not probs:
         raise ValueError(f"{source.video_id}: no frames were read")
     result = video_result(predictor, source.video_id, numbers, times, np.concatenate(probs), post)
-    result.flagged = np.asarray(flagged, bool)
-    result.brightness = np.concatenate(brightness).astype(np.float32)
-    result.features = np.concatenate(features) if keep_features else None
+    if extras:
+        result.flagged = np.asarray(flagged, bool)
+        result.brightness = np.concatenate(brightness).astype(np.float32)
+        result.features = np.concatenate(features)
     result.maps = np.concatenate(read) if readout is not None else None
     return result
 
@@ -192,7 +195,7 @@ def predict_sources(
     probs_csv: str | Path | None = None,
     progress: bool = True,
     workers: int | None = None,
-    keep_features: bool = False,
+    extras: bool = False,
     readout: Callable | None = None,
 ) -> tuple[list[VideoResult], RunStats]:
     """Run every source; optionally stream per-frame probabilities to ``probs_csv``
@@ -212,7 +215,7 @@ def predict_sources(
         try:
             for source in sources:
                 bar.set_postfix_str(source.video_id)
-                results.append(run_source(predictor, source, post, writer, bar, workers, keep_features, readout))
+                results.append(run_source(predictor, source, post, writer, bar, workers, extras, readout))
         finally:
             bar.close()
     seconds = time.perf_counter() - start

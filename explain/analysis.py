@@ -98,6 +98,11 @@ class FrameAnalysis:
             raise ValueError(f"head {head} out of range: this layer has {rows.shape[0]} heads")
         return rows.mean(0) if head is None else rows[head]
 
+    def ood_dict(self) -> dict:
+        """The out-of-distribution verdict as /predict_frame gives it (``in_distribution`` None when the
+        checkpoint has no statistics)."""
+        return (self.ood if self.ood is not None else OODResult(None, None, None)).to_dict()
+
     def lam_value(self, layer: int = -1, head: int | None = None) -> float:
         lam = self.lam[layer]
         return float(lam.mean() if head is None else lam[head])

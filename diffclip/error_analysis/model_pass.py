@@ -106,7 +106,7 @@ def run_pass(predictor: Predictor, data: LabelledSet, cache_dir: str | Path | No
     if hit is None:
         cached = False
         results, stats = predict_sources(predictor, data.sources, post, progress=progress, workers=workers,
-                                         keep_features=True, readout=readout)
+                                         extras=True, readout=readout)
         log.info("model pass: %d frames in %.1f s", stats.frames, stats.seconds)
         hit = {"video_ids": np.concatenate([np.full(len(r.frames), r.video_id, dtype=object)
                                             for r in results]).astype(str),

@@ -14,13 +14,12 @@ from ..labels import SECTIONS
 MIN_FRAMES = 5  # a cohort smaller than this says too little to list
 
 
-def wilson(errors: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Wilson score interval of a proportion (95% by default): scipy.stats.binomtest's ``proportion_ci``
-    with ``method="wilson"`` gives the same (tests/test_error_slices.py)."""
-    p = errors / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+def wilson(errors: int, n: int) -> tuple[float, float]:
+    """Wilson score 95% interval of ``errors`` out of ``n`` (scipy.stats.binomtest's ``proportion_ci``)."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(errors, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def cohorts(truth: np.ndarray, video_ids: Sequence[str], labels: Sequence[str], flagged: np.ndarray | None = None,

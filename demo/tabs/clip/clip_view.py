@@ -28,7 +28,7 @@ from explain.overlay import overlay
 
 from ...captions import draw_lines
 from ...resources import MAX_CLIP_FRAMES, MAX_CLIP_SECONDS
-from ...scores import ood_banner
+from ...scores import flagged_banner
 from ...sessions import FOLDERS
 from .clip_notes import Coverage, clip_notes
 from .clip_truth import ClipScores, ClipTruth, read_truth, score_clip
@@ -195,14 +195,9 @@ def notes(result: ClipResult) -> str:
 def ood_summary(result: ClipResult, named: int = 8) -> str:
     """The Frames tab's banner, for a clip: how many sampled frames do not look like capsule frames, and
     which (the first ``named``); empty when none is flagged."""
-    flagged = [int(n) for n, ok in zip(result.frames, result.in_distribution, strict=False) if ok is False]
-    if not flagged:
-        return ""
-    which = ", ".join(str(n) for n in flagged[:named]) + (", …" if len(flagged) > named else "")
-    total = len(result.frames)
-    return ood_banner([f"frame{'s' if len(flagged) > 1 else ''} {which}"],
-                      what="scores and events of those frames describe pictures the model was not trained on",
-                      headline=f"{len(flagged)} of {total} sampled frames do not look like capsule endoscopy frames.")
+    flagged = [str(int(n)) for n, ok in zip(result.frames, result.in_distribution, strict=False) if ok is False]
+    return flagged_banner(flagged, len(result.frames), "sampled frames", "frames" if len(flagged) > 1 else "frame",
+                          "scores and events of those frames describe pictures the model was not trained on", named)
 
 
 def _write_rgb(path: Path, rgb: np.ndarray) -> Path:

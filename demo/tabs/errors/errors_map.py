@@ -13,8 +13,7 @@ from diffclip.error_analysis.embedding import feature_map, map_rows, similar
 from diffclip.labels import SECTIONS
 from explain.overlay import figure_to_rgb
 
-from .errors_thumbs import thumbnails
-from .errors_view import ErrorsState, labelled_set
+from .errors_view import ErrorsState, thumbnail_pictures
 
 OUTCOME_COLOURS = {"TP": "#2f9e44", "FN": "#e8590c", "FP": "#c92a2a", "TN": "#adb5bd"}
 SECTION_COLOURS = {"mouth": "#7048e8", "esophagus": "#1c7ed6", "stomach": "#0ca678", "small intestine": "#f59f00",
@@ -114,8 +113,8 @@ def select_row(state: ErrorsState, row: int) -> dict:
 def pictures(state: ErrorsState, predictor, rows: list[int]) -> list:
     """The crops of ``rows`` as the galleries draw them (with the lesion outline where masks exist)."""
     mp = state.mp
-    wanted = [(str(mp.video_ids[r]), int(mp.frames[r])) for r in rows]
-    return thumbnails(labelled_set(state.data), wanted, predictor, state.folder)
+    return thumbnail_pictures(state, predictor, [(str(mp.video_ids[r]), int(mp.frames[r])) for r in rows],
+                              with_maps=False)
 
 
 def describe(state: ErrorsState, row: int, similarity: float | None = None) -> str:

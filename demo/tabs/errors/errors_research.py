@@ -14,8 +14,7 @@ from diffclip.error_analysis.slices import weak_slices
 from explain.error_analysis.figures import reliability_figure
 from explain.overlay import figure_to_rgb
 
-from .errors_thumbs import thumbnails
-from .errors_view import ErrorsState, labelled_set
+from .errors_view import ErrorsState, thumbnail_pictures
 
 ISSUE_HEADERS = ("video", "frame", "label", "given", "p", "score")
 SLICE_HEADERS = ("label", "cohort", "frames", "errors", "rate [95% CI]", "label's rate", "excess")
@@ -56,9 +55,7 @@ def issue_pictures(state: ErrorsState, predictor, found: list[dict]) -> list:
     """(picture, caption) of label issues: the crop with its last-layer attention when the pass read it."""
     if predictor is None or not found:
         return []
-    wanted = [(d["video_id"], d["frame"]) for d in found]
-    maps = {k: state.mp.maps[state.mp.where(*k)] for k in wanted} if state.mp.maps is not None else None
-    pictures = thumbnails(labelled_set(state.data), wanted, predictor, state.folder, maps)
+    pictures = thumbnail_pictures(state, predictor, [(d["video_id"], d["frame"]) for d in found], with_maps=True)
     return [(p, f"{d['video_id']}/{d['frame']} · {d['label']} given {'yes' if d['given'] else 'no'} · "
                 f"p={d['probability']:.2f}") for p, d in zip(pictures, found, strict=True)]
 

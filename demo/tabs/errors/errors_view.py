@@ -19,7 +19,7 @@ from diffclip.error_analysis.tags import KINDS, tag, tag_key
 from diffclip.inference import Predictor
 
 from ...resources import HELDOUT
-from ...scores import ood_banner
+from ...scores import flagged_banner
 from ...truth import FrameTruth, load_mask
 from .errors_thumbs import thumbnails
 
@@ -143,15 +143,10 @@ def summary(state: ErrorsState, found: dict[str, dict]) -> str:
 def ood_summary(mp, named: int = 6) -> str:
     """The Frames tab's banner for a set: how many of its frames do not look like capsule frames, and which
     (the first ``named``); empty when none is flagged."""
-    found = flagged_frames(mp)
-    if not found["frames"]:
-        return ""
-    which = ", ".join(f"{f['video_id']}/{f['frame']}" for f in found["flagged"][:named])
-    more = ", …" if found["frames"] > named else ""
-    return ood_banner([f"video/frame {which}{more}"], what="scores of those frames, and the mistakes among them, "
-                      "describe pictures the model was not trained on",
-                      headline=f"{found['frames']} of {len(mp)} frames do not look like capsule endoscopy "
-                               "frames.") + "\n\n"
+    names = [f"{f['video_id']}/{f['frame']}" for f in flagged_frames(mp)["flagged"]]
+    banner = flagged_banner(names, len(mp), "frames", "video/frame", "scores of those frames, and the mistakes "
+                            "among them, describe pictures the model was not trained on", named)
+    return banner + "\n\n" if banner else ""
 
 
 def default_label(found: dict[str, dict]) -> str:
@@ -196,17 +191,19 @@ def galleries(state: ErrorsState, predictor: Predictor) -> tuple[list, list]:
     out = []
     for kind in KINDS:
         found = [mistake_at(state, r, state.label, kind) for r in state.shown[kind]]
-        wanted = [(m["video_id"], m["frame"]) for m in found]
-        pictures = thumbnails(labelled_set(state.data), wanted, predictor, state.folder, maps_of(state, wanted))
+        pictures = thumbnail_pictures(state, predictor, [(m["video_id"], m["frame"]) for m in found])
         out.append([(p, caption(m)) for p, m in zip(pictures, found, strict=True)])
     return out[0], out[1]
 
 
-def maps_of(state: ErrorsState, wanted: list[tuple[str, int]]) -> dict | None:
-    """(video id, frame) -> the pass's attention map, when the session shows maps on its thumbnails."""
-    if not state.thumb_maps or state.mp.maps is None:
-        return None
-    return {key: state.mp.maps[state.mp.where(*key)] for key in wanted}
+def thumbnail_pictures(state: ErrorsState, predictor: Predictor, wanted: list[tuple[str, int]],
+                       with_maps: bool | None = None) -> list:
+    """The crops of (video id, frame) ``wanted`` as the galleries draw them (errors_thumbs), with the
+    attention the pass read on them when ``with_maps`` (default: as the session's box says) and it has one."""
+    with_maps = state.thumb_maps if with_maps is None else with_maps
+    maps = {key: state.mp.maps[state.mp.where(*key)] for key in wanted} \
+        if with_maps and state.mp.maps is not None else None
+    return thumbnails(labelled_set(state.data), wanted, predictor, state.folder, maps)
 
 
 def last_layer_attention(maps) -> np.ndarray:

@@ -269,8 +269,7 @@ def lab_numbers(result: LabResult, label: str) -> dict:
         "clusters": clusters(result.levels),
         "seed": result.seed,
         "lesion_mask": result.lesion is not None,
-        **(diff.ood.to_dict() if diff.ood is not None else
-           {"in_distribution": None, "ood_score": None, "ood_threshold": None, "ood_reasons": []}),
+        **diff.ood_dict(),
         "standard": map_numbers(result, "standard", label) | {"sinks": sinks(result, "standard")},
         "differential": map_numbers(result, "differential", label) | {"sinks": sinks(result, "differential")},
     }
