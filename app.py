@@ -8,7 +8,7 @@ import argparse
 import logging
 import sys
 
-from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT, MAX_FILE_SIZE
+from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT, EXTRA_CHECKPOINTS, MAX_FILE_SIZE
 from diffclip.device import PRECISIONS
 
 
@@ -17,6 +17,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="main model (default: bundled diff)")
     parser.add_argument("--compare-checkpoint", default=str(COMPARE_CHECKPOINT),
                         help="model for the Compare view (default: bundled vanilla; 'none' to disable)")
+    parser.add_argument("--extra-checkpoint", action="append", default=None, metavar="DIR",
+                        help="a further model the Compare tab can compare (repeatable; default: the bundled "
+                             "diff_v2 when present; 'none' for none)")
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="auto (bf16 on CUDA and on CPUs with AMX/AVX512-BF16, else fp32), fp32, bf16 or fp16; "
@@ -49,7 +52,9 @@ def main(argv=None) -> int:
 
     compare = None if args.compare_checkpoint.lower() == "none" else args.compare_checkpoint
     try:
-        bank = ModelBank(args.checkpoint, compare, args.device, args.precision)
+        extra = [str(p) for p in EXTRA_CHECKPOINTS] if args.extra_checkpoint is None else \
+            [p for p in args.extra_checkpoint if p.lower() != "none"]
+        bank = ModelBank(args.checkpoint, compare, args.device, args.precision, extra)
         demo = build_demo(bank, args.concurrency, args.session_ttl)
     except (FileNotFoundError, ValueError) as exc:
         print(f"app.py: error: {exc}", file=sys.stderr)

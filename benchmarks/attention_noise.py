@@ -1,4 +1,5 @@
-"""Attention noise, measured: the bundled standard (vanilla) and differential (diff) models on held-out
+"""Attention noise, measured: the bundled standard (vanilla), differential (diff) and, when bundled, DIFF V2
+(diff_v2) models on held-out
 synthetic frames that show a lesion and distractors, beside the multi-seed study (docs/noise-study.json) that
 says how far one run per variant can be trusted.
 
@@ -7,9 +8,9 @@ says how far one run per variant can be trusted.
 For each bundled model: the last-layer attention's shares on the lesion, the drawn distractors (bubbles,
 specular highlights, debris), the rim outside the field of view and elsewhere (the study's measure, on the
 same frames), and the same shares for each requested method of the explanation registry. The JSON has
-``{"seeds": {"vanilla": [...], "diff": [...]}, "summary": {...}, "bundled": {...}}``; seeds and summary come
-from the study (``python -m training.noise_study``), which trains 3 seeds per variant. Whichever model wins,
-this is what it measures.
+``{"seeds": {"vanilla": [...], "diff": [...], ...}, "summary": {...}, "bundled": {...}}``; seeds, summary (with
+the paired differences of every pair of variants) and the power analysis come from the study
+(``python -m training.noise_study``). Whichever model wins, this is what it measures.
 """
 
 from __future__ import annotations
@@ -25,23 +26,21 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT  # noqa: E402
+from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT, EXTRA_CHECKPOINTS  # noqa: E402
 from diffclip.attention_noise import (  # noqa: E402
     DISTRACTORS,
-    cover,
     distractor_mass,
     drawn_distractor_mass,
     masses,
     regions,
 )
-from diffclip.attention_sinks import sink_measures, token_norms  # noqa: E402
-from diffclip.attention_sinks import summary as sink_summary  # noqa: E402
 from diffclip.distractors import OUTSIDE  # noqa: E402
 from diffclip.inference import Predictor  # noqa: E402
 from explain.analysis import analyse  # noqa: E402
 from explain.methods import EXPLAINERS, explain  # noqa: E402
 from training.heldout import heldout_frames  # noqa: E402
-from training.noise_study import finite, measure, uniform_shares  # noqa: E402
+from training.noise_measure import measure, uniform_shares  # noqa: E402
+from training.noise_study import finite  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 STUDY = REPO / "docs" / "noise-study.json"
@@ -71,24 +70,12 @@ def method_shares(checkpoint: Path, frames, methods: list[str]) -> dict[str, dic
     return out
 
 
-def sink_shares(checkpoint: Path, frames) -> dict[str, float]:
-    """Attention sinks of the last layer's shown map (diffclip.attention_sinks), head means averaged over the
-    frames: the largest token's share, the rim's and the high-norm tokens', and high-norm tokens per frame."""
-    predictor = Predictor(checkpoint, precision="fp32")
-    rows = []
-    for f in frames:
-        analysis = analyse(predictor, f.rgb)
-        cls = analysis.cls_rows[analysis.shown_kind]
-        rim = cover(regions(f.mask, f.distractors, f.mask.shape)[DISTRACTORS[OUTSIDE]], cls.shape[-2:])
-        rows.append(sink_summary(sink_measures(cls, token_norms(predictor.model, analysis.x), rim)))
-    return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=60, help="held-out frames with a lesion and distractors")
     parser.add_argument("--seed", type=int, default=777, help="generator seed of the held-out frames")
-    parser.add_argument("--models", nargs=2, default=[str(COMPARE_CHECKPOINT), str(DEFAULT_CHECKPOINT)])
+    parser.add_argument("--models", nargs="+",
+                        default=[str(p) for p in (COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT, *EXTRA_CHECKPOINTS)])
     parser.add_argument("--methods", nargs="*", default=["attention", "rollout", "gradattn"],
                         choices=list(EXPLAINERS), help="registered methods to measure as well")
     parser.add_argument("--study", default=str(STUDY), help="the noise study's JSON (training.noise_study --json)")
@@ -101,37 +88,42 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{study_path} does not exist: run python -m training.noise_study --json {study_path} first")
     study = json.loads(study_path.read_text(encoding="utf-8"))
     size = study["heldout"].get("size", 224)
-    frames = list(heldout_frames(args.frames, args.seed, with_distractors=True, size=size))
-    bundled = {"study_seed": study.get("median_seed"), "frames": len(frames), "heldout_seed": args.seed,
-               "uniform": uniform_shares(frames)}
+    frames = list(heldout_frames(args.frames, args.seed, with_distractors=True, size=size,
+                                 lookalikes=study["heldout"].get("lookalikes", 0.0)))
+    bundled = {"study_seeds": study.get("median_seeds", {"vanilla": study.get("median_seed"),
+                                                         "diff": study.get("median_seed")}),
+               "frames": len(frames), "heldout_seed": args.seed, "uniform": uniform_shares(frames)}
+    variants = []
     for path in args.models:
         result = measure(path, frames)
         result["methods"] = method_shares(Path(path), frames, args.methods)
-        result["sinks"] = sink_shares(Path(path), frames)
-        seeds = [r["distractor_mass"] for r in study["seeds"][result["variant"]]]
-        result["study_range"] = [min(seeds), max(seeds)]
+        seeds = [r["distractor_mass"] for r in study["seeds"].get(result["variant"], [])]
+        result["study_range"] = [min(seeds), max(seeds)] if seeds else None
         bundled[result["variant"]] = result
+        variants.append(result["variant"])
     out = {"command": "python benchmarks/attention_noise.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "study": {k: study[k] for k in ("command", "config", "heldout", "map", "median_seed")},
+           "study": {k: study[k] for k in ("command", "config", "heldout", "map", "median_seed", "median_seeds",
+                                           "power") if k in study},
            "seeds": study["seeds"], "summary": study["summary"], "bundled": bundled}
     u = bundled["uniform"]
     print(f"{len(frames)} held-out frames with a lesion and distractors (seed {args.seed}); a uniform map puts "
           f"{u['lesion']:.3f} on the lesion, {u['distractor']:.3f} on the distractors ({u['drawn_distractor']:.3f} drawn, "
           f"{u['rim']:.3f} rim)")
     print(f"{'model':<8} {'map':<12} {'lesion':>8} {'distractors':>12} {'drawn':>8} {'rim':>8}")
-    for variant in ("vanilla", "diff"):
+    for variant in variants:
         r = bundled[variant]
         for name, s in (("last layer", r), *r["methods"].items()):
             print(f"{variant:<8} {name:<12} {s['lesion_mass']:>8.3f} {s['distractor_mass']:>12.3f} "
                   f"{s['drawn_distractor_mass']:>8.3f} {s['rim_mass']:>8.3f}")
-    for variant in ("vanilla", "diff"):
+    for variant in variants:
+        print(f"{variant:<8} last-layer map: median normalised entropy {bundled[variant]['entropy']:.3f} (1 = uniform)")
         k = bundled[variant]["sinks"]
         print(f"{variant:<8} sinks, last layer, mean over heads: largest token {k['top_token']:.3f}, rim {k['rim']:.3f}, high-norm "
               f"tokens {k['high_norm']:.3f} ({k['high_norm_tokens']:.2f} such tokens a frame)")
-    for variant in ("vanilla", "diff"):
+    for variant in (v for v in variants if v in study["summary"]):
         s = study["summary"][variant]
         print(f"study {variant}: distractor mass {s['mean']:.3f} [{s['ci'][0]:.3f}, {s['ci'][1]:.3f}] over "
-              f"{len(study['seeds'][variant])} seeds; bundled (seed {study.get('median_seed')}) "
+              f"{len(study['seeds'][variant])} seeds; bundled (seed {bundled['study_seeds'].get(variant)}) "
               f"{bundled[variant]['distractor_mass']:.3f}")
     if args.json:
         from diffclip.atomic import write_json

@@ -1,5 +1,6 @@
-"""Compare view logic: one frame through the standard and the differential model, with the
-faithfulness numbers that show attention noise cancellation (or its absence). Maps follow the Frames
+"""Compare view logic: one frame through two models (the standard and the differential one by default; any
+two of the served models), with the faithfulness numbers that show attention noise cancellation (or its
+absence). Maps follow the Frames
 view's conventions (explain.display): robust limits, a colour bar on every map, the lesion outline."""
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from .frames_view import parse_head
 from .scores import ood_banner
 from .truth import load_mask
 
-MODELS = ("standard", "differential")
+#: How the table names a model of each attention variant (others: the variant's own name).
+TITLES = {"vanilla": "standard (vanilla)", "diff": "differential (diff)", "diff_v2": "DIFF V2 (diff_v2)",
+          "diff_paper": "differential, the paper's (diff_paper)"}
 MAP_TITLES = {"diff": "a1 − λ·a2"}  # a map kind (FrameAnalysis.cls_map), not a variant
 
 
@@ -28,12 +31,32 @@ def layer_map(a: FrameAnalysis, layer: int = -1, head: int | None = None) -> tup
     return a.cls_map(a.shown_kind, layer, head), a.shown_kind
 
 
-def compare(standard: Predictor, differential: Predictor, image, label: str, mask_path: str | Path | None = None,
-            alpha: float = 0.5, layer: int | None = None, head: str | int | None = "mean"):
-    """Overlays (standard, differential) of one layer (1-based; None: the last) and of the rollout, and a
-    markdown table of numbers."""
+def model_names(first: Predictor, second: Predictor) -> tuple[str, str]:
+    """The two models' names: their attention variants ("vanilla", "diff", "diff_v2", ...), told apart as
+    first and second when both have the same one."""
+    if first is second:
+        raise ValueError("pick two different models to compare")
+    a, b = first.model.config.attention, second.model.config.attention
+    return (a, b) if a != b else (f"{a} (first)", f"{b} (second)")
+
+
+def title(name: str) -> str:
+    """A model's name in the table and the captions: its variant's title, and what tells it apart."""
+    variant, _, rest = name.partition(" ")
+    return f"{TITLES.get(variant, variant)} {rest}".strip()
+
+
+def compare(first: Predictor, second: Predictor, image, label: str, mask_path: str | Path | None = None,
+            alpha: float = 0.5, layer: int | None = None, head: str | int | None = "mean",
+            names: tuple[str, str] | None = None):
+    """Overlays of both models (keyed by their names, :func:`model_names`; ``<name>_rollout`` for the rollout)
+    of one layer (1-based; None: the last), a markdown table and the numbers as a dict. ``names``: the app's
+    names of the two (ModelBank.names)."""
     rgb = to_rgb(image)
-    results = {name: analyse(pred, rgb) for name, pred in zip(MODELS, (standard, differential), strict=True)}
+    models = model_names(first, second) if names is None else tuple(names)
+    if len(set(models)) != 2:
+        raise ValueError("pick two different models to compare")
+    results = {name: analyse(pred, rgb) for name, pred in zip(models, (first, second), strict=True)}
     depth = min(a.num_layers for a in results.values())
     li = depth - 1 if layer is None else int(layer) - 1
     if not 0 <= li < depth:
@@ -42,39 +65,43 @@ def compare(standard: Predictor, differential: Predictor, image, label: str, mas
     heads = min(a.num_heads for a in results.values())
     if h is not None and not 0 <= h < heads:
         raise ValueError(f"head must be 'mean' or lie in 0..{heads - 1}, got {head}")
-    size = results["standard"].image.shape[0]
-    mask = load_mask(mask_path, size) if mask_path is not None else None
+    # each model's own crop size: two served models need not take the same input
+    masks = {n: load_mask(mask_path, a.image.shape[0]) if mask_path is not None else None
+             for n, a in results.items()}
     maps = {name: layer_map(a, li, h) for name, a in results.items()}
     images = {}
     for name, a in results.items():
         m, kind = maps[name]
         signed = a.semantics.signed
-        images[name] = show_map(a.image, m, alpha, robust_scale(m, diverging=signed), MAP_TITLES.get(kind, kind), mask)
+        images[name] = show_map(a.image, m, alpha, robust_scale(m, diverging=signed), MAP_TITLES.get(kind, kind),
+                                masks[name])
         images[name + "_rollout"] = show_map(a.image, a.rollout, alpha, robust_scale(a.rollout, diverging=False),
-                                             "rollout", mask)
+                                             "rollout", masks[name])
     where = f"layer {li + 1}, {'head mean' if h is None else f'head {h}'}"
-    j = results["standard"].label_index(label)
+    j = results[models[0]].label_index(label)
     numbers = {"label": label, "layer": li + 1, "head": "mean" if h is None else h,
                **ood_numbers(results), "models": {}}
-    for n in MODELS:
-        entry = numbers["models"][n] = {"probability": float(results[n].probs[j])}
+    for n in models:
+        entry = numbers["models"][n] = {"probability": float(results[n].probs[j]),
+                                        "map": MAP_TITLES.get(maps[n][1], maps[n][1])}
         for what, m in (("layer", maps[n][0]), ("rollout", results[n].rollout)):
             entry[what] = {"entropy": float(entropy(m))}
+            mask = masks[n]
             if mask is not None and mask.any():
                 entry[what] |= {"lesion_mass": float(mass_in_mask(m, mask)),
                                 "pointing_game": bool(pointing_game(m, mask, 15))}
-    rows = [("", "standard (vanilla)", "differential"), ("---", "---:", "---:")]
-    rows.append((f"p({label})", *(f"{numbers['models'][n]['probability']:.3f}" for n in MODELS)))
+    rows = [("", *(title(n) for n in models)), ("---", "---:", "---:")]
+    rows.append((f"p({label})", *(f"{numbers['models'][n]['probability']:.3f}" for n in models)))
     for what, key in ((where, "layer"), ("rollout", "rollout")):
-        got = {n: numbers["models"][n][key] for n in MODELS}
-        if "lesion_mass" in got["standard"]:
-            rows.append((f"attention in lesion mask, {what}", *(f"{got[n]['lesion_mass']:.3f}" for n in MODELS)))
+        got = {n: numbers["models"][n][key] for n in models}
+        if "lesion_mass" in got[models[0]]:
+            rows.append((f"attention in lesion mask, {what}", *(f"{got[n]['lesion_mass']:.3f}" for n in models)))
             rows.append((f"pointing game (15 px), {what}",
-                         *("hit" if got[n]["pointing_game"] else "miss" for n in MODELS)))
-        rows.append((f"entropy (0 focused, 1 uniform), {what}", *(f"{got[n]['entropy']:.3f}" for n in MODELS)))
+                         *("hit" if got[n]["pointing_game"] else "miss" for n in models)))
+        rows.append((f"entropy (0 focused, 1 uniform), {what}", *(f"{got[n]['entropy']:.3f}" for n in models)))
     table = "\n".join("| " + " | ".join(r) + " |" for r in rows)
     note = ("Mask available (green outline): the share of positive attention inside the lesion, and whether the "
-            "peak hits it." if mask is not None and mask.any() else
+            "peak hits it." if any(m is not None and m.any() for m in masks.values()) else
             "No lesion mask for this frame: only the entropy of the maps (lower = less spread).")
     colours = ("Colours as in the Frames tab: softmax maps from 0 (dark) up, the differential map red/blue around "
                "white 0; each saturates where the top 2% of its mass begins (see the glossary below).")
@@ -100,20 +127,18 @@ def ood_numbers(results) -> dict:
 def on_this_frame(numbers: dict, where: str) -> str:
     """In words, which model's map (the chosen layer) is more on the lesion and which is less spread on this
     frame, whichever model that is: one frame says nothing about the models in general."""
-    got = {n: numbers["models"][n]["layer"] for n in MODELS}
+    (a, ga), (b, gb) = ((n, m["layer"]) for n, m in numbers["models"].items())
     said = []
-    if "lesion_mass" in got["standard"]:
-        s, d = got["standard"]["lesion_mass"], got["differential"]["lesion_mass"]
-        more = "the standard" if s > d else "the differential"
-        said.append(f"{more.capitalize()} model puts more of its attention inside the lesion "
+    if "lesion_mass" in ga:
+        s, d = ga["lesion_mass"], gb["lesion_mass"]
+        said.append(f"The {title(a if s > d else b)} model puts more of its attention inside the lesion "
                     f"({max(s, d):.3f} against {min(s, d):.3f})" if s != d else
                     f"Both models put {s:.3f} of their attention inside the lesion")
-        hits = [n for n in MODELS if got[n]["pointing_game"]]
+        hits = [title(n) for n, g in ((a, ga), (b, gb)) if g["pointing_game"]]
         said.append({0: "neither map's peak hits it", 2: "both maps' peaks hit it"}.get(
             len(hits), f"only the {hits[0] if hits else ''} model's peak hits it"))
-    s, d = got["standard"]["entropy"], got["differential"]["entropy"]
-    spread = (f"the {'standard' if s < d else 'differential'} model's map is less spread (entropy "
-              f"{min(s, d):.3f} against {max(s, d):.3f})") if s != d else "both maps are equally spread"
-    said.append(spread)
+    s, d = ga["entropy"], gb["entropy"]
+    said.append(f"the {title(a if s < d else b)} model's map is less spread (entropy {min(s, d):.3f} against "
+                f"{max(s, d):.3f})" if s != d else "both maps are equally spread")
     text = "; ".join(said)
     return f"**On this frame ({where}):** {text[0].upper() + text[1:]}."

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 from diffclip.device import PRECISIONS
 from diffclip.inference import Predictor
+from diffclip.json_input import read_json
 
 log = logging.getLogger(__name__)
 
@@ -29,32 +30,56 @@ def gpu(fn):
 
 
 class ModelBank:
-    """The main checkpoint and an optional comparison checkpoint, loaded lazily."""
+    """The main checkpoint, an optional comparison checkpoint and optional further ones (the Compare tab
+    compares any two), each loaded on first use and then shared by all sessions."""
 
     def __init__(self, checkpoint: str | Path, compare: str | Path | None = None, device: str = "auto",
-                 precision: str = "auto") -> None:
+                 precision: str = "auto", extra: Iterable[str | Path] = ()) -> None:
         self.paths = {"main": Path(checkpoint), "compare": Path(compare) if compare else None}
+        self.extra = [Path(p) for p in extra]
         self.device = device
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
         self.precision = precision
         self._lock = threading.Lock()
-        for name, path in self.paths.items():
+        self._loaded: dict[Path, Predictor] = {}
+        for name, path in [*self.paths.items(), *(("extra", p) for p in self.extra)]:
             if path is not None and not path.is_dir():
                 raise FileNotFoundError(f"{name} checkpoint {path} does not exist")
+        self.names = self._name_models()
 
-    @functools.cached_property
+    def _name_models(self) -> dict[str, Path]:
+        """Each served checkpoint by its attention variant (read from its config.json, no model loaded)."""
+        names: dict[str, Path] = {}
+        for path in [self.paths["main"], self.paths["compare"], *self.extra]:
+            if path is None or path in names.values():
+                continue
+            config = path / "config.json"
+            name = read_json(config).get("attention", path.name) if config.is_file() else path.name
+            if name in names:  # two checkpoints of one variant: the folder tells them apart
+                name = f"{name} ({path.name if path.name != names[name].name else path})"
+            names[name] = path
+        return names
+
+    def _load(self, path: Path) -> Predictor:
+        with self._lock:
+            if path not in self._loaded:
+                self._loaded[path] = Predictor(path, device=self.device, batch_size=16, precision=self.precision)
+            return self._loaded[path]
+
+    @property
     def main(self) -> Predictor:
-        with self._lock:
-            return Predictor(self.paths["main"], device=self.device, batch_size=16, precision=self.precision)
+        return self._load(self.paths["main"])
 
-    @functools.cached_property
+    @property
     def compare(self) -> Predictor | None:
-        if self.paths["compare"] is None:
-            return None
-        with self._lock:
-            return Predictor(self.paths["compare"], device=self.device, batch_size=16,
-                             precision=self.precision)
+        return None if self.paths["compare"] is None else self._load(self.paths["compare"])
+
+    def get(self, name: str) -> Predictor:
+        """The served model called ``name`` (:attr:`names`)."""
+        if name not in self.names:
+            raise ValueError(f"no model called {name!r} is served; choose one of {', '.join(self.names)}")
+        return self._load(self.names[name])
 
     def pair(self) -> tuple[Predictor, Predictor | None]:
         """(standard attention, differential attention) for the Compare view, whichever is which."""

@@ -9,6 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = ROOT / "weights" / "diff"
 COMPARE_CHECKPOINT = ROOT / "weights" / "vanilla"
+#: Further bundled models the Compare tab offers (any two of the served models), when present.
+EXTRA_CHECKPOINTS = tuple(p for p in (ROOT / "weights" / "diff_v2",) if p.is_dir())
 EXAMPLES = ROOT / "examples"
 #: The multi-seed attention-noise study (python -m training.noise_study --json docs/noise-study.json).
 NOISE_STUDY = ROOT.parent / "docs" / "noise-study.json"

@@ -70,6 +70,17 @@ def masses(map2d: np.ndarray, parts: Mapping[str, np.ndarray]) -> dict[str, floa
     return {k: (v / total if total > 0 else float("nan")) for k, v in absolute.items()}
 
 
+def normalised_entropy(map2d: np.ndarray) -> float:
+    """Shannon entropy of the map's positive part (normalised to sum 1) divided by log(cells): 0 when all mass
+    sits on one cell, 1 for a uniform map; NaN for a map without positive mass."""
+    m = np.clip(np.asarray(map2d, np.float64), 0, None).ravel()
+    if m.sum() <= 0 or m.size < 2:
+        return float("nan")
+    p = m / m.sum()
+    nz = p[p > 0]
+    return float(-(nz * np.log(nz)).sum() / np.log(m.size))
+
+
 def distractor_mass(shares: Mapping[str, float]) -> float:
     """The share on all distractor types together."""
     return float(sum(shares.get(name, 0.0) for name in DISTRACTORS.values()))

@@ -23,8 +23,9 @@ KIND_CODES: dict[str, int] = {"bubbles": 1, "highlights": 2, "debris": 3}
 OUTSIDE = 4
 
 
-def draw_bubbles(img: np.ndarray, rng: np.random.Generator, c, r: float) -> np.ndarray:
-    """A cluster of 6-13 translucent bubbles with bright rims and glints."""
+def draw_bubbles(img: np.ndarray, rng: np.random.Generator, c, r: float, rim=(0.97, 0.97, 0.95),
+                 fill=(0.9, 0.95, 0.9)) -> np.ndarray:
+    """A cluster of 6-13 translucent bubbles with bright rims and glints (colours: the rims' and the fill's)."""
     alpha = np.zeros(img.shape[:2], np.float32)
     for _ in range(int(rng.integers(6, 14))):
         off = rng.normal(0, 0.25 * r, 2)
@@ -32,15 +33,15 @@ def draw_bubbles(img: np.ndarray, rng: np.random.Generator, c, r: float) -> np.n
         rad = rng.uniform(0.03, 0.1) * r
         disc = circle(img.shape[:2], centre, rad)
         inner = circle(img.shape[:2], centre, rad * 0.8)
-        blend(img, (disc - inner).clip(0, 1) * 0.8, (0.97, 0.97, 0.95))
-        blend(img, inner * 0.15, (0.9, 0.95, 0.9))
+        blend(img, (disc - inner).clip(0, 1) * 0.8, rim)
+        blend(img, inner * 0.15, fill)
         glint = circle(img.shape[:2], (centre[0] - 0.4 * rad, centre[1] - 0.4 * rad), 0.2 * rad)
         blend(img, glint, (1.0, 1.0, 1.0))
         np.maximum(alpha, disc, out=alpha)
     return alpha
 
 
-def draw_highlights(img: np.ndarray, rng: np.random.Generator, c, r: float) -> np.ndarray:
+def draw_highlights(img: np.ndarray, rng: np.random.Generator, c, r: float, colour=(1.0, 1.0, 1.0)) -> np.ndarray:
     """2-5 specular glints (the capsule's LEDs reflected by wet mucosa): white, soft-edged, elongated."""
     alpha = np.zeros(img.shape[:2], np.float32)
     for _ in range(int(rng.integers(2, 6))):
@@ -52,16 +53,16 @@ def draw_highlights(img: np.ndarray, rng: np.random.Generator, c, r: float) -> n
             s = (k / (n - 1) - 0.5) * length
             centre = (c[0] + off[0] + s * math.cos(angle), c[1] + off[1] + s * math.sin(angle))
             np.maximum(alpha, circle(img.shape[:2], centre, width, blur=0.3 * width), out=alpha)
-    blend(img, alpha, (1.0, 1.0, 1.0))
+    blend(img, alpha, colour)
     return alpha
 
 
-def draw_debris(img: np.ndarray, rng: np.random.Generator, c, r: float) -> np.ndarray:
+def draw_debris(img: np.ndarray, rng: np.random.Generator, c, r: float, colour=(0.45, 0.42, 0.12)) -> np.ndarray:
     """3-6 clumps of yellow-brown food residue."""
     polys = [polygon(rng, (c[0] + dx, c[1] + dy), rng.uniform(0.04, 0.1) * r, 0.6, 20)
              for dx, dy in rng.normal(0, 0.2 * r, (int(rng.integers(3, 7)), 2))]
     alpha = fill(img.shape[:2], polys, blur=0.01 * r)
-    blend(img, alpha * 0.85, (0.45, 0.42, 0.12))
+    blend(img, alpha * 0.85, colour)
     return alpha
 
 

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from scipy.ndimage import distance_transform_edt
 
+from diffclip.attention_noise import normalised_entropy
+
 from .overlay import upsample
 
 
@@ -43,12 +45,7 @@ def pointing_game(map2d: np.ndarray, mask: np.ndarray, tolerance: int = 0) -> bo
 def entropy(map2d: np.ndarray) -> float:
     """Shannon entropy of the normalised positive map divided by log(n): 0 when all mass sits on one
     cell, 1 when it is spread evenly (noisy attention)."""
-    m = _positive(map2d).ravel()
-    if m.sum() <= 0 or m.size < 2:
-        return float("nan")
-    p = m / m.sum()
-    nz = p[p > 0]
-    return float(-(nz * np.log(nz)).sum() / np.log(m.size))
+    return normalised_entropy(_positive(map2d))
 
 
 @dataclass

@@ -85,8 +85,8 @@ def test_compare_view_numbers(client):
     *_, table, numbers = client.predict(handle_file(str(EXAMPLE)), "blood", 0.5, api_name="/compare")
     assert "attention in lesion mask" in table and "pointing game" in table and "entropy" in table
     assert numbers["in_distribution"] is True and "dc-ood" not in table
-    assert set(numbers["ood"]) == {"standard", "differential"} and numbers["label"] == "blood"
-    for model in ("standard", "differential"):  # the table shows the JSON's numbers
+    assert set(numbers["ood"]) == {"vanilla", "diff"} and numbers["label"] == "blood"
+    for model in ("vanilla", "diff"):  # the table shows the JSON's numbers
         assert f"{numbers['models'][model]['layer']['lesion_mass']:.3f}" in table
     assert "**On this frame (layer 6, head mean):**" in table
     from matplotlib import cbook  # a portrait photo gets the Frames tab's banner (issue 29, point 4)

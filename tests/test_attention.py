@@ -303,7 +303,7 @@ def test_a_fifth_variant_is_one_class_and_one_registration(tmp_path):
         standard, differential = bank.pair()
         assert standard.model.config.attention == "vanilla" and differential.model.config.attention == "toy"
         images, table, numbers = compare(standard, differential, frame, "blood")
-        assert images["differential"].shape == images["standard"].shape and "p(blood)" in table
-        assert set(numbers["ood"]) == {"standard", "differential"} and "in_distribution" in numbers
+        assert images["toy"].shape == images["vanilla"].shape and "p(blood)" in table
+        assert set(numbers["ood"]) == {"vanilla", "toy"} and "in_distribution" in numbers
     finally:
         ATTENTION_VARIANTS.pop("toy")

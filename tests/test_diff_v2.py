@@ -133,7 +133,25 @@ def test_the_tools_accept_a_trained_diff_v2_checkpoint(tmp_path):
     std = Predictor(train(load_config(config_std, [f"out_dir={tmp_path / 'std'}", "epochs=1", "mixup=false"]))
                     / "best", device="cpu", precision="fp32")
     images, table, numbers = compare_view.compare(std, v2, frame, "blood")
-    assert images["differential"].shape == images["standard"].shape and "p(blood)" in table
+    assert images["diff_v2"].shape == images["vanilla"].shape and "p(blood)" in table
+    assert list(numbers["models"]) == ["vanilla", "diff_v2"] and "| DIFF V2 (diff_v2) |" in table
+    with pytest.raises(ValueError, match="pick two different models"):
+        compare_view.compare(v2, v2, frame, "blood")
+    # the app's Compare tab compares any two of the served three (issue 31, point 5), by name
+    from demo.models import ModelBank
+    from demo.resources import DEFAULT_CHECKPOINT
+    from demo.ui import build_demo
+
+    bank = ModelBank(DEFAULT_CHECKPOINT, tmp_path / "std" / "best", "cpu", "fp32", extra=[out / "best"])
+    assert list(bank.names) == ["diff", "vanilla", "diff_v2"]
+    on_compare = next(f.fn for f in build_demo(bank).fns.values() if f.api_name == "compare")
+    *maps, table, numbers = on_compare(frame, "blood", 0.5, None, "mean", "diff", "diff_v2")
+    assert list(numbers["models"]) == ["diff", "diff_v2"] and "| differential (diff) | DIFF V2 (diff_v2) |" in table
+    assert [m.label for m in maps] == ["differential (diff) · a1 − λ·a2 of the chosen layer",
+                                       "DIFF V2 (diff_v2) · a1 − λ·a2 of the chosen layer",
+                                       "differential (diff) · rollout", "DIFF V2 (diff_v2) · rollout"]
+    with pytest.raises(Exception, match="no model called 'diff_v3'"):
+        on_compare(frame, "blood", 0.5, None, "mean", "diff", "diff_v3")
     result = lab.run_lab(std, v2, lab.pick_frame(examples(), 0, None, std), dict.fromkeys(lab.KINDS, 0.5))
     assert len(lab.lab_numbers(result, "blood")["differential"]["lambda_per_head"]) == 2  # layers of the micro
     assert "diff_v2" in model_card(v2, out / "best")

@@ -8,7 +8,7 @@ from PIL import Image
 from diffclip.labels import GALAR_FREQUENCIES, LABELS, LESIONS, SECTIONS
 from training.galar_splits import scan_galar
 from training.grounding import grounding_auc
-from training.synthetic import SynthConfig, generate, plan_video
+from training.synthetic import SynthConfig, generate, plan_video, render_frame
 
 LESION_IDX = [LABELS.index(lab) for lab in LESIONS]
 
@@ -214,3 +214,38 @@ def test_committed_examples_are_reproduced_by_their_command(tmp_path):
         named = LABELS.index(entry["shows"]) + 1
         assert values == ({0, named} if entry["shows"] in LESIONS else {0}), (entry["shows"], values)
     assert len({(f["source"]["video"], f["source"]["frame"]) for f in index["frames"]}) == 8
+
+
+def test_lookalikes_add_distractors_in_findings_colours_and_change_nothing_else():
+    """The noise study's setting where looking matters (training.synthetic.lookalikes): the same video with
+    look-alikes has the same labels, the same other instances and, on frames without a look-alike, the same
+    pixels; a look-alike's pixels carry the code of the distractor whose shape it has, in a finding's colour."""
+    from training.synthetic.lookalikes import CODES, DARK_RED, RED
+
+    plain = plan_video("1", SynthConfig(frames=300, seed=3, rare_share=0.03))
+    look = plan_video("1", SynthConfig(frames=300, seed=3, rare_share=0.03, lookalikes=0.25))
+    assert np.array_equal(plain.labels, look.labels)
+    extra = [i for i in look.instances if i.kind in CODES]
+    assert look.instances[: len(plain.instances)] == plain.instances and len(extra) == len(look.instances) - len(plain.instances)
+    assert {i.kind for i in extra} == set(CODES)
+    shown = np.zeros(300, bool)
+    for inst in extra:
+        shown[inst.start : inst.end + 1] = True
+    assert 0.3 < shown.mean() < 0.85  # three kinds on about 25% of frames each: 58% expected, one video varies
+    quiet = int(np.flatnonzero(~shown)[0])
+    assert np.array_equal(render_frame(plain, quiet).rgb, render_frame(look, quiet).rgb)
+    # each against the ordinary distractor of its shape: white glints, yellow-brown debris
+    for kind, colour, ordinary, code in (("red glare", RED, (1.0, 1.0, 1.0), 2),
+                                         ("dark clumps", DARK_RED, (0.45, 0.42, 0.12), 3)):
+        inst = next(i for i in extra if i.kind == kind)
+        t = (inst.start + inst.end) // 2
+        before, after = render_frame(plain, t), render_frame(look, t)
+        added = (after.distractors == code) & (before.distractors != code)
+        assert added.sum() > 20 and CODES[kind] == code
+        # the added pixels lean towards the finding's colour: red well above green and blue
+        rgb = after.rgb[added].astype(float).mean(0)
+        assert rgb[0] > 1.5 * max(rgb[1], rgb[2]), (kind, rgb)
+        assert np.linalg.norm(rgb / 255 - colour) < np.linalg.norm(rgb / 255 - ordinary), (kind, rgb)
+        assert look.distractor_frames()[t]
+    with pytest.raises(ValueError, match="lookalikes"):
+        SynthConfig(lookalikes=0.9)

@@ -35,6 +35,7 @@ class TrainConfig:
     synth_seed: int = 0
     synth_rare_share: float = 0.02
     synth_size: int = 224
+    synth_lookalikes: float = 0.0  # look-alike distractors (training.synthetic.lookalikes); 0: none
     train_split: str | None = None  # Galar split CSVs (path column); else a seeded split by video
     val_split: str | None = None
     val_fraction: float = 0.2

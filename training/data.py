@@ -83,10 +83,11 @@ def ensure_synthetic(cfg: TrainConfig) -> Path:
     root = Path(cfg.data_root)
     marker = root / "synth.json"
     wanted = {"frames": cfg.synth_frames, "seed": cfg.synth_seed, "rare_share": cfg.synth_rare_share,
-              "size": cfg.synth_size}
+              "size": cfg.synth_size, "lookalikes": cfg.synth_lookalikes}
     if marker.is_file():
         saved = json.loads(marker.read_text())
-        if {k: saved["config"].get(k) for k in wanted} == wanted and len(saved["videos"]) == cfg.synth_videos:
+        made = {"lookalikes": 0.0, **saved["config"]}  # sets generated before look-alikes existed had none
+        if {k: made.get(k) for k in wanted} == wanted and len(saved["videos"]) == cfg.synth_videos:
             return root
         raise ValueError(
             f"{root} holds synthetic data made with other settings ({saved['config']}); "
@@ -94,7 +95,7 @@ def ensure_synthetic(cfg: TrainConfig) -> Path:
         )
     log.info("generating %d synthetic videos x %d frames in %s", cfg.synth_videos, cfg.synth_frames, root)
     generate(root, videos=cfg.synth_videos, frames=cfg.synth_frames, seed=cfg.synth_seed,
-             rare_share=cfg.synth_rare_share, size=cfg.synth_size)
+             rare_share=cfg.synth_rare_share, size=cfg.synth_size, lookalikes=cfg.synth_lookalikes)
     return root
 
 

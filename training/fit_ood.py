@@ -35,6 +35,7 @@ class FitSettings:
     frames: int = 300  # per video, as training/configs/demo-*.yaml
     size: int = 224
     rare_share: float = 0.03
+    lookalikes: float = 0.0  # look-alike distractors, as the training set had
     stride: int = 2  # every 2nd frame: neighbouring frames are near copies
     fit_seed: int = 1
     fit_videos: int = 10
@@ -48,7 +49,7 @@ class FitSettings:
 def synthetic_frames(seed: int, videos: int, s: FitSettings) -> tuple[list[np.ndarray], np.ndarray]:
     """RGB frames of ``videos`` synthetic videos of seed ``seed`` (every ``s.stride``-th frame) and their
     (N, 17) boolean labels, in a fixed order."""
-    cfg = SynthConfig(frames=s.frames, size=s.size, seed=seed, rare_share=s.rare_share)
+    cfg = SynthConfig(frames=s.frames, size=s.size, seed=seed, rare_share=s.rare_share, lookalikes=s.lookalikes)
     images, targets = [], []
     for v in range(videos):
         plan = plan_video(f"ood{seed}_{v}", cfg, index=v)
@@ -114,10 +115,12 @@ def fit_checkpoints(directories: list[str | Path], s: FitSettings = FitSettings(
     return out
 
 
-def settings_for_training(frames: int, size: int, rare_share: float, seed: int) -> FitSettings:
+def settings_for_training(frames: int, size: int, rare_share: float, seed: int,
+                          lookalikes: float = 0.0) -> FitSettings:
     """The fit for a checkpoint trained on synthetic videos of these settings (the training export): the
     seeds after the training seed (the bundled models: 0, so 1 and 2, as the defaults)."""
-    return FitSettings(frames=frames, size=size, rare_share=rare_share, fit_seed=seed + 1, threshold_seed=seed + 2)
+    return FitSettings(frames=frames, size=size, rare_share=rare_share, fit_seed=seed + 1, threshold_seed=seed + 2,
+                       lookalikes=lookalikes)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,13 +20,14 @@ class HeldoutFrame(NamedTuple):
     distractors: np.ndarray  # (S, S) uint8 codes of diffclip.distractors.CODES
 
 
-def heldout_frames(n: int, seed: int, with_distractors: bool = False, size: int = 224) -> Iterator[HeldoutFrame]:
+def heldout_frames(n: int, seed: int, with_distractors: bool = False, size: int = 224,
+                   lookalikes: float = 0.0) -> Iterator[HeldoutFrame]:
     """``n`` frames (``size`` px) of held-out synthetic videos (``seed`` not used in training) that show a
     lesion (and, with ``with_distractors``, a bubble, highlight or debris run): up to 25 frames per 300-frame
     video, evenly spread over its qualifying frames."""
     found, video = 0, 0
     while found < n:
-        plan = plan_video(f"noise{video}", SynthConfig(frames=300, seed=seed, rare_share=0.04, size=size), index=video)
+        plan = plan_video(f"noise{video}", SynthConfig(frames=300, seed=seed, rare_share=0.04, size=size, lookalikes=lookalikes), index=video)
         rows = plan.labels[:, [LABELS.index(lab) for lab in LESIONS]].any(1)
         if with_distractors:
             rows &= plan.distractor_frames()

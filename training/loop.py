@@ -334,7 +334,8 @@ class Trainer:
                 shutil.copytree(self.out / "best", tmp, dirs_exist_ok=True)
                 if cfg.data == "synthetic":  # the out-of-distribution statistics need frames like the training ones
                     fit_checkpoints([tmp], settings_for_training(cfg.synth_frames, cfg.synth_size,
-                                                                 cfg.synth_rare_share, cfg.synth_seed))
+                                                                 cfg.synth_rare_share, cfg.synth_seed,
+                                                                 cfg.synth_lookalikes))
             log.info("exported the best checkpoint to %s", export)
         return self.out
 

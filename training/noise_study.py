@@ -1,11 +1,14 @@
-"""The attention-noise study: standard (vanilla) and differential (diff) models trained with one config and
-several seeds, then measured on held-out synthetic frames that show a lesion and distractors: how much of each
-model's last-layer attention falls on the lesion and on the distractors (docs/design.md, "The noise study").
+"""The attention-noise study: standard (vanilla), differential (diff) and DIFF V2 (diff_v2) models trained
+with one config and several seeds, then measured on held-out synthetic frames that show a lesion and
+distractors (training.noise_measure; docs/design.md, "The noise study").
 
-    python -m training.noise_study --seeds 0 1 2 --out runs/noise-study --json docs/noise-study.json
+    python -m training.noise_study --seeds 0 1 2 3 4 5 6 7 --json docs/noise-study.json --bundle demo/weights
 
-Runs that finished are kept (``<out>/<variant>-seed<N>/best``) and not trained again; an interrupted one
-resumes from its saved state. ``--bundle`` copies the median seed's pair to demo/weights (the bundled pair).
+Each finished run's figures are written to ``<results>/<variant>-seed<N>.json`` (small, committed), so that a
+rerun, another process or a new machine trains only what is missing: the study can be split over processes
+(``--seeds 0 2 4 6`` beside ``--seeds 1 3 5 7``) and summarised by a last call that trains nothing. A run's
+checkpoint stays in ``<out>/<variant>-seed<N>/best``; an interrupted run resumes from its saved state.
+``--bundle`` copies each variant's median seed to demo/weights (retraining it when its checkpoint is gone).
 """
 
 from __future__ import annotations
@@ -20,37 +23,26 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-from scipy import stats
-
 from diffclip.atomic import write_json
-from diffclip.attention_noise import (
-    DISTRACTORS,
-    DRAWN,
-    DRAWN_TYPES,
-    distractor_mass,
-    drawn_distractor_mass,
-    masses,
-    merge_drawn,
-    regions,
-    subtraction_effect,
-)
-from diffclip.distractors import OUTSIDE
-from diffclip.inference import Predictor
+from diffclip.json_input import read_json
 from diffclip.staged_folder import staged_folder
 
 from .config import TrainConfig, load_config
 from .fit_ood import fit_checkpoints, settings_for_training
-from .heldout import HeldoutFrame, heldout_frames
+from .heldout import heldout_frames
 from .loop import train
+from .noise_measure import measure, uniform_shares
+from .noise_stats import METRIC, SUMMARY_KEYS, median_seeds, power, summarise
 
 log = logging.getLogger(__name__)
 
-CONFIG = Path(__file__).parent / "configs" / "noise-study.yaml"
-VARIANTS = ("vanilla", "diff")
-#: The study's figure: share of the last-layer attention on the distractors (bubbles, specular highlights,
-#: debris and the rim outside the field of view: diffclip.attention_noise.distractor_mass).
-METRIC = "distractor_mass"
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = Path("training/configs/noise-study-lookalikes.yaml")
+RESULTS = Path("docs/noise-study-runs")
+VARIANTS = ("vanilla", "diff", "diff_v2")
+PILOT_SEEDS = 3  # the power analysis' pilot: the study's first three seeds
+#: The run settings a stored result must share to be reused (all but its seed, names and folders).
+_NOT_SETTINGS = ("name", "out_dir", "export_dir", "seed")
 
 
 def run_config(config: str | Path, variant: str, seed: int, out: Path) -> TrainConfig:
@@ -59,124 +51,53 @@ def run_config(config: str | Path, variant: str, seed: int, out: Path) -> TrainC
                                 f"out_dir={out / f'{variant}-seed{seed}'}", "export_dir=null"])
 
 
-def train_runs(config: str | Path, seeds: Sequence[int], out: Path) -> dict[tuple[str, int], Path]:
-    """Train every (variant, seed) whose run has not finished; returns each run's best checkpoint."""
-    done = {}
+def _settings(cfg: TrainConfig) -> dict:
+    return {k: v for k, v in cfg.to_dict().items() if k not in _NOT_SETTINGS}
+
+
+def stored_result(path: Path, cfg: TrainConfig, heldout: dict) -> dict | None:
+    """A run's stored figures when they were measured with these settings and held-out frames, else None."""
+    if not path.is_file():
+        return None
+    saved = read_json(path)
+    if saved.get("settings") != _settings(cfg) or saved.get("heldout") != heldout:
+        log.warning("%s was measured with other settings or frames: the run is redone", path)
+        return None
+    return saved["result"]
+
+
+def run_one(cfg: TrainConfig, frames, heldout: dict, result_path: Path) -> dict:
+    """Train one run (resuming its saved state), measure it and store its figures; returns them."""
+    run = Path(cfg.out_dir)
+    if not (run / "best").is_dir() or not (run / "study-done.json").is_file():
+        start = time.time()
+        log.info("training %s seed %d -> %s", cfg.attention, cfg.seed, run)
+        train(cfg, resume=(run / "state.pt").is_file())
+        write_json(run / "study-done.json", {"seconds": round(time.time() - start, 1)})
+    log.info("measuring %s seed %d on %d held-out frames", cfg.attention, cfg.seed, len(frames))
+    result = measure(run / "best", frames)
+    result.update(seed=cfg.seed, val_map=best_val_map(run))
+    seconds = read_json(run / "study-done.json").get("seconds")
+    write_json(result_path, finite({"settings": _settings(cfg), "heldout": heldout, "train_seconds": seconds,
+                                    "result": result}), indent=1)
+    return result
+
+
+def collect(config: str | Path, variants: Sequence[str], seeds: Sequence[int], out: Path, results: Path,
+            frames, heldout: dict, train_missing: bool = True) -> dict[str, list[dict]]:
+    """Every (variant, seed)'s figures: stored ones reused, the rest trained and measured (or, without
+    ``train_missing``, left out)."""
+    got: dict[str, list[dict]] = {v: [] for v in variants}
     for seed in seeds:
-        for variant in VARIANTS:
+        for variant in variants:
             cfg = run_config(config, variant, seed, out)
-            run = Path(cfg.out_dir)
-            marker = run / "study-done.json"
-            if not marker.is_file():
-                start = time.time()
-                log.info("training %s seed %d -> %s", variant, seed, run)
-                train(cfg, resume=(run / "state.pt").is_file())
-                write_json(marker, {"seconds": round(time.time() - start, 1), "config": cfg.to_dict()})
-            done[(variant, seed)] = run / "best"
-    return done
-
-
-def _cls_rows(maps, kind: str) -> np.ndarray:
-    """(B, gh, gw) head-mean CLS-to-patch row of the last layer's ``kind`` map."""
-    t = getattr(maps, kind)[:, :, 0, 1:].float().mean(1)
-    side = math.isqrt(t.shape[-1])
-    return t.reshape(-1, side, side).cpu().numpy()
-
-
-def measure(checkpoint: str | Path, frames: Sequence[HeldoutFrame], batch_size: int = 20) -> dict:
-    """Mean shares of the last-layer attention (head mean; diff: a1 - lambda a2, positive part) on the lesion,
-    each distractor type and elsewhere over ``frames``; for a differential model also a1's shares and what the
-    subtraction removes of a1's mass per region (:func:`diffclip.attention_noise.subtraction_effect`, head-mean maps)."""
-    predictor = Predictor(checkpoint, precision="fp32")
-    rows: list[dict] = []
-    for i in range(0, len(frames), batch_size):
-        chunk = frames[i : i + batch_size]
-        out = predictor.run(predictor.crops([f.rgb for f in chunk]), maps=True)
-        last = out.maps[-1]
-        shown = _cls_rows(last, last.semantics.shown)
-        a1 = _cls_rows(last, "a1") if last.semantics.differential else None
-        size = out.crops.shape[-1]
-        for k, f in enumerate(chunk):
-            if f.rgb.shape[:2] != (size, size):
-                raise ValueError(f"held-out frames must be {size} px, the model's input; got {f.rgb.shape[:2]}")
-            parts = regions(f.mask, f.distractors, (size, size))
-            row = {"shown": masses(shown[k], parts),
-                   "probability": float(out.probs[k][predictor.labels.index(f.label)])}
-            if a1 is not None:
-                per_type = subtraction_effect(a1[k], shown[k], parts)  # shown: the head mean of a1 - lambda a2
-                row["a1"] = per_type["a1"]
-                merged = subtraction_effect(a1[k], shown[k], merge_drawn(parts))
-                row["removed"] = {**per_type["removed"], DRAWN: merged["removed"][DRAWN]}
-            rows.append(row)
-    return summarise_frames(rows, predictor.model.config.attention)
-
-
-def summarise_frames(rows: list[dict], variant: str) -> dict:
-    """One run's figures: means over frames (NaN-aware) of the shown map's shares, and for diff of a1's."""
-    def mean(values) -> float:
-        values = [v for v in values if not math.isnan(v)]
-        return float(np.mean(values)) if values else math.nan
-
-    shown = [r["shown"] for r in rows]
-    out = {
-        "variant": variant,
-        "frames": len(rows),
-        "lesion_mass": mean(s["lesion"] for s in shown),
-        "distractor_mass": mean(distractor_mass(s) for s in shown),
-        "drawn_distractor_mass": mean(drawn_distractor_mass(s) for s in shown),
-        "rim_mass": mean(s[DISTRACTORS[OUTSIDE]] for s in shown),
-        "elsewhere_mass": mean(s["elsewhere"] for s in shown),
-        "per_type": {n: mean(s[n] for s in shown) for n in DRAWN_TYPES},
-        "label_probability": mean(r["probability"] for r in rows),
-    }
-    if "a1" in rows[0]:
-        out["a1_lesion_mass"] = mean(r["a1"]["lesion"] for r in rows)
-        out["a1_distractor_mass"] = mean(distractor_mass(r["a1"]) for r in rows)
-        out["a1_drawn_distractor_mass"] = mean(drawn_distractor_mass(r["a1"]) for r in rows)
-        out["a1_rim_mass"] = mean(r["a1"][DISTRACTORS[OUTSIDE]] for r in rows)
-        out["removed"] = {k: mean(r["removed"][k] for r in rows) for k in rows[0]["removed"]}
-    return out
-
-
-def interval(values: Sequence[float], level: float = 0.95) -> list[float]:
-    """Student-t confidence interval of the mean of a few seeds' values."""
-    v = np.asarray(values, np.float64)
-    if len(v) < 2:
-        return [float(v.mean()), float(v.mean())]
-    half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
-    return [float(v.mean() - half), float(v.mean() + half)]
-
-
-SUMMARY_KEYS = ("distractor_mass", "drawn_distractor_mass", "rim_mass", "lesion_mass", "label_probability",
-                "val_map")
-
-
-def summarise(seeds: dict[str, list[dict]]) -> dict:
-    """Per variant: mean and 95% t-interval over seeds of each figure; and the paired differences."""
-    out: dict = {}
-    for variant, runs in seeds.items():
-        out[variant] = {}
-        for key in SUMMARY_KEYS:
-            values = [r[key] for r in runs]
-            out[variant][key] = {"mean": float(np.mean(values)), "ci": interval(values)}
-        # the study's headline figure also at the top level of each variant
-        out[variant].update(mean=out[variant][METRIC]["mean"], ci=out[variant][METRIC]["ci"])
-    if set(VARIANTS) <= set(seeds):
-        by_seed = {v: {r["seed"]: r for r in seeds[v]} for v in VARIANTS}
-        common = sorted(set(by_seed["vanilla"]) & set(by_seed["diff"]))
-        out["diff_minus_vanilla"] = {}
-        for key in SUMMARY_KEYS:
-            gaps = [by_seed["diff"][s][key] - by_seed["vanilla"][s][key] for s in common]
-            out["diff_minus_vanilla"][key] = {"per_seed": gaps, "mean": float(np.mean(gaps)), "ci": interval(gaps)}
-    return out
-
-
-def median_seed(seeds: dict[str, list[dict]]) -> int:
-    """The seed whose diff - vanilla distractor-mass gap is the median over seeds (lower median when even):
-    the bundled pair is a typical run of the study, not its best."""
-    gaps = sorted((d[METRIC] - v[METRIC], d["seed"]) for v in seeds["vanilla"] for d in seeds["diff"]
-                  if v["seed"] == d["seed"])
-    return gaps[(len(gaps) - 1) // 2][1]
+            path = results / f"{variant}-seed{seed}.json"
+            result = stored_result(path, cfg, heldout)
+            if result is None and train_missing:
+                result = run_one(cfg, frames, heldout, path)
+            if result is not None:
+                got[variant].append(result)
+    return got
 
 
 def best_val_map(run: Path) -> float:
@@ -185,14 +106,21 @@ def best_val_map(run: Path) -> float:
         return max(float(row["val_map_supported"]) for row in csv.DictReader(fh))
 
 
-def bundle(checkpoints: dict[tuple[str, int], Path], seed: int, cfg: TrainConfig, dest: Path) -> None:
-    """Copy the pair of ``seed`` to ``dest/<variant>`` with out-of-distribution statistics fitted, as the
-    training export does."""
-    for variant in VARIANTS:
+def bundle(config: str | Path, chosen: dict[str, int], out: Path, dest: Path) -> None:
+    """Copy each variant's chosen seed to ``dest/<variant>`` with out-of-distribution statistics fitted, as the
+    training export does; a run whose checkpoint is gone (its figures came from a stored result) is retrained
+    first (training on the CPU is deterministic for a seed, torch build and thread count)."""
+    for variant, seed in chosen.items():
+        cfg = run_config(config, variant, seed, out)
+        run = Path(cfg.out_dir)
+        if not (run / "study-done.json").is_file():
+            log.info("retraining %s seed %d to bundle it", variant, seed)
+            train(cfg, resume=(run / "state.pt").is_file())
+            write_json(run / "study-done.json", {"seconds": None})
         with staged_folder(dest / variant, empty=True) as tmp:
-            shutil.copytree(checkpoints[(variant, seed)], tmp, dirs_exist_ok=True)
+            shutil.copytree(run / "best", tmp, dirs_exist_ok=True)
             fit_checkpoints([tmp], settings_for_training(cfg.synth_frames, cfg.synth_size, cfg.synth_rare_share,
-                                                          cfg.synth_seed))
+                                                          cfg.synth_seed, cfg.synth_lookalikes))
             name_the_config(tmp, variant)
 
 
@@ -202,11 +130,10 @@ def name_the_config(checkpoint: Path, variant: str) -> None:
     not kept in the repository. A study with other settings (a test's) keeps its command, with a warning."""
     from dataclasses import asdict
 
-    from diffclip.json_input import read_json
-
-    from .config import load_config
-
     path = Path("training/configs") / f"demo-{variant}.yaml"
+    if not (REPO / path).is_file():
+        log.warning("%s does not exist: the reproduce command of %s is left as it is", path, checkpoint)
+        return
     meta = read_json(checkpoint / "config.json")
     ran = meta["training"]["config"]
     named = asdict(load_config(Path(__file__).resolve().parent / "configs" / path.name))
@@ -221,64 +148,83 @@ def name_the_config(checkpoint: Path, variant: str) -> None:
 
 
 def table(result: dict) -> str:
-    """The study as a markdown table: per seed, then mean [95% interval] per variant."""
-    lines = ["| variant | seed | distractor mass (all) | drawn distractors | rim | lesion mass | p(label) | val mAP |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for variant in VARIANTS:
-        for r in result["seeds"][variant]:
-            lines.append(f"| {variant} | {r['seed']} | " + " | ".join(f"{r[k]:.3f}" for k in SUMMARY_KEYS) + " |")
-    for variant in (*VARIANTS, "diff_minus_vanilla"):
-        s = result["summary"][variant]
-        cells = [f"{s[k]['mean']:+.3f} [{s[k]['ci'][0]:+.3f}, {s[k]['ci'][1]:+.3f}]" if variant.startswith("diff_")
-                 else f"{s[k]['mean']:.3f} [{s[k]['ci'][0]:.3f}, {s[k]['ci'][1]:.3f}]" for k in SUMMARY_KEYS]
-        name = "diff - vanilla (paired)" if variant.startswith("diff_") else variant
-        lines.append(f"| **{name}** | mean [95% CI] | " + " | ".join(cells) + " |")
+    """The study as a markdown table: per seed, then mean [95% interval] per variant and per pair."""
+    keys = [k for k in SUMMARY_KEYS if any(k in result["summary"].get(v, {}) for v in result["seeds"])]
+    lines = ["| variant | seed | " + " | ".join(k.replace("_", " ") for k in keys) + " |",
+             "|---|---:|" + "---:|" * len(keys)]
+    for variant, runs in result["seeds"].items():
+        for r in runs:
+            lines.append(f"| {variant} | {r['seed']} | " + " | ".join(_cell(r.get(k)) for k in keys) + " |")
+    for name, s in result["summary"].items():
+        signed = "_minus_" in name
+        cells = [f"{s[k]['mean']:{'+' if signed else ''}.3f} [{s[k]['ci'][0]:{'+' if signed else ''}.3f}, "
+                 f"{s[k]['ci'][1]:{'+' if signed else ''}.3f}]" if k in s else "" for k in keys]
+        label = name.replace("_minus_", " - ") + " (paired)" if signed else name
+        lines.append(f"| **{label}** | mean [95% CI] | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.noise_study", description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--config", default=str(CONFIG), help="the training config every run shares")
-    parser.add_argument("--out", default="runs/noise-study", help="folder of the runs")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(8)))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--config", default=str(REPO / CONFIG), help="the training config every run shares")
+    parser.add_argument("--out", default="runs/noise-study", help="folder of the runs (checkpoints)")
+    parser.add_argument("--results", default=RESULTS.as_posix(), help="folder of each run's figures (committed)")
     parser.add_argument("--frames", type=int, default=60, help="held-out frames with a lesion and distractors")
     parser.add_argument("--heldout-seed", type=int, default=777, help="generator seed of the held-out frames")
+    parser.add_argument("--no-train", action="store_true", help="summarise stored results only; train nothing")
     parser.add_argument("--json", help="write the study here (e.g. docs/noise-study.json)")
-    parser.add_argument("--bundle", metavar="DIR", help="copy the median seed's pair to DIR/vanilla, DIR/diff")
+    parser.add_argument("--bundle", metavar="DIR", help="copy each variant's median seed to DIR/<variant>")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if len(args.seeds) != len(set(args.seeds)):
         parser.error(f"--seeds must be distinct, got {args.seeds}")
-    out = Path(args.out)
-    checkpoints = train_runs(args.config, args.seeds, out)
-    size = run_config(args.config, "diff", args.seeds[0], out).synth_size
-    frames = list(heldout_frames(args.frames, args.heldout_seed, with_distractors=True, size=size))
-    seeds: dict[str, list[dict]] = {v: [] for v in VARIANTS}
-    for variant in VARIANTS:
-        for seed in args.seeds:
-            log.info("measuring %s seed %d on %d held-out frames", variant, seed, len(frames))
-            run = measure(checkpoints[(variant, seed)], frames)
-            run.update(seed=seed, val_map=best_val_map(checkpoints[(variant, seed)].parent))
-            seeds[variant].append(run)
-    chosen = median_seed(seeds)
+    out, results = Path(args.out), Path(args.results)
+    first = run_config(args.config, args.variants[0], args.seeds[0], out)
+    frames = list(heldout_frames(args.frames, args.heldout_seed, with_distractors=True, size=first.synth_size,
+                                 lookalikes=first.synth_lookalikes))
+    heldout = {"frames": len(frames), "seed": args.heldout_seed, "size": first.synth_size,
+               "lookalikes": first.synth_lookalikes}
+    seeds = collect(args.config, args.variants, args.seeds, out, results, frames, heldout,
+                    train_missing=not args.no_train)
+    summary = summarise(seeds)
+    pilot = {v: [r for r in runs if r["seed"] in sorted(args.seeds)[:PILOT_SEEDS]] for v, runs in seeds.items()}
+    chosen = median_seeds(seeds)
     result = {
         "command": "python -m training.noise_study " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "config": Path(args.config).as_posix(),
-        "heldout": {"frames": len(frames), "seed": args.heldout_seed, "size": size,
-                    "uniform": uniform_shares(frames)},
-        "map": "last-layer CLS attention, head mean; diff: a1 - lambda a2 (positive part, renormalised)",
+        "config": _shown_path(args.config),
+        "heldout": {**heldout, "uniform": uniform_shares(frames)},
+        "map": "last-layer CLS attention, head mean; diff, diff_v2: a1 - lambda a2 (positive part, renormalised)",
         "seeds": seeds,
-        "summary": summarise(seeds),
-        "median_seed": chosen,
+        "summary": summary,
+        "power": {"pilot": power(summarise(pilot), f"seeds {sorted(args.seeds)[:PILOT_SEEDS]} of this study"),
+                  "reached": power(summary, "all seeds run")},
+        "median_seeds": chosen,
+        # the earlier field: one seed for all variants, the diff model's median
+        "median_seed": chosen.get("diff", next(iter(chosen.values()), None)),
     }
     print(table(result))
-    print(f"median seed (diff - vanilla distractor mass): {chosen}")
+    print(f"median seeds ({METRIC}): {chosen}")
     if args.json:
         write_json(Path(args.json), finite(result), indent=1)
     if args.bundle:
-        bundle(checkpoints, chosen, run_config(args.config, "diff", chosen, out), Path(args.bundle))
-        log.info("bundled seed %d's pair in %s", chosen, args.bundle)
+        bundle(args.config, chosen, out, Path(args.bundle))
+        log.info("bundled %s in %s", chosen, args.bundle)
     return 0
+
+
+def _shown_path(path: str | Path) -> str:
+    """``path`` relative to the repository when inside it: no machine paths in committed JSON."""
+    p = Path(path).resolve()
+    try:
+        return p.relative_to(REPO).as_posix()
+    except ValueError:
+        return Path(path).name
 
 
 def finite(data):
@@ -288,15 +234,6 @@ def finite(data):
     if isinstance(data, list):
         return [finite(v) for v in data]
     return None if isinstance(data, float) and math.isnan(data) else data
-
-
-def uniform_shares(frames: Sequence[HeldoutFrame]) -> dict[str, float]:
-    """What a uniform map would put on each region: the regions' mean pixel shares."""
-    parts = [regions(f.mask, f.distractors, f.mask.shape) for f in frames]
-    return {"lesion": float(np.mean([p["lesion"].mean() for p in parts])),
-            "distractor": float(np.mean([sum(p[n].mean() for n in DISTRACTORS.values()) for p in parts])),
-            "drawn_distractor": float(np.mean([sum(p[n].mean() for n in DRAWN_TYPES) for p in parts])),
-            "rim": float(np.mean([p[DISTRACTORS[OUTSIDE]].mean() for p in parts]))}
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ def build(ctx: AppContext) -> None:
     served = [("main", bank.main, bank.paths["main"])]
     if bank.compare is not None:
         served.append(("compare", bank.compare, bank.paths["compare"]))
+    served += [(name, bank.get(name), path) for name, path in bank.names.items() if path in bank.extra]
     parts = [model_card(predictor, path) for _, predictor, path in served]
     if len(served) > 1:
         parts.insert(0, comparison(served))

@@ -1,4 +1,5 @@
-"""The Compare tab: one frame through the standard and the differential model, side by side."""
+"""The Compare tab: one frame through two models side by side (standard and differential by default; any two
+of the served models)."""
 
 from __future__ import annotations
 
@@ -14,28 +15,33 @@ from .base import AppContext, Tab
 
 
 def build(ctx: AppContext) -> None:
-    labels, example_list = ctx.labels, ctx.examples
-    standard, differential = ctx.bank.pair()
+    labels, example_list, bank = ctx.labels, ctx.examples, ctx.bank
+    standard, differential = bank.pair()
+    names = list(bank.names)
+    first, second = default_pair(bank)
 
     @gpu
     @plain_errors
-    def on_compare(image_path, label, alpha, layer, head):
-        if standard is None or differential is None or standard is differential:
-            raise ValueError("comparison needs a standard and a differential model (--compare-checkpoint)")
+    def on_compare(image_path, label, alpha, layer, head, left=first, right=second):
+        if len(names) < 2:
+            raise ValueError("comparison needs two models (--compare-checkpoint)")
         if not image_path:
             raise ValueError("pick an example or upload a frame to compare")
-        images, table, numbers = compare_view.compare(standard, differential, image_path, label,
-                                                      mask_for(image_path), alpha, layer, head)
-        return images["standard"], images["differential"], images["standard_rollout"], \
-            images["differential_rollout"], table, numbers
+        left, right = left or first, right or second
+        images, table, numbers = compare_view.compare(bank.get(left), bank.get(right), image_path, label,
+                                                      mask_for(image_path), alpha, layer, head, (left, right))
+        got = numbers["models"]
+        maps = [gr.Image(images[n + key], label=f"{compare_view.title(n)} · {what or got[n]['map'] + ' of the chosen layer'}")
+                for what, key in (("", ""), ("rollout", "_rollout")) for n in got]
+        return (*maps, table, numbers)
 
     @gpu
     @plain_errors
-    def on_control(image_path, label, alpha, layer, head):
+    def on_control(image_path, label, alpha, layer, head, left=first, right=second):
         # a control moved before any frame was chosen: nothing to redraw yet
         if not image_path:
             return (gr.update(),) * 6
-        return on_compare(image_path, label, alpha, layer, head)
+        return on_compare(image_path, label, alpha, layer, head, left, right)
 
     def on_compare_example(evt: gr.SelectData):
         ex = example_list[evt.index]
@@ -57,6 +63,11 @@ def build(ctx: AppContext) -> None:
             cmp_head = gr.Dropdown(["mean"] + [str(h) for h in range(heads)], value="mean",
                                    label="Head (both models)", elem_id="compare-head")
             cmp_alpha = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Overlay alpha", elem_id="compare-alpha")
+            with gr.Row():
+                cmp_left = gr.Dropdown(names, value=first, label="Left model", elem_id="compare-left",
+                                       interactive=len(names) > 2)
+                cmp_right = gr.Dropdown(names, value=second, label="Right model", elem_id="compare-right",
+                                        interactive=len(names) > 2)
             cmp_btn = gr.Button("Compare", variant="primary", elem_id="compare-btn")
         with gr.Column(scale=2):
             with gr.Row():
@@ -71,12 +82,22 @@ def build(ctx: AppContext) -> None:
 
     cmp_gallery.select(on_compare_example, None, [cmp_image, cmp_label])
     outputs = [std_img, dif_img, std_roll, dif_roll, cmp_table, cmp_json]
-    inputs = [cmp_image, cmp_label, cmp_alpha, cmp_layer, cmp_head]
+    inputs = [cmp_image, cmp_label, cmp_alpha, cmp_layer, cmp_head, cmp_left, cmp_right]
     comparing = cmp_btn.click(on_compare, inputs, outputs, api_name="compare", **ctx.model_work)
     clear_on_failure(comparing, outputs, (None, None, None, None, STALE, None))
-    for control in (cmp_layer.release, cmp_alpha.release, cmp_head.input):
+    for control in (cmp_layer.release, cmp_alpha.release, cmp_head.input, cmp_left.input, cmp_right.input):
         redrawing = control(on_control, inputs, outputs, show_progress="hidden", **ctx.model_work)
         clear_on_failure(redrawing, outputs, (None, None, None, None, STALE, None))
+
+
+def default_pair(bank) -> tuple[str | None, str | None]:
+    """The pair the tab opens with: the standard and the differential model (ModelBank.pair), by name."""
+    by_path = {path: name for name, path in bank.names.items()}
+    main, compare = bank.paths["main"], bank.paths["compare"]
+    if compare is None:
+        return by_path.get(main), None
+    std, dif = (compare, main) if by_path[main] != "vanilla" else (main, compare)
+    return by_path[std], by_path[dif]
 
 
 def model_shape(predictor) -> tuple[int, int]:

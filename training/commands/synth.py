@@ -21,6 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"raise every landmark and lesion to at least this share of frames (default {c.rare_share}: "
              "Galar's frequencies)",
     )
+    parser.add_argument(
+        "--lookalikes", type=float, default=c.lookalikes,
+        help="add look-alike distractors (red glare, dark clumps, pink bubbles), each kind on about this share of "
+             f"frames (default {c.lookalikes:g}: none)",
+    )
     parser.add_argument("--mp4", action="store_true", help="also write an H.264 MP4 per video under videos/")
     parser.add_argument("--fps", type=float, default=c.fps, help=f"frame rate of the MP4s (default {c.fps:g})")
     parser.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
@@ -33,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     result = generate(
         args.out, videos=args.videos, frames=args.frames, seed=args.seed, size=args.size,
         rare_share=args.rare_share, mp4=args.mp4, fps=args.fps, workers=args.workers, first_id=args.first_id,
+        lookalikes=args.lookalikes,
     )
     print(f"wrote {len(result.plans)} videos x {args.frames} frames to {result.root}")
     print(f"ground truth: {result.ground_truth}")

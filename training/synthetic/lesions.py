@@ -16,6 +16,8 @@ from diffclip.paint import circle as _circle
 from diffclip.paint import fill as _fill
 from diffclip.paint import polygon as _poly
 
+from .lookalikes import DRAWERS as LOOKALIKE_DRAWERS
+
 # A drawer paints one instance in place and returns its alpha (for the mask) or None.
 Drawer = Callable[[np.ndarray, np.random.Generator, tuple[float, float], float], np.ndarray | None]
 
@@ -150,7 +152,9 @@ DRAWERS: dict[str, Drawer] = {
     "pylorus": _draw_pylorus,
     "ileocecal valve": _draw_ileocecal_valve,
     **DISTRACTOR_DRAWERS,
+    **LOOKALIKE_DRAWERS,
 }
 # Painting order: landmarks under lesions; the distractors (debris, bubbles, highlights) float on top.
 DRAW_ORDER = ("pylorus", "ileocecal valve", "erythema", "blood", "active bleeding", "hematin", "ulcer",
-              "erosion", "angiectasia", "lymphangioectasis", "polyp", "debris", "bubbles", "highlights")
+              "erosion", "angiectasia", "lymphangioectasis", "polyp", "debris", "dark clumps", "bubbles", "pink bubbles",
+              "highlights", "red glare")

@@ -13,6 +13,8 @@ from scipy.ndimage import gaussian_filter1d
 from diffclip.distractors import KIND_CODES
 from diffclip.labels import GALAR_EXTRA_LABELS, GALAR_FREQUENCIES, LABELS, LESIONS, SECTIONS
 
+from . import lookalikes
+
 log = logging.getLogger(__name__)
 
 LABEL_INDEX = {name: i for i, name in enumerate(LABELS)}
@@ -37,12 +39,16 @@ LANDMARK_TRANSITIONS: dict[str, tuple[str, str]] = {
 MIN_EVENT = 3
 #: Share of frames each distractor kind covers (placed independently of the labels).
 DISTRACTOR_COVER: dict[str, float] = {"bubbles": 0.2, "highlights": 0.15, "debris": 0.12}
+#: Every distractor kind an instance can have (ordinary and look-alike) and its mask code.
+DISTRACTOR_CODES: dict[str, int] = {**KIND_CODES, **lookalikes.CODES}
 
 
 @dataclass(frozen=True)
 class SynthConfig:
     """Generator settings. ``rare_share`` raises every landmark and lesion to at least that share of
-    frames (0 keeps Galar's frequencies, where most rare labels are absent from a short video)."""
+    frames (0 keeps Galar's frequencies, where most rare labels are absent from a short video);
+    ``lookalikes`` adds look-alike distractors (:mod:`training.synthetic.lookalikes`), each kind on about that
+    share of frames (0: none, the bundled demo models' data)."""
 
     frames: int = 1000
     size: int = 224
@@ -50,6 +56,7 @@ class SynthConfig:
     rare_share: float = 0.0
     frame_stride: int = 1
     fps: float = 10.0
+    lookalikes: float = 0.0
 
     def __post_init__(self) -> None:
         if self.frames < 5 * MIN_EVENT:
@@ -58,6 +65,8 @@ class SynthConfig:
             raise ValueError(f"size must be an even number >= 64, got {self.size}")
         if not 0.0 <= self.rare_share <= 0.2:
             raise ValueError(f"rare_share must lie in [0, 0.2], got {self.rare_share}")
+        if not 0.0 <= self.lookalikes <= 0.5:
+            raise ValueError(f"lookalikes must lie in [0, 0.5], got {self.lookalikes}")
         if self.frame_stride < 1:
             raise ValueError(f"frame_stride must be >= 1, got {self.frame_stride}")
 
@@ -97,7 +106,7 @@ class VideoPlan:
         """(M,) bool: frames with a bubble, highlight or debris run (the rim is in every frame)."""
         on = np.zeros(len(self.sections), dtype=bool)
         for inst in self.instances:
-            if inst.kind in KIND_CODES:
+            if inst.kind in DISTRACTOR_CODES:
                 on[inst.start : inst.end + 1] = True
         return on
 
@@ -106,8 +115,9 @@ class VideoPlan:
         m = len(self.sections)
         cols = {name: np.zeros(m, dtype=bool) for name in GALAR_EXTRA_LABELS}
         for inst in self.instances:
-            if inst.kind in ("bubbles", "debris"):
-                cols["bubbles" if inst.kind == "bubbles" else "dirt"][inst.start : inst.end + 1] = True
+            code = DISTRACTOR_CODES.get(inst.kind)
+            if code in (KIND_CODES["bubbles"], KIND_CODES["debris"]):
+                cols["bubbles" if code == KIND_CODES["bubbles"] else "dirt"][inst.start : inst.end + 1] = True
         return cols
 
 
@@ -200,6 +210,8 @@ def plan_video(video_id: str, config: SynthConfig, index: int = 0) -> VideoPlan:
     light = 1.0 + 0.08 * gaussian_filter1d(rng.normal(0, 1, m), sigma=8) * 4
     camera = np.column_stack([walk, light]).astype(np.float32)
     instances.extend(_distractors(m, seed))
+    instances.extend(lookalikes.runs(m, seed, config.lookalikes, lambda kind, start, end, s, r: Instance(
+        kind, start, end, s, _position_path(r, 0.5), float(r.uniform(0.8, 1.25)))))
     return VideoPlan(video_id, config, seed, sections, labels, instances, camera)
 
 

@@ -9,12 +9,12 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from diffclip.distractors import KIND_CODES, OUTSIDE
+from diffclip.distractors import OUTSIDE
 from diffclip.labels import SECTIONS
 from diffclip.paint import blend as _blend
 
 from .lesions import DRAW_ORDER, DRAWERS
-from .plan import LABEL_INDEX, Instance, VideoPlan
+from .plan import DISTRACTOR_CODES, LABEL_INDEX, Instance, VideoPlan
 from .textures import make_texture
 
 
@@ -88,7 +88,7 @@ def render_frame(plan: VideoPlan, t: int) -> Rendered:
         x0, y0, x1, y1 = inst.path
         centre = (r + r * (x0 + f * (x1 - x0)), r + r * (y0 + f * (y1 - y0)))
         # Shapes depend on the instance only; distractors also get a per-frame jitter.
-        code = KIND_CODES.get(inst.kind)
+        code = DISTRACTOR_CODES.get(inst.kind)
         shape_rng = np.random.default_rng(inst.seed if code is None else [inst.seed, t // 3])
         alpha = DRAWERS[inst.kind](img, shape_rng, centre, r * inst.scale)
         if alpha is None:

@@ -85,11 +85,12 @@ def generate(
     workers: int | None = None,
     progress: bool = True,
     first_id: int = 1,
+    lookalikes: float = SynthConfig.lookalikes,
 ) -> SynthResult:
     """Write ``videos`` synthetic videos of ``frames`` frames to ``out`` in Galar's format."""
     if videos < 1:
         raise ValueError(f"videos must be >= 1, got {videos}")
-    config = SynthConfig(frames=frames, size=size, seed=seed, rare_share=rare_share, fps=fps)
+    config = SynthConfig(frames=frames, size=size, seed=seed, rare_share=rare_share, fps=fps, lookalikes=lookalikes)
     root = Path(out)
     (root / "Labels").mkdir(parents=True, exist_ok=True)
     plans = [plan_video(str(first_id + i), config, index=i) for i in range(videos)]
