@@ -22,6 +22,7 @@ from .process_files import Terminated, exit_cleanly_on_signals
 #: Subcommand name -> module that defines ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
 BUILTIN_COMMANDS: dict[str, str] = {
     "evaluate": "diffclip.commands.evaluate",
+    "import-paper": "diffclip.commands.import_paper",
     "info": "diffclip.commands.info",
     "predict": "diffclip.commands.predict",
 }
