@@ -200,3 +200,37 @@ def test_train_config_with_unsafe_tags_or_bad_yaml_is_one_line(tmp_path, capsys,
     err = _one_line_error(["train", "--config", str(config)], capsys, command="train")
     assert f"{tmp_path}/{message}" in err
     assert not marker.exists()  # nothing was constructed, let alone run
+
+
+#: The header of the paper's results/test_ukdd_navi_00051_frames.csv, copied from that file by hand.
+PAPER_FRAMES_HEADER = ("index,mouth,esophagus,stomach,small intestine,colon,z-line,pylorus,ileocecal valve,"
+                       "active bleeding,angiectasia,blood,erosion,erythema,hematin,lymphangioectasis,polyp,ulcer")
+
+
+def test_binary_csv_has_the_papers_format_and_says_what_the_events_say(tiny_checkpoint, tmp_path, capsys):
+    """`diffclip predict --binary-csv DIR`: one CSV per video with the paper's header, integer frame numbers and
+    0/1 cells, whose label set per frame is the events JSON's (issue 32, point 3)."""
+    import csv
+
+    from training.synthetic import generate
+
+    data = generate(tmp_path / "synth", videos=2, frames=20, seed=5, size=64, progress=False)
+    out = tmp_path / "bin"
+    assert main(["predict", str(data.root / "1"), str(data.root / "2"), "--checkpoint", str(tiny_checkpoint),
+                 "--precision", "fp32", "--min-length", "1", "--median-window", "1", "--out", str(tmp_path / "e.json"),
+                 "--binary-csv", str(out)]) == 0
+    events = {v["video_id"]: v["events"] for v in json.loads((tmp_path / "e.json").read_text())["videos"]}
+    for video in ("1", "2"):
+        text = (out / f"{video}_frames.csv").read_text()
+        assert text.splitlines()[0] == PAPER_FRAMES_HEADER
+        rows = list(csv.reader(text.splitlines()[1:]))
+        assert [int(r[0]) for r in rows] == list(range(20))  # every frame, numbered as on disk
+        assert all(cell in ("0", "1") for r in rows for cell in r[1:])
+        labels = PAPER_FRAMES_HEADER.split(",")[1:]
+        for e in events[video]:
+            for r in rows[e["start"] : e["end"] + 1]:
+                assert sorted(lab for lab, v in zip(labels, r[1:], strict=True) if v == "1") == sorted(e["label"])
+    (tmp_path / "afile").write_text("x")
+    assert main(["predict", str(data.root / "1"), "--checkpoint", str(tiny_checkpoint), "--out",
+                 str(tmp_path / "e2.json"), "--binary-csv", str(tmp_path / "afile")]) == 2
+    assert "--binary-csv" in capsys.readouterr().err and not (tmp_path / "e2.json").exists()

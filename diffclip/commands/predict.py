@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 HELP = "predict per-frame labels and RARE-VISION events for videos, frame folders or images"
 
@@ -19,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="RARE-VISION events JSON to write")
     parser.add_argument("--probs", help="per-frame probabilities CSV (video_id, frame, 17 labels)")
     parser.add_argument("--plot", help="timeline PNG (one per video: the video id is added when there are several)")
+    parser.add_argument("--binary-csv", metavar="DIR",
+                        help="per-video CSVs of the post-processed 0/1 predictions in the paper's format "
+                             "(index, 17 label columns): DIR/<video_id>_frames.csv")
     parser.add_argument("--scored", help="per-label events with mean scores (JSON), for `evaluate --ranked`")
     parser.add_argument("--stride", type=int, default=sampling.stride,
                         help=f"keep every K-th frame (default {sampling.stride})")
@@ -59,6 +63,7 @@ def timeline_path(plot: str, video_id: str, several: bool):
 def run(args: argparse.Namespace) -> int:
     from ..atomic import writable_target, write_json
     from ..events import events_document
+    from ..frame_csv import frame_csv_name, write_frame_csv
     from ..inference import Predictor
     from ..pipeline import predict_sources
     from ..postprocess import PostProcess
@@ -69,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     for option in ("out", "probs", "plot", "scored"):
         if getattr(args, option):
             writable_target(getattr(args, option), f"--{option}")
+    if args.binary_csv:
+        if Path(args.binary_csv).exists() and not Path(args.binary_csv).is_dir():
+            raise ValueError(f"--binary-csv {args.binary_csv} is a file; give a folder")
+        writable_target(Path(args.binary_csv) / frame_csv_name("check"), "--binary-csv")
     sampling = Sampling(stride=args.stride, fps=args.fps, max_frames=args.max_frames)
     post = PostProcess(args.median_window, args.min_length, args.max_gap)
     sources = discover_sources(args.inputs, sampling)
@@ -78,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
     write_json(args.out, events_document({r.video_id: r.events for r in results}), indent=1)
     if args.scored:
         write_json(args.scored, {"videos": [{"video_id": r.video_id, "events": r.scored_events} for r in results]}, indent=1)
+    if args.binary_csv:
+        for r in results:
+            write_frame_csv(Path(args.binary_csv) / frame_csv_name(r.video_id), r.frames, r.active, predictor.labels)
     if args.plot:
         for r in results:
             # a video's own timestamps give the seconds axis (variable frame rates too), as in the app
