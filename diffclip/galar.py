@@ -11,6 +11,12 @@ Challenge test videos: ``<root>/ukdd_navi_00051/frame_0000049.png`` (7 digits, l
 Rows whose frame is not on disk are skipped and counted in one warning; a malformed CSV (including a
 negative or repeated frame number) raises :class:`GalarFormatError` naming the file and line.
 
+Galar's updated labels (``20251215_Labels_Updated/``) are read where present, each video falling back to the
+original ``Labels/`` folder, as the paper's code does. ``reader="paper"`` also takes the paper's frame column
+(the first of ``frame``, ``frame_number``, ``frame_no``, ``index`` in the header's order, else the last column)
+and its sampling (every n-th frame file on disk, then the labelled ones); the default takes the column named
+``frame`` and every n-th labelled row (docs/design.md, "Where we differ").
+
 Shared by training (datasets) and evaluation (``diffclip errors``); the training datasets over these
 records are in :mod:`training.galar_splits`.
 """
@@ -59,6 +65,32 @@ def _norm(name: str) -> str:
     return re.sub(r"[\s_]+", " ", name.strip().lower())
 
 
+def _label_key(name: str) -> str:
+    """A label column's name with case, spaces, underscores and hyphens ignored: "Z_Line", "z-line" and
+    "zline" are all z-line, "small_intestine" and "SmallIntestine" small intestine (the paper's aliases)."""
+    return re.sub(r"[\s_-]+", "", name.strip().lower())
+
+
+def paper_label(column: str) -> str | None:
+    """The label a column names by the paper's rule (its ``canonicalize_label``): the name in lower case equal
+    to a label, to it without spaces, with underscores for spaces or with an underscore for the hyphen, or so
+    after its spaces become underscores ("Small_Intestine", "smallintestine" and "z_line" match; "zline" and
+    "small-intestine" do not)."""
+    key = column.strip().lower()
+    for label in LABELS:
+        forms = {label, label.replace(" ", ""), label.replace(" ", "_"), label.replace("-", "_")}
+        if key in forms or key.replace(" ", "_") in forms:
+            return label
+    return None
+
+
+#: Where the paper looks for the frame number, in the header's order; without any, the last column.
+PAPER_FRAME_COLUMNS = ("frame", "frame_number", "frame_no", "index")
+#: Galar's updated label folder, read before the original one (per video), as the paper's code does.
+UPDATED_LABELS = "20251215_Labels_Updated"
+READERS = ("ours", "paper")
+
+
 def _video_key(video_id: str) -> str:
     """Galar folders are integer ids; split files may zero-pad them ("003" is video 3)."""
     return str(int(video_id)) if video_id.isdigit() else video_id
@@ -92,20 +124,33 @@ def _parse_int(value: str, path: Path, line: int, column: str) -> int:
         raise GalarFormatError(f"{path}:{line}: column '{column}' must be an integer, got {value!r}") from None
 
 
-def read_label_csv(path: str | Path) -> tuple[list[int], np.ndarray, list[str | None]]:
+def read_label_csv(path: str | Path, reader: str = "ours") -> tuple[list[int], np.ndarray, list[str | None]]:
     """Read a Galar label CSV: frame numbers, (rows, 17) float targets and sections.
 
-    Label columns are matched by name (case and underscores ignored); labels missing from the file
-    are 0. Raises :class:`GalarFormatError` naming the file and line for a malformed file.
+    Label columns are matched by name (case, spaces, underscores and hyphens ignored); labels missing from the
+    file are 0. The frame number is the column ``frame`` (``reader="paper"``: the paper's rule,
+    :data:`PAPER_FRAME_COLUMNS`). Raises :class:`GalarFormatError` naming the file and line for a malformed file.
     """
     path = Path(path)
+    if reader not in READERS:
+        raise ValueError(f"reader must be one of {', '.join(READERS)}, got {reader!r}")
     try:
-        return _read_label_csv(path)
+        return _read_label_csv(path, reader)
     except UnicodeDecodeError as exc:
         raise GalarFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def _read_label_csv(path: Path) -> tuple[list[int], np.ndarray, list[str | None]]:
+def _frame_column(header: list[str], path: Path, reader: str) -> int:
+    names = [_norm(h) for h in header]
+    if reader == "paper":
+        lowered = [h.strip().lower() for h in header]
+        return next((i for i, h in enumerate(lowered) if h in PAPER_FRAME_COLUMNS), len(header) - 1)
+    if "frame" not in names:
+        raise GalarFormatError(f"{path}:1: header has no 'frame' column: {header}")
+    return names.index("frame")
+
+
+def _read_label_csv(path: Path, rule: str = "ours") -> tuple[list[int], np.ndarray, list[str | None]]:
     with open(path, newline="", encoding="utf-8-sig") as fh:
         lines = CountedLines(fh)
         reader = csv.reader(lines)
@@ -114,11 +159,13 @@ def _read_label_csv(path: Path) -> tuple[list[int], np.ndarray, list[str | None]
         except StopIteration:
             raise GalarFormatError(f"{path}:1: empty file, expected a header") from None
         names = [_norm(h) for h in header]
-        if "frame" not in names:
-            raise GalarFormatError(f"{path}:1: header has no 'frame' column: {header}")
-        frame_col = names.index("frame")
+        frame_col = _frame_column(header, path, rule)
         section_col = names.index("section") if "section" in names else None
-        label_cols = {lab: names.index(lab) for lab in LABELS if lab in names}
+        if rule == "paper":  # its aliases; a later column of the same label replaces an earlier one
+            label_cols = {paper_label(h): i for i, h in enumerate(header) if paper_label(h) and i != frame_col}
+        else:
+            keys = [_label_key(h) for h in header]
+            label_cols = {lab: keys.index(_label_key(lab)) for lab in LABELS if _label_key(lab) in keys}
         if not label_cols:
             raise GalarFormatError(f"{path}:1: header names none of the 17 labels: {header}")
         absent = [lab for lab in LABELS if lab not in label_cols]
@@ -178,19 +225,39 @@ def _warn_missing(missing_by_video: dict[str, int]) -> None:
         log.warning("skipped %d labelled rows whose frame is not on disk (%s)", total, detail)
 
 
+def label_csvs(root: Path) -> tuple[dict[str, Path], Path]:
+    """Each video's label CSV: from :data:`UPDATED_LABELS` under ``root`` where it has one, else from the
+    original labels folder (:func:`find_labels_dir`); and the folder named in messages."""
+    folders = []
+    try:
+        folders.append(find_labels_dir(root))
+    except FileNotFoundError:
+        if not (root / UPDATED_LABELS).is_dir():
+            raise
+    if (root / UPDATED_LABELS).is_dir():
+        folders.append(root / UPDATED_LABELS)  # read last: its CSVs replace the original ones
+    csvs: dict[str, Path] = {}
+    for folder in folders:
+        files = [p for p in folder.iterdir() if p.suffix.lower() == ".csv"]
+        csvs.update({_video_key(p.stem): p for p in files})
+    return dict(sorted(csvs.items(), key=lambda kv: _sort_key(kv[0]))), folders[-1]
+
+
 def scan_galar(
-    root: str | Path, videos: Sequence[str] | None = None, every: int = 1, warn: bool = True
+    root: str | Path, videos: Sequence[str] | None = None, every: int = 1, warn: bool = True,
+    reader: str = "ours",
 ) -> GalarIndex:
-    """Index a Galar root: every labelled frame present on disk, optionally only some videos and
-    every ``every``-th labelled row of each video."""
+    """Index a Galar root: every labelled frame present on disk, optionally only some videos, and of each
+    video every ``every``-th labelled row (``reader="paper"``: every ``every``-th frame file on disk, sorted by
+    number, that has a label row, with the paper's frame column; see the module's docstring)."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"Galar root {root} does not exist")
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
-    labels_dir = find_labels_dir(root)
-    files = [p for p in labels_dir.iterdir() if p.suffix.lower() == ".csv"]
-    csvs = {_video_key(p.stem): p for p in sorted(files, key=lambda p: _sort_key(p.stem))}
+    if reader not in READERS:
+        raise ValueError(f"reader must be one of {', '.join(READERS)}, got {reader!r}")
+    csvs, labels_dir = label_csvs(root)
     if videos is not None:
         wanted = [_video_key(v) for v in videos]
         unknown = [v for v in wanted if v not in csvs]
@@ -201,11 +268,17 @@ def scan_galar(
     records: list[FrameRecord] = []
     missing: dict[str, int] = {}
     for key, csv_path in csvs.items():
-        frames, targets, sections = read_label_csv(csv_path)
+        frames, targets, sections = read_label_csv(csv_path, reader)
         folder = folders.get(key)
-        on_disk = dict(list_frame_files(folder)) if folder is not None else {}
+        files = list_frame_files(folder) if folder is not None else []
+        on_disk = dict(files)
         video_id = folder.name if folder is not None else key
         missing[video_id] = 0
+        if reader == "paper":  # every n-th file on disk, sorted by number, then the labelled ones
+            row = {f: i for i, f in enumerate(frames)}
+            records += [FrameRecord(video_id, n, path, targets[row[n]], sections[row[n]])
+                        for n, path in sorted(files)[::every] if n in row]
+            continue
         for i in range(0, len(frames), every):
             path = on_disk.get(frames[i])
             if path is None:

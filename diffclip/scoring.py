@@ -125,8 +125,9 @@ class Score:
 def _validate(truth: Mapping, pred: Mapping, labels: Sequence[str], truth_name: str, pred_name: str) -> None:
     validate_document(truth, labels=labels, name=truth_name)
     validate_document(pred, truth=truth, labels=labels, name=pred_name)
-    # the challenge's scorer averages over the truth videos that have segments: with none, its mAP is a
-    # mean over nothing (a division by zero), so this is refused rather than reported as 0
+    # the challenge's scorer averages over the truth videos that have segments and reports 0.0 when there are
+    # none; a mean over no videos is undefined, and 0.0 would read as a model that found nothing, so this is
+    # refused (docs/design.md, "Where we differ", 12)
     if not any(segments_by_label(video["events"]) for video in truth["videos"]):
         raise ValueError(f"{truth_name} has no labelled events: the mAP (a mean over the videos with truth "
                          "segments) is undefined")

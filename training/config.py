@@ -15,7 +15,7 @@ import yaml
 class TrainConfig:
     """Every knob of a training run. The loss, sampler, mixup, EMA and optimiser defaults are the paper's
     recipe (docs/design.md, "The paper's recipe"); training/configs/galar-biomedclip.yaml sets the rest of
-    it (10 epochs, every 5th frame, 15% of the videos for validation, fp16 AMP)."""
+    it (5 epochs, every 5th frame file, 15% of the videos for validation, fp16 AMP)."""
 
     name: str = "run"
     out_dir: str = "runs/run"
@@ -41,6 +41,7 @@ class TrainConfig:
     val_fraction: float = 0.2
     split_seed: int = 0
     every: int = 1
+    galar_reader: str = "ours"  # "paper": its frame column and every n-th file on disk (diffclip.galar)
     max_train_frames: int | None = None
     cache_images: bool = True
     workers: int = 0
@@ -81,6 +82,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.data not in ("synthetic", "galar"):
             raise ValueError(f"data must be 'synthetic' or 'galar', got {self.data!r}")
+        if self.galar_reader not in ("ours", "paper"):
+            raise ValueError(f"galar_reader must be 'ours' or 'paper', got {self.galar_reader!r}")
         if self.sampler not in ("sqrt", "uniform"):
             raise ValueError(f"sampler must be 'sqrt' or 'uniform', got {self.sampler!r}")
         for name in ("epochs", "batch_size", "eval_batch_size", "every"):

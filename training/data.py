@@ -105,7 +105,7 @@ def build_frame_sets(cfg: TrainConfig, preprocess: Preprocess) -> tuple[FrameSet
     if cfg.train_split and cfg.val_split:
         train_idx, val_idx = read_split(cfg.train_split, root), read_split(cfg.val_split, root)
     else:
-        train_idx, val_idx = split_by_video(scan_galar(root, every=cfg.every), cfg.val_fraction, cfg.split_seed)
+        train_idx, val_idx = split_by_video(scan_galar(root, every=cfg.every, reader=cfg.galar_reader), cfg.val_fraction, cfg.split_seed)
     if cfg.max_train_frames and len(train_idx) > cfg.max_train_frames:
         keep = np.random.default_rng(cfg.seed).choice(len(train_idx), cfg.max_train_frames, replace=False)
         train_idx = GalarIndex([train_idx.records[i] for i in sorted(keep)])

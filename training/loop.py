@@ -66,6 +66,20 @@ def parameter_groups(model: DiffCLIPClassifier, lr: float, backbone_scale: float
     ]
 
 
+def make_ema(model: torch.nn.Module, cfg: TrainConfig) -> ModelEmaV3:
+    """The weight average. Without warm-up, the paper's: it starts from the weights before the first step and
+    moves with the constant decay from the first update, averaging parameters while buffers stay the model's
+    (docs/design.md, "The paper's recipe"); with warm-up (the demo configs), timm's: a copy at the first step,
+    then a decay that warms up, buffers averaged too."""
+    return ModelEmaV3(model, decay=cfg.ema_decay, use_warmup=cfg.ema_warmup, exclude_buffers=not cfg.ema_warmup)
+
+
+def update_ema(ema: ModelEmaV3, model: torch.nn.Module, step: int, cfg: TrainConfig) -> None:
+    """One update after optimiser step ``step`` (1-based); without warm-up no step is passed, so timm applies
+    the constant decay instead of copying at the first step."""
+    ema.update(model, step=step if cfg.ema_warmup else None)
+
+
 @dataclass
 class TrainState:
     epoch: int = 0
@@ -115,6 +129,7 @@ class Trainer:
         if cfg.text_weight > 0:
             self.text_loss = TextPromptLoss(_text_features(cfg, model.labels), pos_weight).to(self.device)
         extra = list(self.text_loss.parameters()) if self.text_loss is not None else []
+        self.clipped = [*self.model.parameters(), *extra]
         self.optimizer = torch.optim.AdamW(
             parameter_groups(self.model, cfg.lr, cfg.backbone_lr_scale, extra), lr=cfg.lr, weight_decay=cfg.weight_decay
         )
@@ -132,7 +147,7 @@ class Trainer:
             pct_start=cfg.pct_start, anneal_strategy="cos", div_factor=cfg.div_factor,
             final_div_factor=cfg.final_div_factor,
         )
-        self.ema = ModelEmaV3(self.model, decay=cfg.ema_decay, use_warmup=cfg.ema_warmup) if cfg.ema else None
+        self.ema = make_ema(self.model, cfg) if cfg.ema else None
         self.ddp = self.model
         if self.world > 1:
             self.ddp = torch.nn.parallel.DistributedDataParallel(
@@ -219,13 +234,14 @@ class Trainer:
         self.scaler.scale(loss).backward()
         if cfg.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            # the text-prompt temperature is clipped with the rest, as the paper's (a model parameter there)
+            torch.nn.utils.clip_grad_norm_(self.clipped, cfg.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
         self.state.step += 1
         if self.ema is not None:
-            self.ema.update(self.model, step=self.state.step)
+            update_ema(self.ema, self.model, self.state.step, cfg)
         return float(loss.detach())
 
     @torch.no_grad()

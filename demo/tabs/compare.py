@@ -91,13 +91,14 @@ def build(ctx: AppContext) -> None:
 
 
 def default_pair(bank) -> tuple[str | None, str | None]:
-    """The pair the tab opens with: the standard and the differential model (ModelBank.pair), by name."""
+    """The pair the tab opens with, by name: the standard and the differential model (ModelBank.pair, which
+    asks the models' own attention semantics)."""
     by_path = {path: name for name, path in bank.names.items()}
-    main, compare = bank.paths["main"], bank.paths["compare"]
-    if compare is None:
-        return by_path.get(main), None
-    std, dif = (compare, main) if by_path[main] != "vanilla" else (main, compare)
-    return by_path[std], by_path[dif]
+    standard, differential = bank.pair()
+    if differential is None:
+        return by_path.get(bank.paths["main"]), None
+    path_of = {id(bank.main): bank.paths["main"], id(bank.compare): bank.paths["compare"]}
+    return by_path[path_of[id(standard)]], by_path[path_of[id(differential)]]
 
 
 def model_shape(predictor) -> tuple[int, int]:
