@@ -192,3 +192,31 @@ def test_duplicate_rows_are_an_error_in_both_readers(tmp_path):
         with pytest.raises(ValueError, match="already labelled at line 2"):
             read_label_csv(path, reader=reader)
 
+
+
+def test_early_stopping_as_the_paper_and_its_per_epoch_plots(tmp_path, monkeypatch):
+    """The paper: a better mAP resets the patience, anything else (a tie too) adds one, and the run stops when it
+    reaches the patience. Scripted validation mAPs 0.5, 0.6, 0.6, 0.7 with patience 1: the third epoch ties, so
+    the run stops after it (by hand)."""
+    from training import loop
+
+    scripted = iter([0.5, 0.6, 0.6, 0.7])
+    real = loop.Trainer._evaluate
+
+    def evaluate(self, epoch, train_loss, seconds):
+        result = real(self, epoch, train_loss, seconds)
+        result["row"]["val_map_supported"] = next(scripted)
+        return result
+
+    monkeypatch.setattr(loop.Trainer, "_evaluate", evaluate)
+    cfg = TrainConfig(backbone="micro", attention="diff", data_root=str(tmp_path / "data"), synth_videos=3,
+                      synth_frames=20, synth_size=64, synth_rare_share=0.05, epochs=4, batch_size=16, text_weight=0,
+                      out_dir=str(tmp_path / "run"), save_every_steps=0, amp="fp32", early_stop_patience=1,
+                      epoch_plots=True)
+    out = loop.train(cfg)
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3  # header and three epochs
+    assert sorted(p.name for p in (out / "curves").iterdir()) == sorted(
+        f"val_ep{e}_{k}.png" for e in (1, 2, 3) for k in ("bar", "pr", "roc"))
+    with pytest.raises(ValueError, match="early_stop_patience"):
+        TrainConfig(early_stop_patience=-1)

@@ -74,7 +74,9 @@ class TrainConfig:
     ema_warmup: bool = False
     text_weight: float = 0.4
     text_prompt: str = "a video capsule endoscopy image showing {label}"
+    early_stop_patience: int = 0  # stop after this many epochs without a better val mAP (the paper: 15); 0 off
     # bookkeeping
+    epoch_plots: bool = False  # per-epoch per-label PR, ROC and bar plots in <out_dir>/curves (as the paper's)
     eval_batch_size: int = 64
     save_every_steps: int = 200
     log_every_steps: int = 10
@@ -86,6 +88,8 @@ class TrainConfig:
             raise ValueError(f"galar_reader must be 'ours' or 'paper', got {self.galar_reader!r}")
         if self.sampler not in ("sqrt", "uniform"):
             raise ValueError(f"sampler must be 'sqrt' or 'uniform', got {self.sampler!r}")
+        if self.early_stop_patience < 0:
+            raise ValueError(f"early_stop_patience must be >= 0 (0: off), got {self.early_stop_patience}")
         for name in ("epochs", "batch_size", "eval_batch_size", "every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

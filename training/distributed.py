@@ -33,6 +33,15 @@ def barrier() -> None:
         dist.barrier()
 
 
+def broadcast_int(value: int) -> int:
+    """Rank 0's ``value`` on every rank (itself without a process group)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    t = torch.tensor([value], dtype=torch.long, device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    dist.broadcast(t, src=0)
+    return int(t.item())
+
+
 def cleanup() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()

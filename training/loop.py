@@ -86,6 +86,7 @@ class TrainState:
     batch: int = 0  # next batch within the epoch
     step: int = 0  # global optimiser steps done
     best: float = -math.inf
+    stale: int = 0  # epochs since the best val mAP (early stopping)
     history: list[dict] = field(default_factory=list)
 
 
@@ -174,7 +175,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "progress": {"epoch": self.state.epoch, "batch": self.state.batch, "step": self.state.step,
-                         "best": self.state.best, "world_size": self.world},
+                         "best": self.state.best, "stale": self.state.stale, "world_size": self.world},
             "history": self.state.history,
             "config": self.cfg.to_dict(),
         }
@@ -205,7 +206,8 @@ class Trainer:
         if st["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(st["cuda_rng"])
         p = st["progress"]
-        self.state = TrainState(p["epoch"], p["batch"], p["step"], p["best"], list(st["history"]))
+        self.state = TrainState(epoch=p["epoch"], batch=p["batch"], step=p["step"], best=p["best"],
+                                stale=p.get("stale", 0), history=list(st["history"]))  # states before "stale": 0
         log.info("resumed from %s at epoch %d, batch %d (step %d)", path, p["epoch"], p["batch"], p["step"])
 
     # ------------------------------------------------------------------ steps
@@ -278,7 +280,7 @@ class Trainer:
             "val_mauc": metrics["mauc_supported"], "val_macro_f1": metrics["macro_f1_supported"],
             "lr": self.optimizer.param_groups[0]["lr"], "seconds": seconds,
         }
-        return {"row": row, "metrics": metrics, "thresholds": thresholds}
+        return {"row": row, "metrics": metrics, "thresholds": thresholds, "probs": probs, "targets": targets}
 
     def _write_outputs(self, result: dict) -> None:
         row = result["row"]
@@ -302,9 +304,17 @@ class Trainer:
             },
         }
         _save_dir(self.eval_model, self.out / "last", meta)
+        if self.cfg.epoch_plots:
+            from .plots import plot_epoch_curves
+
+            plot_epoch_curves(result["probs"], result["targets"], result["metrics"], self.model.labels,
+                              self.out / "curves", f"val_ep{row['epoch']}")
         if row["val_map_supported"] > self.state.best:
             self.state.best = row["val_map_supported"]
+            self.state.stale = 0
             _save_dir(self.eval_model, self.out / "best", meta)
+        else:  # as the paper's: a tie is not an improvement
+            self.state.stale += 1
 
     def fit(self) -> Path:
         cfg = self.cfg
@@ -341,6 +351,10 @@ class Trainer:
                              r["val_map_supported"], r["val_map_all"], r["seconds"])
                 self.save_state()
                 dist_utils.barrier()
+                if cfg.early_stop_patience and dist_utils.broadcast_int(self.state.stale) >= cfg.early_stop_patience:
+                    log.info("early stop after epoch %d: %d epochs without a better val mAP", self.state.epoch,
+                             cfg.early_stop_patience)
+                    break
         finally:
             signal.signal(signal.SIGTERM, previous)
             signal.signal(signal.SIGINT, previous_int)
