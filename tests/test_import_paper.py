@@ -62,17 +62,20 @@ def test_both_weight_sets_give_the_paper_models_logits(micro_paper, tmp_path, we
 
 
 def test_a_biomedclip_size_checkpoint_imports_exactly(tmp_path):
-    """The paper's own size (ViT-B/16, 12 blocks of 768, projection to 512), random weights built offline."""
+    """The paper's own size (ViT-B/16, 12 blocks of 768, projection to 512), random weights built offline, in
+    both weight sets."""
     model = PaperModel(seed=3).eval()
     shadow = paper_checkpoint(model, tmp_path / "best_model.pth")
-    assert main(["import-paper", str(tmp_path / "best_model.pth"), "--out", str(tmp_path / "out")]) == 0
-    reference = with_shadow(PaperModel(seed=3), shadow)
-    reference.load_state_dict({**model.state_dict(), **shadow})
-    expected, x = _logits(reference, 224)
-    ours, config = load_checkpoint(tmp_path / "out")
-    with torch.no_grad():
-        assert (ours(x) - expected).abs().max() <= 1e-5
-    assert config["backbone"] == "biomedclip" and set(config["thresholds"].values()) == {0.5}
+    for weights in ("ema", "model"):
+        assert main(["import-paper", str(tmp_path / "best_model.pth"), "--out", str(tmp_path / weights),
+                     "--weights", weights]) == 0
+        reference = PaperModel(seed=3)
+        reference.load_state_dict({**model.state_dict(), **(shadow if weights == "ema" else {})})
+        expected, x = _logits(reference, 224)
+        ours, config = load_checkpoint(tmp_path / weights)
+        with torch.no_grad():
+            assert (ours(x) - expected).abs().max() <= 1e-5, weights
+        assert config["backbone"] == "biomedclip" and set(config["thresholds"].values()) == {0.5}
 
 
 class NotData:
