@@ -46,6 +46,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     from ..inference import DEFAULT_BATCH_SIZE
 
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--work-dir", help="per-video results of a torchrun run, kept until the outputs are written "
+                                           "(default: beside --out, OUT.work); a rerun reuses the finished videos")
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="auto: bf16 on CPUs with AMX/AVX512-BF16 and on CUDA, fp32 elsewhere (default auto)")
@@ -61,12 +63,27 @@ def timeline_path(plot: str, video_id: str, several: bool):
 
 
 def run(args: argparse.Namespace) -> int:
+    import time
+
+    import torch
+    from tqdm.auto import tqdm
+
     from ..atomic import writable_target, write_json
+    from ..device import resolve_device
     from ..events import events_document
     from ..frame_csv import frame_csv_name, write_frame_csv
     from ..inference import Predictor
-    from ..pipeline import predict_sources
+    from ..pipeline import RunStats, predict_sources, run_source
     from ..postprocess import PostProcess
+    from ..sharding import (
+        WorkFolder,
+        cores_per_rank,
+        fingerprint,
+        rank_device,
+        run_sharded,
+        shard_from_env,
+        write_probs_csv,
+    )
     from ..timeline import save_timeline
     from ..video import Sampling, discover_sources
 
@@ -81,9 +98,35 @@ def run(args: argparse.Namespace) -> int:
     sampling = Sampling(stride=args.stride, fps=args.fps, max_frames=args.max_frames)
     post = PostProcess(args.median_window, args.min_length, args.max_gap)
     sources = discover_sources(args.inputs, sampling)
-    predictor = Predictor(args.checkpoint, device=args.device, batch_size=args.batch_size,
-                          precision=args.precision)
-    results, stats = predict_sources(predictor, sources, post, probs_csv=args.probs, workers=args.workers)
+    shard = shard_from_env()
+    if shard.world > 1 and resolve_device(args.device).type == "cpu":
+        torch.set_num_threads(cores_per_rank(shard))  # the machine's cores shared between its processes
+    predictor = Predictor(args.checkpoint, device=rank_device(resolve_device(args.device), shard),
+                          batch_size=args.batch_size, precision=args.precision)
+    work_root = Path(args.work_dir) if args.work_dir else Path(f"{args.out}.work")
+    if shard.world > 1 or work_root.is_dir():  # under torchrun, or resuming one
+        key = fingerprint(args.checkpoint, {"command": "predict", "device": predictor.device.type,
+                                            "precision": predictor.precision, "batch_size": predictor.batch_size,
+                                            "stride": args.stride, "fps": args.fps, "max_frames": args.max_frames})
+        work = WorkFolder(work_root, key)
+        start = time.perf_counter()
+        workers = args.workers if args.workers is not None else (
+            0 if predictor.device.type == "cpu" else max(1, min(16, cores_per_rank(shard) - 1)))
+
+        def run_one(source):
+            with tqdm(total=source.estimate, unit="frame", position=shard.local_rank, leave=False,
+                      desc=f"rank {shard.rank}/{shard.world} {source.video_id}") as bar:
+                return run_source(predictor, source, post, bar=bar, workers=workers)
+
+        results = run_sharded(predictor, sources, post, work, shard, run=run_one)
+        if results is None:  # another rank: rank 0 writes the outputs
+            return 0
+        stats = RunStats(sum(len(r.frames) for r in results), time.perf_counter() - start)
+        if args.probs:
+            write_probs_csv(args.probs, results, predictor.labels)
+    else:
+        work = None
+        results, stats = predict_sources(predictor, sources, post, probs_csv=args.probs, workers=args.workers)
     write_json(args.out, events_document({r.video_id: r.events for r in results}), indent=1)
     if args.scored:
         write_json(args.scored, {"videos": [{"video_id": r.video_id, "events": r.scored_events} for r in results]}, indent=1)
@@ -99,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
     for source in sources:
         for warning in source.warnings:
             print(f"warning: {warning}")
+    if work is not None:  # every output written: the per-video results are no longer needed
+        work.remove()
     n_events = sum(len(r.events) for r in results)
     print(f"{stats.frames} frames from {len(results)} video(s) in {stats.seconds:.1f} s: "
           f"{stats.fps:.1f} frames/s on {predictor.device} in {predictor.precision}")

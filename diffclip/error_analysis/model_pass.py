@@ -8,7 +8,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..inference import Predictor
-from ..pipeline import predict_sources, video_result
+from ..pipeline import VideoResult, predict_sources, video_result
 from ..postprocess import DEFAULT_POSTPROCESS, PostProcess
 from .labelled_set import LabelledSet
 
@@ -81,12 +81,14 @@ MEMORY_ENTRIES = 4  # passes kept in memory by a process (the app's sessions sha
 
 def run_pass(predictor: Predictor, data: LabelledSet, cache_dir: str | Path | None = None,
              post: PostProcess = DEFAULT_POSTPROCESS, progress: bool = True, workers: int | None = None,
-             key: str | None = None, readout: Callable | None = None) -> ModelPass:
+             key: str | None = None, readout: Callable | None = None,
+             results: Sequence[VideoResult] | None = None) -> ModelPass:
     """Probabilities for every sampled frame of ``data``: from this process's memory or ``cache_dir``
     when the same weights have seen the same frames at the same precision, else from one streamed pass
     through the pipeline (a progress bar on the terminal, or in the app through Gradio's tqdm tracking).
     With ``readout`` (see :func:`diffclip.pipeline.run_source`) the pass also keeps each frame's attention
-    as it reads it, so that pictures of it need no model later; a cached pass without it runs again."""
+    as it reads it, so that pictures of it need no model later; a cached pass without it runs again.
+    ``results``: the pass already made (with extras) by processes that shared the videos (diffclip.sharding)."""
     key = key or pass_key(predictor, data)
     wanted = PASS_ARRAYS + (("maps",) if readout is not None else ())
     cached = True
@@ -105,9 +107,10 @@ def run_pass(predictor: Predictor, data: LabelledSet, cache_dir: str | Path | No
             log.info("model pass read from %s", path)
     if hit is None:
         cached = False
-        results, stats = predict_sources(predictor, data.sources, post, progress=progress, workers=workers,
-                                         extras=True, readout=readout)
-        log.info("model pass: %d frames in %.1f s", stats.frames, stats.seconds)
+        if results is None:
+            results, stats = predict_sources(predictor, data.sources, post, progress=progress, workers=workers,
+                                             extras=True, readout=readout)
+            log.info("model pass: %d frames in %.1f s", stats.frames, stats.seconds)
         hit = {"video_ids": np.concatenate([np.full(len(r.frames), r.video_id, dtype=object)
                                             for r in results]).astype(str),
                "frames": np.concatenate([r.frames for r in results]).astype(np.int64),

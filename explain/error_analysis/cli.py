@@ -64,11 +64,27 @@ def summary_lines(doc: dict, report) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from diffclip.device import resolve_device
     from diffclip.error_analysis.document import errors_document
     from diffclip.error_analysis.labelled_set import load_labelled
     from diffclip.error_analysis.model_pass import run_pass
     from diffclip.error_analysis.tags import read_tags
     from diffclip.inference import Predictor
+    from diffclip.pipeline import run_source
+    from diffclip.postprocess import DEFAULT_POSTPROCESS
+    from diffclip.sharding import (
+        Shard,
+        WorkFolder,
+        cores_per_rank,
+        fingerprint,
+        rank_device,
+        run_sharded,
+        shard_from_env,
+    )
     from diffclip.staged_folder import staged_folder
 
     from ..methods import get_explainer
@@ -81,13 +97,36 @@ def run(args: argparse.Namespace) -> int:
     method = get_explainer(args.method).name
     tags = read_tags(args.tags) if args.tags else None
     data = load_labelled(args.data, truth=args.truth, stride=args.stride)
-    predictor = Predictor(args.checkpoint, device=args.device, batch_size=args.batch_size, precision=args.precision)
+    shard = shard_from_env()
+    if shard.world > 1 and resolve_device(args.device).type == "cpu":
+        torch.set_num_threads(cores_per_rank(shard))  # the machine's cores shared between its processes
+    predictor = Predictor(args.checkpoint, device=rank_device(resolve_device(args.device), shard),
+                          batch_size=args.batch_size, precision=args.precision)
+    results, work = None, None
+    work_root = Path(args.work_dir) if args.work_dir else out.with_name(out.name + ".work")
+    if shard.world > 1 or work_root.is_dir():  # under torchrun, or resuming one: the pass shared by video
+        work = WorkFolder(work_root, fingerprint(args.checkpoint, {
+            "command": "errors", "device": predictor.device.type, "precision": predictor.precision,
+            "batch_size": predictor.batch_size, "stride": args.stride, "data": str(Path(args.data).resolve())}))
+        workers = args.workers if args.workers is not None else (
+            0 if predictor.device.type == "cpu" else max(1, min(16, cores_per_rank(shard) - 1)))
+        results = run_sharded(predictor, data.sources, DEFAULT_POSTPROCESS, work, shard, run=lambda s: run_source(
+            predictor, s, DEFAULT_POSTPROCESS, workers=workers, extras=True))
+        if results is None:  # another rank: rank 0 writes the report
+            return 0
+        # the other ranks are done: the report's explanations get the machine's cores, as in a single process
+        # (torchrun sets OMP_NUM_THREADS=1), so that its maps equal a single process's
+        if predictor.device.type == "cpu":
+            torch.set_num_threads(cores_per_rank(Shard(local_world=1)))
     # the report folder is replaced whole when everything is written, or not at all: an interruption at any
     # point leaves the previous report as it was (its cache is carried over by hard links)
     with staged_folder(out, fresh=REPORT_ENTRIES) as stage:
-        mp = run_pass(predictor, data, cache_dir=stage / "cache", progress=True, workers=args.workers)
+        mp = run_pass(predictor, data, cache_dir=stage / "cache", progress=True, workers=args.workers,
+                      results=results)
         doc = errors_document(mp, data.truth_events, str(args.checkpoint), str(args.data), k=args.top)
         export_report(stage, doc, mp, data, predictor, method, tags=tags)
+    if work is not None:  # the report is written: the per-video results are no longer needed
+        work.remove()
     report = out / "report.html"
     for source in data.sources:
         for warning in source.warnings:
