@@ -23,6 +23,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+
 from diffclip.atomic import write_json
 from diffclip.json_input import read_json
 from diffclip.staged_folder import staged_folder
@@ -78,8 +80,10 @@ def run_one(cfg: TrainConfig, frames, heldout: dict, result_path: Path) -> dict:
     result = measure(run / "best", frames)
     result.update(seed=cfg.seed, val_map=best_val_map(run))
     seconds = read_json(run / "study-done.json").get("seconds")
+    # the thread count too: CPU training is deterministic for a seed, torch build and thread count, so a bundled
+    # run retrained elsewhere (its checkpoint gone) is the measured one only with the same count
     write_json(result_path, finite({"settings": _settings(cfg), "heldout": heldout, "train_seconds": seconds,
-                                    "result": result}), indent=1)
+                                    "threads": torch.get_num_threads(), "result": result}), indent=1)
     return result
 
 
@@ -106,16 +110,24 @@ def best_val_map(run: Path) -> float:
         return max(float(row["val_map_supported"]) for row in csv.DictReader(fh))
 
 
-def bundle(config: str | Path, chosen: dict[str, int], out: Path, dest: Path) -> None:
+def bundle(config: str | Path, chosen: dict[str, int], out: Path, dest: Path, results: Path = RESULTS) -> None:
     """Copy each variant's chosen seed to ``dest/<variant>`` with out-of-distribution statistics fitted, as the
     training export does; a run whose checkpoint is gone (its figures came from a stored result) is retrained
-    first (training on the CPU is deterministic for a seed, torch build and thread count)."""
+    first, with the thread count it was measured with (training on the CPU is deterministic for a seed, torch
+    build and thread count; the study's runs trained with one thread each, two at a time)."""
     for variant, seed in chosen.items():
         cfg = run_config(config, variant, seed, out)
         run = Path(cfg.out_dir)
         if not (run / "study-done.json").is_file():
-            log.info("retraining %s seed %d to bundle it", variant, seed)
-            train(cfg, resume=(run / "state.pt").is_file())
+            stored = results / f"{variant}-seed{seed}.json"
+            threads = read_json(stored).get("threads", 1) if stored.is_file() else torch.get_num_threads()
+            log.info("retraining %s seed %d with %d thread(s) to bundle it", variant, seed, threads)
+            before = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            try:
+                train(cfg, resume=(run / "state.pt").is_file())
+            finally:
+                torch.set_num_threads(before)
             write_json(run / "study-done.json", {"seconds": None})
         with staged_folder(dest / variant, empty=True) as tmp:
             shutil.copytree(run / "best", tmp, dirs_exist_ok=True)
@@ -213,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         write_json(Path(args.json), finite(result), indent=1)
     if args.bundle:
-        bundle(args.config, chosen, out, Path(args.bundle))
+        bundle(args.config, chosen, out, Path(args.bundle), results)
         log.info("bundled %s in %s", chosen, args.bundle)
     return 0
 
