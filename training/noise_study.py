@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import logging
 import math
 import shutil
@@ -62,7 +63,9 @@ def stored_result(path: Path, cfg: TrainConfig, heldout: dict) -> dict | None:
     if not path.is_file():
         return None
     saved = read_json(path)
-    if saved.get("settings") != _settings(cfg) or saved.get("heldout") != heldout:
+    # a setting added to TrainConfig after the run was stored ran at its default
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name not in _NOT_SETTINGS}
+    if {**defaults, **saved.get("settings", {})} != _settings(cfg) or saved.get("heldout") != heldout:
         log.warning("%s was measured with other settings or frames: the run is redone", path)
         return None
     return saved["result"]
