@@ -9,7 +9,7 @@ deletion and insertion AUC of the label's probability (10 steps, black baseline)
 map outside the circular field of view. The label explained on each frame is the frame's lesion label:
 the lesion with the most pixels in the frame, whose pixels form the mask. Means over frames with 95%
 intervals from a seeded percentile bootstrap over frames (2000 resamples, seed 0, NaN-aware means).
-Integrated Gradients, NoiseTunnel and Occlusion run with cheaper settings than the UI's (see --ig-steps,
+Integrated Gradients, NoiseTunnel and Occlusion run with cheaper settings than the UI's (see
 --ig-cap, --nt-samples, --nt-steps, --window) so that the run fits in about half an hour on two cores;
 the JSON records them and IG's convergence. ``--ig-examples`` (default on) also runs IG with the UI's
 settings on every bundled example frame (demo/weights/diff, the example's "shows" label).
@@ -39,7 +39,7 @@ from diffclip.inference import Predictor  # noqa: E402
 from explain.analysis import FrameAnalysis, analyse  # noqa: E402
 from explain.checks import faithfulness  # noqa: E402
 from explain.methods import EXPLAINERS, Explanation, explain  # noqa: E402
-from explain.methods.integrated_gradients import MAX_STEPS, TOLERANCE, ig_attribution  # noqa: E402
+from explain.methods.integrated_gradients import DEFAULT_CAP, TOLERANCE, ig_attribution  # noqa: E402
 
 METRICS = ("mask_share", "pointing", "deletion_auc", "insertion_auc", "outside_fov_share")
 LABEL_RULE = ("each frame's lesion label: the lesion with the most pixels in the frame; the mask is that "
@@ -48,8 +48,7 @@ LABEL_RULE = ("each frame's lesion label: the lesion with the most pixels in the
 
 @dataclass(frozen=True)
 class Settings:
-    ig_steps: int = 16
-    ig_cap: int = 32
+    ig_cap: int = 32  # the most points on the path (adaptive: fewer once the attributions add up)
     nt_samples: int = 2
     nt_steps: int = 8
     window: int = 56
@@ -62,7 +61,7 @@ def explain_with(analysis: FrameAnalysis, predictor: Predictor, method: str, lab
         return explain(analysis, predictor, method, label, steps=s.nt_steps, samples=s.nt_samples, window=s.window)
     j = analysis.label_index(label)
     with predictor.lock.shared(), torch.enable_grad():  # as explain() holds it for IG
-        return ig_attribution(predictor.model, analysis.x.to(predictor.device), j, s.ig_steps, s.ig_cap)
+        return ig_attribution(predictor.model, analysis.x.to(predictor.device), j, s.ig_cap)
 
 
 def evaluate_frame(predictor: Predictor, rgb: np.ndarray, mask: np.ndarray, label: str, methods: list[str],
@@ -228,18 +227,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", type=Path,
                         default=[REPO / "demo" / "weights" / "diff", REPO / "demo" / "weights" / "vanilla"])
     parser.add_argument("--methods", nargs="+", default=list(EXPLAINERS), choices=list(EXPLAINERS))
-    parser.add_argument("--ig-steps", type=int, default=Settings.ig_steps)
     parser.add_argument("--ig-cap", type=int, default=Settings.ig_cap)
     parser.add_argument("--nt-samples", type=int, default=Settings.nt_samples)
     parser.add_argument("--nt-steps", type=int, default=Settings.nt_steps)
     parser.add_argument("--window", type=int, default=Settings.window, help="occlusion window, pixels")
     parser.add_argument("--curve-steps", type=int, default=Settings.curve_steps)
     parser.add_argument("--ig-examples", action=argparse.BooleanOptionalAction, default=True,
-                        help=f"IG with the UI's settings (cap {MAX_STEPS}) on the bundled examples")
+                        help=f"IG with the UI's settings (cap {DEFAULT_CAP}) on the bundled examples")
     parser.add_argument("--workers", type=int, default=1, help="processes (2 on two cores: one thread each)")
     parser.add_argument("--json", type=Path, default=None, help="write the result here (partial results as they come)")
     args = parser.parse_args(argv)
-    s = Settings(args.ig_steps, args.ig_cap, args.nt_samples, args.nt_steps, args.window, args.curve_steps)
+    s = Settings(args.ig_cap, args.nt_samples, args.nt_steps, args.window, args.curve_steps)
     torch.manual_seed(0)
     start = time.time()
     command = " ".join(["python benchmarks/faithfulness.py", *(argv if argv is not None else sys.argv[1:])])

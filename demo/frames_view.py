@@ -154,7 +154,7 @@ SIGNS = ("signed", "magnitude")
 
 
 def attribution_overlay(state: FramesState, predictor: Predictor, label: str, method_name: str, alpha: float,
-                        steps: int = 32, progress=None, sign: str = "signed"):
+                        steps: int = 64, progress=None, sign: str = "signed"):
     """The attribution of ``method_name`` for ``label`` on the selected frame, computed once per
     (frame, label, method, steps) and reused for alpha and sign changes. A signed map shows ``"signed"``
     (diverging, centred at 0) or as its ``"magnitude"``."""

@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layer", type=int, default=default.layer, help="layer for the attention panels (default: last)")
     parser.add_argument("--head", type=int, default=default.head, help="head (default: mean over heads)")
     parser.add_argument("--alpha", type=float, default=0.5)
-    parser.add_argument("--steps", type=int, default=default.steps, help=f"Integrated Gradients steps ({default.steps})")
+    parser.add_argument("--steps", type=int, default=default.steps, help=f"Integrated Gradients and each NoiseTunnel copy: the most points on the path; "
+                             f"fewer once the attributions add up ({default.steps})")
     parser.add_argument("--samples", type=int, default=default.samples, help=f"NoiseTunnel samples ({default.samples})")
     parser.add_argument("--window", type=int, default=default.window, help=f"Occlusion window, pixels ({default.window})")
     parser.add_argument("--device", default="auto")

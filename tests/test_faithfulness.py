@@ -15,7 +15,11 @@ from explain.analysis import analyse
 from explain.checks import RIM_THRESHOLD, faithfulness, faithfulness_caption, rim_note
 from explain.methods import Explanation, explain
 from explain.methods.captum_tools import baseline_like
-from explain.methods.integrated_gradients import MAX_STEPS, convergence_sentence, ig_attribution
+from explain.methods.integrated_gradients import (
+    adaptive_integrated_gradients,
+    convergence_sentence,
+    ig_attribution,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -119,29 +123,55 @@ def test_faithfulness_caption_explains_each_number():
 
 
 def test_convergence_sentence():
-    assert convergence_sentence(0.021, 64) == "attributions add up to the score change within 2.1% (64 steps)"
-    assert convergence_sentence(0.073, MAX_STEPS) == ("attributions add up to the score change within 7.3% at the "
-                                                      "256-step cap: read the map with care")
-    assert convergence_sentence(0.3, 16, cap=None).endswith("(16 steps; more steps would bring them closer)")
+    assert convergence_sentence(0.021, 13) == "attributions add up to the score change within 2.1% (13 points on the path)"
+    assert convergence_sentence(0.073, 63, cap=64) == ("attributions add up to the score change within 7.3% at the "
+                                                       "cap of 64 points on the path: read the map with care")
+    assert convergence_sentence(0.3, 16, cap=None).endswith("(16 points on the path; more would bring them closer)")
     assert "no score change" in convergence_sentence(math.inf, 32)
 
 
-def test_ig_relative_delta_restated_and_steps_doubled():
+class Cubic(torch.nn.Module):
+    """Logit 5 is (w . z + c)^3: along the path from b to x it is a cubic in a, its derivative a quadratic,
+    which Simpson's rule integrates exactly; the other logits are 0."""
+
+    def __init__(self, w, c):
+        super().__init__()
+        self.w, self.c = w, c
+
+    def forward(self, z):
+        s = (z * self.w).flatten(1).sum(1) + self.c
+        out = torch.zeros(z.shape[0], 17, dtype=z.dtype)
+        out[:, 5] = s**3
+        return out
+
+
+def test_adaptive_ig_by_hand_on_a_cubic():
+    """One Simpson panel (3 points) is exact: the attributions are (x - b) * w * int_0^1 3 (s0 + a s1)^2 da =
+    (x - b) * w * ((s0 + s1)^3 - s0^3) / s1, with s0 = w . b + c and s1 = w . (x - b); by hand, no quadrature."""
+    torch.manual_seed(2)
+    w = torch.randn(1, 3, 4, 4) * 0.1
+    x, b = torch.randn(1, 3, 4, 4), torch.zeros(1, 3, 4, 4)
+    r = adaptive_integrated_gradients(Cubic(w, 0.3), x, 5, b)
+    s0, s1 = float((w * b).sum()) + 0.3, float((w * (x - b)).sum())
+    by_hand = (x - b) * w * ((s0 + s1) ** 3 - s0**3) / s1
+    assert r.steps == 3 and torch.allclose(r.attributions, by_hand, atol=1e-6)
+    assert abs(r.delta) < 1e-5 and r.score_change == pytest.approx((s0 + s1) ** 3 - s0**3, rel=1e-6)
+
+
+def test_adaptive_ig_adds_points_where_the_score_changes_until_it_adds_up():
     torch.manual_seed(2)
     model = build_model("micro", "diff").eval().float()
     x = torch.randn(1, 3, 64, 64)
     black = baseline_like(x, model.config.preprocess)
     with torch.no_grad():
         fx, fb = model(x)[0, 5].item(), model(black)[0, 5].item()
-    for steps, cap in ((2, 2), (2, 64)):
-        att = ig_attribution(model, x, 5, steps=steps, cap=cap)
-        by_hand = abs(att.map.sum() - (fx - fb)) / abs(fx - fb)
+    for cap in (3, 64):
+        att = ig_attribution(model, x, 5, cap=cap)
+        by_hand = abs(att.map.sum() - (fx - fb)) / abs(fx - fb)  # completeness restated from the model's logits
         assert att.meta["relative_delta"] == pytest.approx(by_hand, rel=1e-4, abs=1e-6)
         assert att.meta["score_change"] == pytest.approx(fx - fb, rel=1e-4)
-        assert att.meta["steps"] in (2, 4, 8, 16, 32, 64) and att.meta["steps"] <= cap
-        # it stops at the first number of steps that converges, or at the cap
-        assert by_hand < 0.05 or att.meta["steps"] == cap
-    assert ig_attribution(model, x, 5, steps=2, cap=2).meta["relative_delta"] > 0.05  # 2 steps do not add up
+        assert att.meta["steps"] % 2 == 1 and att.meta["steps"] <= max(cap, 3)  # 3, then 2 points per halved panel
+        assert by_hand < 0.05 or att.meta["steps"] + 2 > cap
 
 
 def test_noise_tunnel_caption_states_its_convergence(predictor):

@@ -82,7 +82,8 @@ def build(ctx: AppContext) -> None:
         choices = frames_view.attribution_choices()
         label = gr.Dropdown(labels, value=labels[0], label="Label to explain", elem_id="label")
         method = gr.Dropdown(choices, value=choices[0], label="Attribution method", elem_id="method", min_width=250)
-        steps = gr.Slider(4, 128, value=32, step=4, label="IG steps (quality vs time)")
+        steps = gr.Slider(4, 256, value=64, step=4, label="Integrated Gradients, NoiseTunnel: most points on the path "
+                          "(they stop once the attributions add up)")
         sign = gr.Radio(list(frames_view.SIGNS), value="signed", label="Signed maps shown", elem_id="sign")
         explain_btn = gr.Button("Explain", elem_id="explain-btn")
     attr_caption = gr.Markdown(elem_id="attribution-caption")

@@ -19,12 +19,13 @@ Progress = Callable[[float], None] | None
 @dataclass(frozen=True)
 class Options:
     """Knobs shared by all methods; each method reads the ones it needs. ``steps`` (Integrated
-    Gradients, NoiseTunnel), ``samples`` (NoiseTunnel), ``window`` (Occlusion, pixels), ``layer`` and
-    ``head`` (single-layer attention; head None = mean), ``internal_batch_size`` (Captum batching)."""
+    Gradients, each NoiseTunnel copy: the most points on the path; fewer are used once the attributions add
+    up), ``samples`` (NoiseTunnel), ``window`` (Occlusion, pixels), ``layer`` and ``head`` (single-layer
+    attention; head None = mean), ``internal_batch_size`` (points or perturbations per model pass)."""
 
     layer: int = -1
     head: int | None = None
-    steps: int = 32
+    steps: int = 64
     samples: int = 4
     window: int = 32
     internal_batch_size: int = 16
