@@ -82,6 +82,25 @@ def cores_per_rank(shard: Shard) -> int:
     return max(1, (os.cpu_count() or 1) // shard.local_world)
 
 
+def rank_predictor(checkpoint: str | Path, device: str, batch_size: int, precision: str, shard: Shard) -> Predictor:
+    """This process's predictor: on a CPU under torchrun with the machine's cores shared between its processes,
+    on CUDA with its own GPU (:func:`rank_device`)."""
+    from .device import resolve_device
+
+    base = resolve_device(device)
+    if shard.world > 1 and base.type == "cpu":
+        torch.set_num_threads(cores_per_rank(shard))
+    return Predictor(checkpoint, device=rank_device(base, shard), batch_size=batch_size, precision=precision)
+
+
+def rank_workers(requested: int | None, predictor: Predictor, shard: Shard) -> int:
+    """Decoding processes of this rank: none on a CPU (the model keeps its cores busy), else one per spare core
+    of its share of the machine (at most 16)."""
+    if requested is not None:
+        return requested
+    return 0 if predictor.device.type == "cpu" else max(1, min(16, cores_per_rank(shard) - 1))
+
+
 def assign(sizes: Sequence[int | None], world: int) -> list[list[int]]:
     """Video indices per rank: largest first, each to the least loaded rank (ties: the lower rank), every
     rank's list in the input order. Unknown sizes count as 1."""

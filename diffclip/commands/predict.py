@@ -65,21 +65,18 @@ def timeline_path(plot: str, video_id: str, several: bool):
 def run(args: argparse.Namespace) -> int:
     import time
 
-    import torch
     from tqdm.auto import tqdm
 
     from ..atomic import writable_target, write_json
-    from ..device import resolve_device
     from ..events import events_document
     from ..frame_csv import frame_csv_name, write_frame_csv
-    from ..inference import Predictor
     from ..pipeline import RunStats, predict_sources, run_source
     from ..postprocess import PostProcess
     from ..sharding import (
         WorkFolder,
-        cores_per_rank,
         fingerprint,
-        rank_device,
+        rank_predictor,
+        rank_workers,
         run_sharded,
         shard_from_env,
         write_probs_csv,
@@ -99,10 +96,7 @@ def run(args: argparse.Namespace) -> int:
     post = PostProcess(args.median_window, args.min_length, args.max_gap)
     sources = discover_sources(args.inputs, sampling)
     shard = shard_from_env()
-    if shard.world > 1 and resolve_device(args.device).type == "cpu":
-        torch.set_num_threads(cores_per_rank(shard))  # the machine's cores shared between its processes
-    predictor = Predictor(args.checkpoint, device=rank_device(resolve_device(args.device), shard),
-                          batch_size=args.batch_size, precision=args.precision)
+    predictor = rank_predictor(args.checkpoint, args.device, args.batch_size, args.precision, shard)
     work_root = Path(args.work_dir) if args.work_dir else Path(f"{args.out}.work")
     if shard.world > 1 or work_root.is_dir():  # under torchrun, or resuming one
         key = fingerprint(args.checkpoint, {"command": "predict", "device": predictor.device.type,
@@ -110,8 +104,7 @@ def run(args: argparse.Namespace) -> int:
                                             "stride": args.stride, "fps": args.fps, "max_frames": args.max_frames})
         work = WorkFolder(work_root, key)
         start = time.perf_counter()
-        workers = args.workers if args.workers is not None else (
-            0 if predictor.device.type == "cpu" else max(1, min(16, cores_per_rank(shard) - 1)))
+        workers = rank_workers(args.workers, predictor, shard)
 
         def run_one(source):
             with tqdm(total=source.estimate, unit="frame", position=shard.local_rank, leave=False,

@@ -68,12 +68,10 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from diffclip.device import resolve_device
     from diffclip.error_analysis.document import errors_document
     from diffclip.error_analysis.labelled_set import load_labelled
     from diffclip.error_analysis.model_pass import run_pass
     from diffclip.error_analysis.tags import read_tags
-    from diffclip.inference import Predictor
     from diffclip.pipeline import run_source
     from diffclip.postprocess import DEFAULT_POSTPROCESS
     from diffclip.sharding import (
@@ -81,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         WorkFolder,
         cores_per_rank,
         fingerprint,
-        rank_device,
+        rank_predictor,
+        rank_workers,
         run_sharded,
         shard_from_env,
     )
@@ -98,18 +97,14 @@ def run(args: argparse.Namespace) -> int:
     tags = read_tags(args.tags) if args.tags else None
     data = load_labelled(args.data, truth=args.truth, stride=args.stride)
     shard = shard_from_env()
-    if shard.world > 1 and resolve_device(args.device).type == "cpu":
-        torch.set_num_threads(cores_per_rank(shard))  # the machine's cores shared between its processes
-    predictor = Predictor(args.checkpoint, device=rank_device(resolve_device(args.device), shard),
-                          batch_size=args.batch_size, precision=args.precision)
+    predictor = rank_predictor(args.checkpoint, args.device, args.batch_size, args.precision, shard)
     results, work = None, None
     work_root = Path(args.work_dir) if args.work_dir else out.with_name(out.name + ".work")
     if shard.world > 1 or work_root.is_dir():  # under torchrun, or resuming one: the pass shared by video
         work = WorkFolder(work_root, fingerprint(args.checkpoint, {
             "command": "errors", "device": predictor.device.type, "precision": predictor.precision,
             "batch_size": predictor.batch_size, "stride": args.stride, "data": str(Path(args.data).resolve())}))
-        workers = args.workers if args.workers is not None else (
-            0 if predictor.device.type == "cpu" else max(1, min(16, cores_per_rank(shard) - 1)))
+        workers = rank_workers(args.workers, predictor, shard)
         results = run_sharded(predictor, data.sources, DEFAULT_POSTPROCESS, work, shard, run=lambda s: run_source(
             predictor, s, DEFAULT_POSTPROCESS, workers=workers, extras=True))
         if results is None:  # another rank: rank 0 writes the report
