@@ -19,7 +19,7 @@ from diffclip.memory import trim_heap
 from explain.analysis import FrameAnalysis, analyse
 from explain.checks import faithfulness
 from explain.display import Scale, robust_scale, show_map
-from explain.methods import EXPLAINERS, explain, get_explainer
+from explain.methods import EXPLAINERS, Options, explain, get_explainer
 
 from .map_notes import faithfulness_note, where_maps_lie
 from .resources import MAX_IMAGES
@@ -151,6 +151,25 @@ def attention_overlays(analysis: FrameAnalysis, layer: int, head: str | int | No
 
 
 SIGNS = ("signed", "magnitude")
+
+
+def progress_steps(method_name: str, steps: int, samples: int | None = None, window: int | None = None,
+                   size: int = 224) -> tuple[int | None, str | None]:
+    """What the progress bar counts for a method, and its unit: points on the path (Integrated Gradients: at
+    most ``steps``; NoiseTunnel: ``samples`` copies of at most ``steps``) or occluded windows; (None, None) for
+    the methods that take a pass or two."""
+    name = get_explainer(method_name).name
+    opt = Options()
+    if name == "ig":
+        return max(steps, 3), "points at most"
+    if name == "noise_tunnel":
+        return (samples or opt.samples) * max(steps, 3), "points at most"
+    if name == "occlusion":
+        w = window or opt.window
+        stride = max(1, w // 2)
+        side = 1 + max(0, size - w) // stride
+        return side * side + 1, "windows"
+    return None, None
 
 
 def attribution_overlay(state: FramesState, predictor: Predictor, label: str, method_name: str, alpha: float,

@@ -204,3 +204,20 @@ def test_benchmark_structure_and_a_hand_checked_number(tmp_path):
         assert r["pointing"] in (0, 1 / 3, 2 / 3, 1)
         for k in METRICS:
             assert r["ci"][k][0] <= r[k] + 1e-12 and r[k] <= r["ci"][k][1] + 1e-12
+
+
+def test_noise_tunnel_copies_are_captums_and_touch_no_global_generator():
+    """Captum's NoiseTunnel with one copy per batch draws copy i as torch.normal(0, stdev) from the global
+    generator seeded 0 (restated here); ours draws the same numbers from a generator of its own, leaving the
+    global one as it was (concurrent requests never share a sequence)."""
+    from explain.methods.noise_tunnel import SEED, STDEV, noisy_copies
+
+    x = torch.randn(1, 3, 16, 16)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SEED)
+        captum = [x + torch.normal(0, torch.tensor(STDEV).repeat(x.shape)) for _ in range(3)]
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    ours = noisy_copies(x, 3)
+    assert all(torch.equal(a, b) for a, b in zip(captum, ours, strict=True))
+    assert torch.equal(torch.get_rng_state(), state)

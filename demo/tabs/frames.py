@@ -15,9 +15,11 @@ from ..callbacks import (
     release_frames,
     render_attention,
     require_frames,
+    session_of,
     show_frame,
 )
 from ..models import gpu
+from ..stopping import BOARD
 from ..upload_inputs import UploadedFiles
 from .base import AppContext, FramesHandles, Tab
 
@@ -48,10 +50,22 @@ def build(ctx: AppContext) -> None:
 
     @gpu
     @plain_errors
-    def on_attribution(state, label, method, alpha, steps, sign, progress=gr.Progress()):
-        img, caption = frames_view.attribution_overlay(require_frames(state), main, label, method, alpha, steps,
-                                                       progress=lambda f: progress(f, desc=method), sign=sign)
+    def on_attribution(state, label, method, alpha, steps, sign, request: gr.Request = None,
+                       progress=gr.Progress()):
+        session, state = session_of(request), require_frames(state)
+        BOARD.clear(session)
+        total, unit = frames_view.progress_steps(method, int(steps), size=state.current.image.shape[0])
+
+        def report(fraction: float) -> None:  # after every batch of model passes: the Stop button's chance
+            BOARD.check(session)
+            progress((round(fraction * total), total) if total else fraction, desc=method, unit=unit)
+
+        img, caption = frames_view.attribution_overlay(state, main, label, method, alpha, steps, progress=report,
+                                                       sign=sign)
         return img, caption, state
+
+    def on_stop(request: gr.Request = None):
+        BOARD.ask(session_of(request))
 
     frames_state = gr.State(None, time_to_live=ctx.session_ttl, delete_callback=release_frames)
     with gr.Row():
@@ -86,6 +100,7 @@ def build(ctx: AppContext) -> None:
                           "(they stop once the attributions add up)")
         sign = gr.Radio(list(frames_view.SIGNS), value="signed", label="Signed maps shown", elem_id="sign")
         explain_btn = gr.Button("Explain", elem_id="explain-btn")
+        stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-explain", min_width=80)
     attr_caption = gr.Markdown(elem_id="attribution-caption")
 
     analysed = [frames_state, frame_gallery, scores, layer, head, label]
@@ -96,6 +111,7 @@ def build(ctx: AppContext) -> None:
     # a failed analysis clears every view of the frames (they showed the previous ones)
     cleared = [*analysed, *overlays, attr_img, attr_caption]
     kept = gr.update()  # the layer, head and label controls keep their values
+    explaining_events = []  # every event that computes an explanation: the Stop button cancels them
     for analysing in (analyse_btn.click(on_analyse, [upload, frames_state], analysed, api_name="analyse_frames",
                                         **work),
                       example_gallery.select(on_example, [frames_state], analysed, **work)):
@@ -103,6 +119,7 @@ def build(ctx: AppContext) -> None:
         explaining = analysing.success(render_attention, view, overlays).success(on_attribution, attr_in, attr_out,
                                                                                   **work)
         clear_on_failure(explaining, [attr_img, attr_caption], (None, ""))
+        explaining_events.append(explaining)
     # the attribution panel always shows the frame, label and method its caption names: recomputed
     # (or reused from the session's last few) whenever one of them changes
     selecting = frame_gallery.select(on_select, [frames_state], analysed, show_progress="hidden").success(
@@ -112,11 +129,15 @@ def build(ctx: AppContext) -> None:
                        method.input(on_attribution, attr_in, attr_out, **work),
                        sign.input(on_attribution, attr_in, attr_out, **work)):
         clear_on_failure(explaining, [attr_img, attr_caption], (None, ""))
+        explaining_events.append(explaining)
     for control in (layer, head, alpha, shared):
         control.change(render_attention, view, overlays, show_progress="hidden")
     explaining = explain_btn.click(on_attribution, attr_in, attr_out, api_name="attribution", **work)
     clear_on_failure(explaining, [attr_img, attr_caption], (None, ""))
+    explaining_events.append(explaining)
     alpha.change(on_attribution, attr_in, attr_out, show_progress="hidden", **work)
+    # Stop: Gradio drops the running explanation's result, and the board stops its computation (demo.stopping)
+    stop_btn.click(on_stop, None, None, queue=False, api_visibility="private", cancels=explaining_events)
     ctx.frames_handles = FramesHandles(analysed=analysed, view=view, overlays=overlays, explain=on_attribution,
                                        explain_in=tuple(attr_in), explain_out=tuple(attr_out))
 

@@ -25,10 +25,12 @@ STDEV = 0.15  # noise standard deviation in the normalised input space
 
 
 def noisy_copies(x: torch.Tensor, samples: int, stdev: float = STDEV, seed: int = SEED) -> list[torch.Tensor]:
-    """The copies Captum's NoiseTunnel makes with one copy per batch, from a private copy of the generator."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return [x + torch.normal(0, torch.tensor(stdev, device=x.device).repeat(x.shape)) for _ in range(samples)]
+    """The copies Captum's NoiseTunnel makes with one copy per batch when torch's generator is seeded with
+    ``seed``, drawn from a generator of this call's own (the same Mersenne Twister stream), so that concurrent
+    requests never draw from one another's sequence."""
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    std = torch.tensor(stdev, device=x.device).repeat(x.shape)
+    return [x + torch.normal(0, std, generator=generator) for _ in range(samples)]
 
 
 def captum_noise_tunnel(model, x: torch.Tensor, label: int, samples: int = 4, steps: int = 32, batch: int = 16):
@@ -68,7 +70,7 @@ def _compute(ctx: ExplainContext, label: int, opt: Options) -> Explanation:
     return Explanation(attr.sum(1)[0].detach().cpu().numpy(), True, caption, meta=meta)
 
 
-# The noise comes from a private copy of the generator (noisy_copies): no global state is touched, so it runs
+# The noise comes from a generator of the call's own (noisy_copies): no global state is touched, so it runs
 # beside other requests.
 NOISE_TUNNEL = register(Explainer("noise_tunnel", "NoiseTunnel (SmoothGrad IG)", _compute, uses=("steps", "samples"),
                                   exclusive=False))
