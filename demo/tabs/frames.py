@@ -96,8 +96,8 @@ def build(ctx: AppContext) -> None:
         choices = frames_view.attribution_choices()
         label = gr.Dropdown(labels, value=labels[0], label="Label to explain", elem_id="label")
         method = gr.Dropdown(choices, value=choices[0], label="Attribution method", elem_id="method", min_width=250)
-        steps = gr.Slider(4, 256, value=64, step=4, label="Integrated Gradients, NoiseTunnel: most points on the path "
-                          "(they stop once the attributions add up)")
+        steps = gr.Slider(4, 256, value=64, step=4, label="Most points on the path (IG, NoiseTunnel)",
+                          info="fewer are used once the attributions add up", elem_id="steps")
         sign = gr.Radio(list(frames_view.SIGNS), value="signed", label="Signed maps shown", elem_id="sign")
         explain_btn = gr.Button("Explain", elem_id="explain-btn")
         stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-explain", min_width=80)
