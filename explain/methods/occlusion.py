@@ -8,6 +8,10 @@ from .base import ExplainContext, Explainer, Explanation, Options
 from .captum_tools import Counting, black_baseline
 from .registry import register
 
+#: Occluded frames per model pass: the windows of a 224 px frame (169 at the default 32 px) in 3 passes instead of
+#: 11 at the shared batch of 16; on a GPU the pass count is the cost, on a CPU the arithmetic is (the same maps)
+PER_PASS = 64
+
 
 def _compute(ctx: ExplainContext, label: int, opt: Options) -> Explanation:
     x = ctx.x
@@ -19,7 +23,7 @@ def _compute(ctx: ExplainContext, label: int, opt: Options) -> Explanation:
     attr = Occlusion(wrapped).attribute(x, sliding_window_shapes=(x.shape[1], window, window),
                                         strides=(x.shape[1], stride, stride),
                                         baselines=black_baseline(ctx.model, x), target=label,
-                                        perturbations_per_eval=opt.internal_batch_size)
+                                        perturbations_per_eval=max(opt.internal_batch_size, PER_PASS))
     caption = f"Occlusion: the logit's drop when a black {window} px square covers each place (stride {stride} px)"
     return Explanation(attr.sum(1)[0].detach().cpu().numpy(), True, caption, meta={"window": window, "stride": stride})
 
