@@ -178,3 +178,31 @@ def test_a_large_or_oblong_upload_says_what_the_model_saw(tmp_path):
     Image.new("RGB", (400, 300)).save(photo, exif=exif)
     assert source_size(str(photo)) == (300, 400)
     assert source_size(np.zeros((30, 40, 3), np.uint8)) == (40, 30)
+
+
+def test_colour_bar_panel_equals_matplotlibs_own_drawing_of_the_picture():
+    """with_colorbar pastes the picture into its place instead of drawing it with imshow (most of the figure's
+    time): the result equals, pixel for pixel, the figure with the picture drawn by matplotlib (restated here)."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.figure import Figure
+
+    from explain.display import robust_scale, with_colorbar
+    from explain.overlay import figure_to_rgb
+
+    rng = np.random.default_rng(3)
+    for h, w in ((224, 224), (64, 96)):
+        rgb = (rng.random((h, w, 3)) * 255).astype(np.uint8)
+        scale = robust_scale(rng.standard_normal((h, w)), diverging=True)
+        width, height = w + 110, h + 8
+        fig = Figure(figsize=(width / 100, height / 100), dpi=100, facecolor="white")
+        ax = fig.add_axes((4 / width, 4 / height, w / width, h / height))
+        ax.imshow(rgb, interpolation="nearest")
+        ax.set_axis_off()
+        cax = fig.add_axes(((w + 14) / width, 16 / height, 12 / width, (h - 24) / height))
+        bar = fig.colorbar(ScalarMappable(norm=scale.norm, cmap=scale.cmap), cax=cax,
+                           extend="both" if scale.clipped else "neither")
+        bar.ax.tick_params(labelsize=7)
+        bar.set_ticks([scale.lo, scale.lo / 2, 0.0, scale.hi / 2, scale.hi])
+        bar.ax.yaxis.set_major_formatter("{x:.2g}")
+        bar.set_label("a label", fontsize=7)
+        np.testing.assert_array_equal(with_colorbar(rgb, scale, "a label"), figure_to_rgb(fig))
