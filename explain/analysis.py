@@ -133,6 +133,23 @@ def analyse(predictor: Predictor, image: ImageLike) -> FrameAnalysis:
                          predictor.pre, predictor.ood_of(out)[0])
 
 
+def analyse_many(predictor: Predictor, images: list[ImageLike]) -> list[FrameAnalysis]:
+    """:func:`analyse` for several images in one forward pass (the report's overlays): each frame's numbers
+    from its own item of the batch (lambda too: read per frame, not as the batch's mean)."""
+    if not images:
+        return []
+    out = predictor.run(predictor.crops(images), maps=True)
+    oods = predictor.ood_of(out)
+    result = []
+    for i in range(len(images)):
+        rows, _, roll = summarise(out.maps, i)
+        lam = M.lambdas([m.select(i) for m in out.maps])
+        result.append(FrameAnalysis(encode_png(out.image(i)), out.probs[i], rows, lam, roll, predictor.labels,
+                                    predictor.thresholds, predictor.model.config.attention, out.maps[0].semantics,
+                                    predictor.pre, oods[i]))
+    return result
+
+
 def encode_png(rgb: np.ndarray) -> bytes:
     """Lossless PNG bytes of an (H, W, 3) uint8 RGB array."""
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))

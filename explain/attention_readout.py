@@ -100,17 +100,19 @@ def rollout(
 
 
 def gradient_weighted_attention(
-    model: torch.nn.Module, x: torch.Tensor, label: int
+    model: torch.nn.Module, x: torch.Tensor, label: int | Sequence[int]
 ) -> np.ndarray:
     """Gradient-weighted attention relevance (Chefer, Gur & Wolf, ICCV 2021, eq. 5-6) for ``label``:
     ``R = I``; for each layer ``R += mean_h((dA * A)^+) R`` with ``A`` the applied maps (heads of
     several applied maps are pooled) and ``dA`` the gradient of the label's logit with respect to
-    them. Returns the CLS row over patches (B, gh, gw)."""
+    them. Returns the CLS row over patches (B, gh, gw). ``label`` may give one label per batch item: the
+    items are independent in eval mode, so one backward pass of the sum gives each item its own gradient."""
     with torch.enable_grad():
         logits, maps = model(x.detach(), return_attention=True)
         applied = [m.applied() for m in maps]  # what each layer multiplies with its values
         flat = [t for layer in applied for t in layer]
-        grads = iter(torch.autograd.grad(logits[:, label].sum(), flat))
+        index = torch.as_tensor(label, device=logits.device).reshape(-1, 1).expand(logits.shape[0], 1)
+        grads = iter(torch.autograd.grad(logits.gather(1, index).sum(), flat))
     attn = [torch.cat([t.detach() for t in layer], dim=1) for layer in applied]
     grad = [torch.cat([next(grads) for _ in layer], dim=1) for layer in applied]
     return chefer_relevance(attn, grad, maps[0].prefix_tokens)

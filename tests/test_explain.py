@@ -348,3 +348,31 @@ def test_occlusion_in_fewer_passes_gives_the_same_map():
                                          baselines=black_baseline(model, x), target=LABELS.index("blood"),
                                          perturbations_per_eval=16).sum(1)[0].numpy()
     np.testing.assert_allclose(new, old, rtol=1e-5, atol=1e-6)
+
+
+def test_batched_analyses_and_explanations_equal_the_single_ones():
+    """The report draws its overlays from analyse_many and explain_many (one model pass for a batch of frames,
+    one backward pass for their gradient-weighted attention): the same numbers as one frame at a time, to float
+    rounding; a method without a batched form runs one by one."""
+    from demo.resources import examples
+    from explain.analysis import analyse_many
+    from explain.methods import explain_many
+
+    predictor = Predictor(Path(__file__).resolve().parents[1] / "demo" / "weights" / "diff", device="cpu",
+                          precision="fp32")
+    images = [str(e.image) for e in examples()[:5]]
+    labels = [e.shows for e in examples()[:5]]
+    many = analyse_many(predictor, images)
+    singles = [analyse(predictor, image) for image in images]
+    for a, b in zip(many, singles, strict=True):
+        np.testing.assert_allclose(a.probs, b.probs, atol=1e-5)
+        np.testing.assert_allclose(a.lam, b.lam, atol=1e-5)
+        for kind in b.cls_rows:
+            np.testing.assert_allclose(a.cls_rows[kind].astype(np.float32), b.cls_rows[kind].astype(np.float32),
+                                       atol=2e-3)  # float16 storage
+    for method in ("gradattn", "saliency"):
+        got = explain_many(list(zip(many, labels, strict=True)), predictor, method, batch=2)
+        for att, b, label in zip(got, singles, labels, strict=True):
+            want = explain(b, predictor, method, label)
+            assert att.method == want.method and att.label == want.label
+            np.testing.assert_allclose(att.map, want.map, rtol=1e-3, atol=1e-5 * float(np.abs(want.map).max()))

@@ -19,9 +19,9 @@ import numpy as np
 from diffclip.error_analysis.labelled_set import LabelledSet, frame_images
 from diffclip.inference import Predictor
 
-from ..analysis import FrameAnalysis, analyse
+from ..analysis import FrameAnalysis, analyse_many
 from ..display import draw_outline, robust_scale, show_map
-from ..methods import Explanation, explain, get_explainer
+from ..methods import Explanation, explain_many, get_explainer
 
 IMAGES = "images"  # the overlays' folder inside the report folder
 ALPHA = 0.5
@@ -140,16 +140,25 @@ def write_overlays(out_dir: str | Path, doc: dict, data: LabelledSet, predictor:
             if not frames:
                 continue
             pictures = frame_images(video, frames)
-            for frame in frames:
-                if frame not in pictures:
-                    raise ValueError(f"frame {frame} of video {video.video_id!r} is no longer in {data.data}")
-                analysis = analyse(predictor, pictures[frame])
-                mask_file = video.mask_path(frame)
-                mask = crop_mask(mask_file, analysis.image.shape[0]) if mask_file is not None else None
-                shared = (crop_panel(analysis, mask), attention_panel(analysis, mask, alpha))
-                for label, kind, rank, item in by_frame[(video.video_id, frame)]:
-                    attr = explain(analysis, predictor, explainer.name, label)
-                    picture = row(*shared, attribution_panel(analysis, attr, explainer.title, label, mask, alpha))
+            missing_frames = [f for f in frames if f not in pictures]
+            if missing_frames:
+                raise ValueError(f"frame {missing_frames[0]} of video {video.video_id!r} is no longer in {data.data}")
+            for start in range(0, len(frames), predictor.batch_size):
+                chunk = frames[start : start + predictor.batch_size]
+                # one model pass for the chunk's frames, one (batched where the method can) for their explanations
+                analyses = dict(zip(chunk, analyse_many(predictor, [pictures[f] for f in chunk]), strict=True))
+                entries = [(f, e) for f in chunk for e in by_frame[(video.video_id, f)]]
+                maps = explain_many([(analyses[f], e[0]) for f, e in entries], predictor, explainer.name,
+                                    predictor.batch_size)
+                shared = {}
+                for (frame, (label, kind, rank, item)), attr in zip(entries, maps, strict=True):
+                    analysis = analyses[frame]
+                    if frame not in shared:  # the crop and attention panels, once per frame
+                        mask_file = video.mask_path(frame)
+                        mask = crop_mask(mask_file, analysis.image.shape[0]) if mask_file is not None else None
+                        shared[frame] = (mask, crop_panel(analysis, mask), attention_panel(analysis, mask, alpha))
+                    mask, *panels = shared[frame]
+                    picture = row(*panels, attribution_panel(analysis, attr, explainer.title, label, mask, alpha))
                     name = image_name(label, kind, rank, video.video_id, frame)
                     written.add(save_png(picture, out_dir / name))
                     item["image"] = name

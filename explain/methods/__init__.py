@@ -16,7 +16,7 @@ from . import (  # noqa: F401
            saliency,
 )
 from .base import ExplainContext, Explainer, Explanation, Options
-from .registry import EXPLAINERS, explain, get_explainer, register
+from .registry import EXPLAINERS, explain, explain_many, get_explainer, register
 
-__all__ = ["EXPLAINERS", "Explanation", "ExplainContext", "Explainer", "Options", "explain", "get_explainer",
-           "register"]
+__all__ = ["EXPLAINERS", "Explanation", "ExplainContext", "Explainer", "Options", "explain", "explain_many",
+           "get_explainer", "register"]

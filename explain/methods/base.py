@@ -88,3 +88,6 @@ class Explainer:
     uses: tuple[str, ...] = ()
     listed: bool = True  # offered in the attribution menus (the single-layer map has its own panels)
     exclusive: bool = True
+    #: optional: the maps of several frames at once, ``batched(model, x (B, 3, S, S), labels)`` -> B
+    #: explanations equal to ``compute``'s (the report draws many; :func:`~.registry.explain_many`)
+    batched: Callable[[torch.nn.Module, torch.Tensor, list[int]], list[Explanation]] | None = None

@@ -55,3 +55,22 @@ def explain(analysis: FrameAnalysis, predictor: Predictor, method: str, label: s
         attr = explainer.compute(ctx, j, opt)
     attr.method, attr.label = explainer.name, j
     return attr
+
+
+def explain_many(items: list[tuple[FrameAnalysis, str | int]], predictor: Predictor, method: str,
+                 batch: int = 16) -> list[Explanation]:
+    """:func:`explain` with the default options for many (analysis, label) pairs: ``batch`` frames per model pass
+    where the method can (``Explainer.batched``), one by one otherwise."""
+    explainer = get_explainer(method)
+    if explainer.batched is None:
+        return [explain(analysis, predictor, method, label) for analysis, label in items]
+    out: list[Explanation] = []
+    hold = predictor.lock.exclusive if explainer.exclusive else predictor.lock.shared
+    for i in range(0, len(items), batch):
+        chunk = items[i : i + batch]
+        x = torch.cat([a.x for a, _ in chunk]).to(predictor.device)
+        labels = [a.label_index(label) for a, label in chunk]
+        with hold(), torch.enable_grad():
+            maps = explainer.batched(predictor.model, x, labels)
+        out += [replace(m, method=explainer.name, label=j) for m, j in zip(maps, labels, strict=True)]
+    return out
