@@ -191,26 +191,27 @@ def run_sharded(predictor: Predictor, sources: Sequence[FrameSource], post: Post
     if not share:
         log.info("rank %d of %d has no video to do (%d videos over %d processes)", shard.rank, shard.world,
                  len(sources), shard.world)
-    for done, i in enumerate(share, 1):
-        source = sources[i]
-        if work.done(source):
-            log.info("rank %d: %s already done (reused)", shard.rank, source.video_id)
-            continue
-        work.save(source, run(source))
-        log.info("rank %d: %d of its %d videos done; %d of %d over all ranks", shard.rank, done, len(share),
-                 sum(work.path(s).is_file() for s in sources), len(sources))
-    if not shard.main:
-        return None
-    waiting = [s for s in sources if not work.done(s)]
-    if waiting:
-        log.info("rank 0 waits for %d videos of the other ranks", len(waiting))
     try:
+        for done, i in enumerate(share, 1):
+            source = sources[i]
+            if work.done(source):
+                log.info("rank %d: %s already done (reused)", shard.rank, source.video_id)
+                continue
+            work.save(source, run(source))
+            log.info("rank %d: %d of its %d videos done; %d of %d over all ranks", shard.rank, done, len(share),
+                     sum(work.path(s).is_file() for s in sources), len(sources))
+        if not shard.main:
+            return None
+        waiting = [s for s in sources if not work.done(s)]
+        if waiting:
+            log.info("rank 0 waits for %d videos of the other ranks", len(waiting))
         while waiting:
             time.sleep(poll_seconds)
             waiting = [s for s in waiting if not work.done(s)]
-    except (KeyboardInterrupt, SystemExit):
-        names = ", ".join(s.video_id for s in waiting)
-        log.error("stopped before every video was done; not done: %s (a rerun does only these)", names)
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C, or torchrun stopping this rank after another one failed
+        names = ", ".join(s.video_id for s in sources if not work.path(s).is_file()) or "none"
+        log.error("rank %d stopped before every video was done; not done: %s (a rerun does only these)",
+                  shard.rank, names)
         raise
     return [work.load(s, predictor, post) for s in sources]
 
