@@ -20,6 +20,7 @@ from explain.analysis import FrameAnalysis, analyse
 from explain.checks import faithfulness
 from explain.display import Scale, robust_scale, show_map
 from explain.methods import EXPLAINERS, Options, explain, get_explainer
+from explain.methods.occlusion import windows as occlusion_windows
 
 from .map_notes import faithfulness_note, where_maps_lie
 from .resources import MAX_IMAGES
@@ -164,11 +165,8 @@ def progress_steps(method_name: str, steps: int, samples: int | None = None, win
         return max(steps, 3), "points at most"
     if name == "noise_tunnel":
         return (samples or opt.samples) * max(steps, 3), "points at most"
-    if name == "occlusion":
-        w = window or opt.window
-        stride = max(1, w // 2)
-        side = 1 + max(0, size - w) // stride
-        return side * side + 1, "windows"
+    if name == "occlusion":  # its windows and the unoccluded frame
+        return occlusion_windows(size, size, window or opt.window)[1] + 1, "windows"
     return None, None
 
 

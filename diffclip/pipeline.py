@@ -108,12 +108,13 @@ def batches(predictor: Predictor, source: FrameSource, workers: int = 0, prefetc
     return prefetch(_crop_batches(predictor, source, predictor.batch_size), depth=prefetch_batches)
 
 
-def default_workers(predictor: Predictor) -> int:
+def default_workers(predictor: Predictor, cores: int | None = None) -> int:
     """Decoding processes: none on a CPU-only run (they would take cores from the model; frames are
-    decoded between batches instead), one per spare core (up to 16) when a GPU does the model's work."""
+    decoded between batches instead), one per spare core of ``cores`` (default: the machine's; up to 16) when a
+    GPU does the model's work."""
     import os
 
-    return 0 if predictor.device.type == "cpu" else max(1, min(16, (os.cpu_count() or 2) - 1))
+    return 0 if predictor.device.type == "cpu" else max(1, min(16, (cores or os.cpu_count() or 2) - 1))
 
 
 def run_source(

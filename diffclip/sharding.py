@@ -29,7 +29,7 @@ import torch
 
 from .atomic import atomic_path
 from .inference import Predictor
-from .pipeline import VideoResult, run_source, video_result
+from .pipeline import VideoResult, default_workers, run_source, video_result
 from .postprocess import PostProcess
 from .video import FrameSource
 
@@ -96,9 +96,7 @@ def rank_predictor(checkpoint: str | Path, device: str, batch_size: int, precisi
 def rank_workers(requested: int | None, predictor: Predictor, shard: Shard) -> int:
     """Decoding processes of this rank: none on a CPU (the model keeps its cores busy), else one per spare core
     of its share of the machine (at most 16)."""
-    if requested is not None:
-        return requested
-    return 0 if predictor.device.type == "cpu" else max(1, min(16, cores_per_rank(shard) - 1))
+    return requested if requested is not None else default_workers(predictor, cores_per_rank(shard))
 
 
 def assign(sizes: Sequence[int | None], world: int) -> list[list[int]]:

@@ -126,11 +126,7 @@ def summarise(maps: list[AttentionMaps], index: int = 0) -> tuple[dict[str, np.n
 def analyse(predictor: Predictor, image: ImageLike) -> FrameAnalysis:
     """Run the model once on ``image`` and keep its probabilities, a summary of its attention and the
     out-of-distribution verdict (from the same forward pass)."""
-    out = predictor.run(predictor.crops([image]), maps=True)  # the model's one route
-    rows, lam, roll = summarise(out.maps)
-    return FrameAnalysis(encode_png(out.image(0)), out.probs[0], rows, lam, roll, predictor.labels,
-                         predictor.thresholds, predictor.model.config.attention, out.maps[0].semantics,
-                         predictor.pre, predictor.ood_of(out)[0])
+    return analyse_many(predictor, [image])[0]
 
 
 def analyse_many(predictor: Predictor, images: list[ImageLike]) -> list[FrameAnalysis]:

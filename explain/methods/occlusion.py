@@ -13,12 +13,16 @@ from .registry import register
 PER_PASS = 64
 
 
+def windows(h: int, w: int, window: int) -> tuple[int, int]:
+    """(stride, number of windows) of occlusion with ``window`` px squares over an ``h`` x ``w`` frame."""
+    stride = max(1, window // 2)
+    return stride, (1 + max(0, h - window) // stride) * (1 + max(0, w - window) // stride)
+
+
 def _compute(ctx: ExplainContext, label: int, opt: Options) -> Explanation:
     x = ctx.x
-    h, w = x.shape[-2:]
     window = opt.window
-    stride = max(1, window // 2)
-    n_windows = (1 + max(0, h - window) // stride) * (1 + max(0, w - window) // stride)
+    stride, n_windows = windows(*x.shape[-2:], window)
     wrapped = Counting(ctx.model, n_windows + 1, ctx.progress)
     attr = Occlusion(wrapped).attribute(x, sliding_window_shapes=(x.shape[1], window, window),
                                         strides=(x.shape[1], stride, stride),
