@@ -10,6 +10,8 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from .process_files import signals_deferred
+
 
 def writable_target(path: str | Path, what: str = "output") -> Path:
     """Check, before any work, that ``path`` can be written as a regular file, and return it: a symbolic
@@ -49,9 +51,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     A symbolic link at ``path`` is replaced itself: its target is never written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = None
     try:
+        with signals_deferred():  # a signal between creating the file and naming it here would leave it behind
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            os.close(fd)
         yield Path(tmp)
         # mkstemp creates the file private (0600); give it the permissions a plain open() would.
         umask = os.umask(0)
@@ -59,7 +63,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
 
 

@@ -10,6 +10,7 @@ import shutil
 import signal
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 #: The exit status of a process stopped by SIGTERM (128 + 15), as a shell reports it.
@@ -20,7 +21,19 @@ class Terminated(SystemExit):
     """SIGTERM (or SIGHUP) arrived: raised where the program was, so that clean-up runs as for Ctrl-C."""
 
 
+#: how many :func:`signals_deferred` blocks the main thread is in, and the signals that came meanwhile
+_deferring = 0
+_pending: list[int] = []
+
+
+def _hold(signum, frame) -> None:
+    _pending.append(signum)
+
+
 def _raise_terminated(signum, frame) -> None:
+    if _deferring:
+        _hold(signum, frame)
+        return
     raise Terminated(128 + signum)
 
 
@@ -33,6 +46,37 @@ def exit_cleanly_on_signals() -> None:
     for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if sig is not None and signal.getsignal(sig) in (signal.SIG_DFL, None):
             signal.signal(sig, _raise_terminated)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGTERM, SIGHUP (with :func:`exit_cleanly_on_signals`) and Ctrl-C back while the block runs; one
+    that came meanwhile is raised as the block ends. For the few lines that create a temporary file and record
+    its name: stopped between the two, the file would be left with no one knowing its name (CI once caught a
+    ``.p.csv.*.tmp`` left that way). Held in Python, not with a signal mask: a mask covers one thread, and the
+    kernel hands a process's signal to any thread that does not block it. Only the main thread gets
+    Python's signal handlers, so elsewhere the block simply runs."""
+    global _deferring
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    ctrl_c = signal.getsignal(signal.SIGINT)
+    swap = ctrl_c is signal.default_int_handler
+    if swap:
+        signal.signal(signal.SIGINT, _hold)
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+        if swap:
+            signal.signal(signal.SIGINT, ctrl_c)
+        if not _deferring and _pending:
+            signum = _pending[0]
+            _pending.clear()
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise Terminated(128 + signum)
 
 
 def pid_alive(pid: int) -> bool:

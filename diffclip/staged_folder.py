@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
-from .process_files import sweep_dead
+from .process_files import signals_deferred, sweep_dead
 
 _RENAME_EXCHANGE = 2  # renameat2's flag (Linux >= 3.15): swap two paths atomically
 _AT_FDCWD = -100
@@ -84,8 +84,9 @@ def staged_folder(final: str | Path, fresh: Collection[str] = (), empty: bool = 
     stage = parent / f".{final.name}.staging-{os.getpid()}"
     if stage.exists():
         shutil.rmtree(stage)
-    stage.mkdir()
     try:
+        with signals_deferred():  # made and then stopped before the ``try`` began, it would stay until swept
+            stage.mkdir()
         if final.is_dir() and not empty:
             _link_tree(final, stage, set(fresh))
         yield stage

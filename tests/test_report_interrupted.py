@@ -8,11 +8,15 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from diffclip.atomic import atomic_path
+from diffclip.process_files import Terminated, exit_cleanly_on_signals, signals_deferred
+from diffclip.staged_folder import staged_folder
 from training.synthetic import generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,3 +102,52 @@ def test_sigterm_during_predict_leaves_no_temporary_file_and_the_old_outputs(rep
     code, err = stop_at([*cmd, "--batch-size", "2"], b"predict:", signal.SIGTERM)
     assert code == 143 and "stopped" in err, err[-2000:]
     assert tree(out) == before and sorted(before) == ["events.json", "p.csv"]
+
+
+def test_a_signal_inside_signals_deferred_arrives_as_the_block_ends():
+    seen = []
+    old = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    exit_cleanly_on_signals()
+    try:
+        for sig, raised in ((signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)):
+            with pytest.raises(raised):
+                with signals_deferred():
+                    os.kill(os.getpid(), sig)
+                    time.sleep(0.05)  # without the hold the handler raises here
+                    seen.append(f"block ends ({sig.name})")
+            seen.append(f"raised ({sig.name})")
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    assert seen == ["block ends (SIGTERM)", "raised (SIGTERM)", "block ends (SIGINT)", "raised (SIGINT)"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_sigterm_just_as_the_temporary_file_is_made_leaves_nothing(tmp_path, monkeypatch):
+    """CI once found `.p.csv.<random>.tmp` left by a SIGTERM that came between creating the file and the
+    ``try`` that removes it; here the signal comes at exactly that point."""
+    real = tempfile.mkstemp
+
+    def mkstemp_then_sigterm(*args, **kwargs):
+        made = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return made
+
+    real_mkdir = Path.mkdir
+
+    def mkdir_then_sigterm(self, *args, **kwargs):
+        real_mkdir(self, *args, **kwargs)
+        if ".staging-" in self.name:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_sigterm)
+    monkeypatch.setattr(Path, "mkdir", mkdir_then_sigterm)
+    old = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    exit_cleanly_on_signals()
+    try:
+        with pytest.raises(Terminated), atomic_path(tmp_path / "p.csv") as tmp:
+            tmp.write_text("never finished")
+        with pytest.raises(Terminated), staged_folder(tmp_path / "report") as stage:
+            (stage / "x").write_text("never finished")
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
