@@ -292,3 +292,48 @@ def test_attention_sinks_of_a_hand_made_map():
     assert m["high_norm"][0] == pytest.approx([0.2, 0.5 / 0.75])
     assert summary(m) == {"top_token": pytest.approx((0.5 + 2 / 3) / 2), "rim": pytest.approx((0.6 + 1 / 3) / 2),
                           "high_norm": pytest.approx((0.2 + 2 / 3) / 2), "high_norm_tokens": 1}
+
+
+def test_the_lab_names_the_winner_of_each_measure_over_three_models(tmp_path):
+    """Issue 31, point 4: per model and paired, whichever model wins each measure, and what none of them does."""
+    import json
+
+    from demo.study_note import study_sentence
+
+    def ci(lo, hi):
+        return {"mean": (lo + hi) / 2, "ci": [lo, hi]}
+
+    def variant(drawn, rim, lesion, entropy):
+        return {"drawn_distractor_mass": ci(*drawn), "rim_mass": ci(*rim), "lesion_mass": ci(*lesion),
+                "entropy": ci(entropy, entropy)}
+
+    runs = [{"seed": s} for s in range(8)]
+    summary = {
+        "vanilla": variant((0.08, 0.12), (0.1, 0.2), (0.05, 0.15), 0.95),
+        "diff": variant((0.04, 0.06), (0.1, 0.3), (0.1, 0.14), 0.85),
+        "diff_v2": variant((0.05, 0.07), (0.1, 0.2), (0.18, 0.22), 0.9),
+        # drawn: diff below both others; rim: nothing resolved; lesion: diff_v2 above both others
+        "diff_minus_vanilla": {"drawn_distractor_mass": ci(-0.07, -0.03), "rim_mass": ci(-0.1, 0.1),
+                               "lesion_mass": ci(-0.02, 0.06)},
+        "diff_v2_minus_vanilla": {"drawn_distractor_mass": ci(-0.06, -0.02), "rim_mass": ci(-0.05, 0.05),
+                                  "lesion_mass": ci(0.02, 0.1)},
+        "diff_v2_minus_diff": {"drawn_distractor_mass": ci(0.01, 0.03), "rim_mass": ci(-0.1, 0.02),
+                               "lesion_mass": ci(0.01, 0.05)},
+    }
+    doc = {"seeds": {v: runs for v in ("vanilla", "diff", "diff_v2")}, "summary": summary,
+           "bundled": {"vanilla": 3, "diff": 1, "diff_v2": 5}}
+    path = tmp_path / "study.json"
+    path.write_text(json.dumps(doc))
+    said = study_sentence(path)
+    assert said.startswith("**What 8 training seeds per model say**")
+    assert ("on drawn distractors: standard 0.100 [95% CI 0.080, 0.120], differential 0.050 [95% CI 0.040, 0.060], "
+            "DIFF V2 0.060 [95% CI 0.050, 0.070] (the differential model puts less there than every other)") in said
+    assert "on the dark rim: standard 0.150" in said and "(no model puts resolvably less there than the others)" in said
+    assert "on the lesion: standard 0.100" in said and "(the DIFF V2 model puts more there than every other)" in said
+    assert "every model's median normalised entropy is above 0.8 (1 is a uniform map; lowest 0.85)" in said
+    assert "None puts more than 20% of its attention on the lesion on average." in said
+    assert said.endswith("The bundled models are the study's median seeds (standard 3, differential 1, DIFF V2 5).")
+    summary["diff"]["entropy"] = ci(0.7, 0.7)  # one model focuses: the sentence no longer says none does
+    path.write_text(json.dumps({**doc, "bundled": None}))
+    said = study_sentence(path)
+    assert "None of them focuses" not in said and said.endswith("The bundled models are not this study's runs.")

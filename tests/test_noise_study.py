@@ -152,6 +152,7 @@ def test_study_trains_every_seed_and_variant_and_bundles_each_median_seed(study)
         assert _sha(bundled / "model.safetensors") == _sha(base / "runs" / f"{variant}-seed{seed}" / "best" /
                                                           "model.safetensors")
         assert (bundled / "ood.safetensors").is_file()
+    assert doc["bundled"] == doc["median_seeds"]  # the Noise lab's sentence says which runs are bundled
     assert "removed" in doc["seeds"]["diff_v2"][0] and "removed" not in doc["seeds"]["vanilla"][0]
     assert {"diff_minus_vanilla", "diff_v2_minus_vanilla", "diff_v2_minus_diff"} <= set(doc["summary"])
     assert doc["power"]["pilot"]["seeds_planned"] >= 8 and doc["power"]["reached"]["pilot"] == "all seeds run"
