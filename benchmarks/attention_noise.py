@@ -90,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     size = study["heldout"].get("size", 224)
     frames = list(heldout_frames(args.frames, args.seed, with_distractors=True, size=size,
                                  lookalikes=study["heldout"].get("lookalikes", 0.0)))
-    bundled = {"study_seeds": study.get("median_seeds", {"vanilla": study.get("median_seed"),
-                                                         "diff": study.get("median_seed")}),
+    # which study runs the bundled models are: a study that records it ("bundled", None when they are not its
+    # runs); an earlier study bundled its median seed
+    bundled = {"study_seeds": study["bundled"] if "bundled" in study else
+               study.get("median_seeds", {"vanilla": study.get("median_seed"), "diff": study.get("median_seed")}),
                "frames": len(frames), "heldout_seed": args.seed, "uniform": uniform_shares(frames)}
     variants = []
     for path in args.models:
@@ -123,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     for variant in (v for v in variants if v in study["summary"]):
         s = study["summary"][variant]
         print(f"study {variant}: distractor mass {s['mean']:.3f} [{s['ci'][0]:.3f}, {s['ci'][1]:.3f}] over "
-              f"{len(study['seeds'][variant])} seeds; bundled (seed {bundled['study_seeds'].get(variant)}) "
+              f"{len(study['seeds'][variant])} seeds; bundled (study seed {(bundled['study_seeds'] or {}).get(variant)}) "
               f"{bundled[variant]['distractor_mass']:.3f}")
     if args.json:
         from diffclip.atomic import write_json

@@ -179,8 +179,18 @@ def test_study_rerun_trains_nothing_and_reuses_stored_results(study):
     try:
         assert main([*args[:-4], "--no-train", "--json", str(again)]) == 0
         assert [r["seed"] for r in json.loads(again.read_text())["seeds"]["vanilla"]] == [0, 1]
+        # nor overwritten by a study that would train: another study's figures are never lost
+        with pytest.raises(ValueError, match="vanilla-seed2.json holds a run measured with other settings"):
+            main([*args[:-4], "--json", str(again)])
+        assert stored.read_text() == kept.replace('"epochs": 1', '"epochs": 2')
     finally:
         stored.write_text(kept)
+    # a study with other settings in the same run folder neither measures nor resumes the earlier runs
+    other = base / "other.yaml"
+    other.write_text((base / "micro.yaml").read_text().replace("epochs: 1", "epochs: 2"))
+    with pytest.raises(ValueError, match="vanilla-seed0 holds a run with other settings"):
+        main(["--seeds", "0", "--config", str(other), "--out", str(base / "runs"), "--results", str(base / "fresh"),
+              "--frames", "6"])
 
 
 def test_benchmark_reports_seeds_summary_and_the_bundled_models(study, tmp_path):

@@ -74,6 +74,9 @@ def stored_result(path: Path, cfg: TrainConfig, heldout: dict) -> dict | None:
 def run_one(cfg: TrainConfig, frames, heldout: dict, result_path: Path) -> dict:
     """Train one run (resuming its saved state), measure it and store its figures; returns them."""
     run = Path(cfg.out_dir)
+    if (run / "config.yaml").is_file() and _settings(load_config(run / "config.yaml")) != _settings(cfg):
+        # an earlier study's run in the same folder: measuring or resuming it would mix two studies
+        raise ValueError(f"{run} holds a run with other settings: give this study its own --out folder")
     if not (run / "best").is_dir() or not (run / "study-done.json").is_file():
         start = time.time()
         log.info("training %s seed %d -> %s", cfg.attention, cfg.seed, run)
@@ -101,6 +104,9 @@ def collect(config: str | Path, variants: Sequence[str], seeds: Sequence[int], o
             path = results / f"{variant}-seed{seed}.json"
             result = stored_result(path, cfg, heldout)
             if result is None and train_missing:
+                if path.is_file():  # a run of another study (settings or frames): never overwritten
+                    raise ValueError(f"{path} holds a run measured with other settings or frames: give this study "
+                                     "its own --results folder (or remove the file to redo the run)")
                 result = run_one(cfg, frames, heldout, path)
             if result is not None:
                 got[variant].append(result)
