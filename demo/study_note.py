@@ -94,7 +94,7 @@ def study_sentence(path: str | Path = NOISE_STUDY) -> str:
         chosen = study["bundled"]
         text += (" The bundled models are the study's median seeds ("
                  + ", ".join(f"{NAMES.get(v, v)} {s}" for v, s in chosen.items()) + ")." if chosen else
-                 " The bundled models are not this study's runs.")
+                 " The bundled models are not this study's runs: docs/demo-models.md says which they are.")
     elif study.get("median_seed") is not None:
         text += f" The bundled pair is the study's median seed ({study['median_seed']})."
     return text

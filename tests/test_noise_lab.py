@@ -336,4 +336,4 @@ def test_the_lab_names_the_winner_of_each_measure_over_three_models(tmp_path):
     summary["diff"]["entropy"] = ci(0.7, 0.7)  # one model focuses: the sentence no longer says none does
     path.write_text(json.dumps({**doc, "bundled": None}))
     said = study_sentence(path)
-    assert "None of them focuses" not in said and said.endswith("The bundled models are not this study's runs.")
+    assert "None of them focuses" not in said and said.endswith("The bundled models are not this study's runs: docs/demo-models.md says which they are.")
