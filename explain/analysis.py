@@ -119,8 +119,8 @@ def summarise(maps: list[AttentionMaps], index: int = 0) -> tuple[dict[str, np.n
             row = getattr(m, kind)[index, :, 0, m.prefix_tokens:]
             per_layer.append(M.patch_grid(row.detach().float()))  # (heads, gh, gw)
         rows[kind] = np.stack(per_layer).astype(np.float16)
-    one = [m.select(index) for m in maps]
-    return rows, M.lambdas(maps), M.rollout(one, kind=maps[0].semantics.shown)[0]
+    one = [m.select(index) for m in maps]  # lambda too: that item's, not the batch's mean
+    return rows, M.lambdas(one), M.rollout(one, kind=maps[0].semantics.shown)[0]
 
 
 def analyse(predictor: Predictor, image: ImageLike) -> FrameAnalysis:
@@ -138,8 +138,7 @@ def analyse_many(predictor: Predictor, images: list[ImageLike]) -> list[FrameAna
     oods = predictor.ood_of(out)
     result = []
     for i in range(len(images)):
-        rows, _, roll = summarise(out.maps, i)
-        lam = M.lambdas([m.select(i) for m in out.maps])
+        rows, lam, roll = summarise(out.maps, i)
         result.append(FrameAnalysis(encode_png(out.image(i)), out.probs[i], rows, lam, roll, predictor.labels,
                                     predictor.thresholds, predictor.model.config.attention, out.maps[0].semantics,
                                     predictor.pre, oods[i]))

@@ -66,7 +66,7 @@ def stored_result(path: Path, cfg: TrainConfig, heldout: dict) -> dict | None:
     # a setting added to TrainConfig after the run was stored ran at its default
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name not in _NOT_SETTINGS}
     if {**defaults, **saved.get("settings", {})} != _settings(cfg) or saved.get("heldout") != heldout:
-        log.warning("%s was measured with other settings or frames: the run is redone", path)
+        log.warning("%s was measured with other settings or frames: not reused", path)
         return None
     return saved["result"]
 

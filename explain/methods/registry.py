@@ -36,6 +36,12 @@ def get_explainer(name: str) -> Explainer:
     raise ValueError(f"unknown explanation method {name!r}; choose one of {', '.join(EXPLAINERS)}")
 
 
+def _hold(explainer: Explainer, predictor: Predictor):
+    """The model's lock for ``explainer``: other users' requests run on the same model, so a method that hooks
+    it runs alone."""
+    return predictor.lock.exclusive() if explainer.exclusive else predictor.lock.shared()
+
+
 def explain(analysis: FrameAnalysis, predictor: Predictor, method: str, label: str | int,
             progress: Progress = None, **options) -> Explanation:
     """Explain ``label`` on an analysed frame with ``method``; ``options`` are :class:`Options` fields."""
@@ -49,9 +55,7 @@ def explain(analysis: FrameAnalysis, predictor: Predictor, method: str, label: s
         raise ValueError(f"layer {opt.layer} out of range: the model has {analysis.num_layers} layers "
                          f"(0..{analysis.num_layers - 1}, or negative from the last)")
     ctx = ExplainContext(analysis, predictor.model, predictor.device, progress)
-    # other users' requests run on the same model: a method that hooks it runs alone
-    hold = predictor.lock.exclusive if explainer.exclusive else predictor.lock.shared
-    with hold(), torch.enable_grad():  # the gradient methods need grad, whatever the caller's mode
+    with _hold(explainer, predictor), torch.enable_grad():  # the gradient methods need grad, whatever the caller's mode
         attr = explainer.compute(ctx, j, opt)
     attr.method, attr.label = explainer.name, j
     return attr
@@ -65,12 +69,11 @@ def explain_many(items: list[tuple[FrameAnalysis, str | int]], predictor: Predic
     if explainer.batched is None:
         return [explain(analysis, predictor, method, label) for analysis, label in items]
     out: list[Explanation] = []
-    hold = predictor.lock.exclusive if explainer.exclusive else predictor.lock.shared
     for i in range(0, len(items), batch):
         chunk = items[i : i + batch]
         x = torch.cat([a.x for a, _ in chunk]).to(predictor.device)
         labels = [a.label_index(label) for a, label in chunk]
-        with hold(), torch.enable_grad():
+        with _hold(explainer, predictor), torch.enable_grad():
             maps = explainer.batched(predictor.model, x, labels)
         out += [replace(m, method=explainer.name, label=j) for m, j in zip(maps, labels, strict=True)]
     return out
