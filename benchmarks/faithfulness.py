@@ -1,5 +1,5 @@
-"""Faithfulness of every registered explanation method, for both bundled models, on held-out synthetic
-lesion frames with masks (a seed not used in training).
+"""Faithfulness of every registered explanation method, for the bundled models (diff, vanilla, diff_v2), on
+held-out synthetic lesion frames with masks (a seed not used in training).
 
     python benchmarks/faithfulness.py [--frames 100] [--seed 777] [--json OUT]
 
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--seed", type=int, default=777, help="synthetic seed (training uses 0, the test set 4242)")
     parser.add_argument("--models", nargs="+", type=Path,
-                        default=[REPO / "demo" / "weights" / "diff", REPO / "demo" / "weights" / "vanilla"])
+                        default=[REPO / "demo" / "weights" / v for v in ("diff", "vanilla", "diff_v2")])
     parser.add_argument("--methods", nargs="+", default=list(EXPLAINERS), choices=list(EXPLAINERS))
     parser.add_argument("--ig-cap", type=int, default=Settings.ig_cap)
     parser.add_argument("--nt-samples", type=int, default=Settings.nt_samples)

@@ -1,8 +1,9 @@
 """Out-of-distribution check, measured: AUROC of the feature scores (Mahalanobis vs joint energy) and of the
 stored decision rule, held-out synthetic frames (seed 3: not used for training, fitting or the threshold)
 against photos and non-capsule medical images from packages that ship them, and against grey and recoloured
-versions of the held-out frames; the false-alarm rate at the stored threshold; both bundled models, each in
-fp32, bf16 and fp16 (forced: any CPU runs them); per precision, how many held-out frames change their verdict
+versions of the held-out frames (with the look-alike distractors of each model's fit); the false-alarm rate at
+the stored threshold; the bundled models (diff, vanilla, diff_v2), each in fp32, bf16 and fp16 (forced: any CPU
+runs them); per precision, how many held-out frames change their verdict
 under benign changes (benchmarks/_perturb.py) and against fp32.
 
     python benchmarks/ood.py [--videos 5] [--stride 2] [--precisions fp32 bf16 fp16] [--json docs/ood.json]
@@ -24,9 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import _ood_sources as S  # noqa: E402
 from benchmarks._perturb import PERTURBATIONS  # noqa: E402
-from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT  # noqa: E402
+from demo.resources import COMPARE_CHECKPOINT, DEFAULT_CHECKPOINT, EXTRA_CHECKPOINTS  # noqa: E402
 from diffclip.atomic import write_json  # noqa: E402
 from diffclip.inference import Predictor  # noqa: E402
+from diffclip.json_input import read_json  # noqa: E402
 from diffclip.ood import energy_scores, exclusive_sections_reason, field_of_view_reason, mahalanobis_scores  # noqa: E402
 from training.fit_ood import FitSettings, forward, synthetic_frames  # noqa: E402
 
@@ -126,26 +128,34 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=5, help=f"held-out synthetic videos ({FitSettings.frames} frames each)")
     parser.add_argument("--stride", type=int, default=2, help="every n-th frame of each video")
-    parser.add_argument("--models", nargs="+", default=[str(DEFAULT_CHECKPOINT), str(COMPARE_CHECKPOINT)])
+    parser.add_argument("--models", nargs="+",
+                        default=[str(p) for p in (DEFAULT_CHECKPOINT, COMPARE_CHECKPOINT, *EXTRA_CHECKPOINTS)])
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "fp16"], choices=["fp32", "bf16", "fp16"])
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     start = time.time()
-    test, _ = synthetic_frames(TEST_SEED, args.videos, FitSettings(stride=args.stride))
-    sets = sources(test)
-    perturbed = {name: [change(f) for f in test] for name, change in PERTURBATIONS.items()}
     results = {"command": "python benchmarks/ood.py" + (f" --videos {args.videos}" if args.videos != 5 else "")
                + (f" --stride {args.stride}" if args.stride != 2 else ""),
                "in_distribution": f"held-out synthetic frames: seed {TEST_SEED}, {args.videos} videos x {FitSettings.frames}, "
-                                  f"every {args.stride}th frame", "frames": len(test),
+                                  f"every {args.stride}th frame, with the look-alike distractors each model's fit had "
+                                  "(lookalikes in its entry)",
                "auroc_positive_class": "out of distribution",
                "perturbations": "benchmarks/_perturb.py: " + ", ".join(PERTURBATIONS),
                "precisions": "forced on this CPU (bf16 and fp16 autocast run on any x86 CPU)", "models": {}}
+    held_out: dict[float, tuple] = {}  # by look-alike share: the frames, the other sources, the changed frames
     for path in args.models:
+        # a model is tested on frames like those its statistics were fitted on (the trio trained with look-alikes)
+        lookalikes = float(read_json(Path(path) / "config.json")["ood"]["fitted"]["settings"].get("lookalikes", 0.0))
+        if lookalikes not in held_out:
+            test, _ = synthetic_frames(TEST_SEED, args.videos, FitSettings(stride=args.stride, lookalikes=lookalikes))
+            held_out[lookalikes] = (test, sources(test), {name: [change(f) for f in test]
+                                                         for name, change in PERTURBATIONS.items()})
+        test, sets, perturbed = held_out[lookalikes]
+        results["frames"] = len(test)
         per_precision = {}
         for precision in args.precisions:
             predictor = Predictor(path, device="cpu", precision=precision)
-            r = measure(predictor, test, sets, perturbed)
+            r = {"lookalikes": lookalikes, **measure(predictor, test, sets, perturbed)}
             if "fp32" in per_precision:
                 r["flips_against_fp32"] = float((r["flagged"] != per_precision["fp32"]["flagged"]).mean())
             per_precision[precision] = r

@@ -19,7 +19,7 @@ from diffclip.memory import trim_heap
 from explain.analysis import FrameAnalysis, analyse
 from explain.checks import faithfulness
 from explain.display import Scale, robust_scale, show_map
-from explain.methods import EXPLAINERS, Options, explain, get_explainer
+from explain.methods import DEFAULT_METHOD, EXPLAINERS, Options, explain, get_explainer
 from explain.methods.occlusion import windows as occlusion_windows
 
 from .map_notes import faithfulness_note, where_maps_lie
@@ -27,9 +27,6 @@ from .resources import MAX_IMAGES
 from .scores import ood_banner, scores_html
 from .truth import FrameTruth
 
-# the cheapest method that puts at least twice a uniform map's mass inside the lesions for both bundled
-# models (docs/demo-models.md, "Faithfulness of the explanations"); Grad-CAM does not for diff
-DEFAULT_METHOD = "gradattn"
 KEPT_ATTRIBUTIONS = 4  # per session: enough to redraw the last few at another alpha
 
 

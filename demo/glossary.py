@@ -135,7 +135,7 @@ TERMS: tuple[Term, ...] = (
          "RARE-VISION is the ICPR 2026 capsule endoscopy challenge whose event JSON and scoring this app "
          "follows; Galar is the labelled capsule video dataset it is built on.", "design: Events and scoring"),
     Term("synthetic frames and the bundled models", r"synthetic|bundled|tiny",
-         "The frames here are drawn by this project's generator, and the two bundled models are small ViTs "
+         "The frames here are drawn by this project's generator, and the three bundled models are small ViTs "
          "trained on them: what they show says nothing about BiomedCLIP-scale models on real video.",
          "design: Synthetic data"),
 )

@@ -102,7 +102,8 @@ def _test_set_sentence() -> str:
     if not found:
         return ""
     videos, per_video, frames, seed = found.groups()
-    return f"{videos} videos x {per_video} frames ({frames} frames), seed {seed}"
+    lookalikes = " with look-alike distractors" if "look-alike" in first else ""
+    return f"{videos} videos x {per_video} frames ({frames} frames){lookalikes}, seed {seed}"
 
 
 def held_out_score(predictor: Predictor, path: str | Path, results: Path = TEST_RESULTS) -> Score | None:

@@ -61,7 +61,7 @@ def signals_deferred() -> Iterator[None]:
         yield
         return
     ctrl_c = signal.getsignal(signal.SIGINT)
-    swap = ctrl_c is signal.default_int_handler
+    swap = callable(ctrl_c)  # Python's KeyboardInterrupt or a handler someone installed; not SIG_IGN or SIG_DFL
     if swap:
         signal.signal(signal.SIGINT, _hold)
     _deferring += 1
@@ -74,9 +74,9 @@ def signals_deferred() -> Iterator[None]:
         if not _deferring and _pending:
             signum = _pending[0]
             _pending.clear()
-            if signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            raise Terminated(128 + signum)
+            if signum != signal.SIGINT:
+                raise Terminated(128 + signum)
+            signal.raise_signal(signal.SIGINT)  # to the handler that was in place (Python's: KeyboardInterrupt)
 
 
 def pid_alive(pid: int) -> bool:

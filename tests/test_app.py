@@ -97,6 +97,21 @@ def test_compare_view_numbers(client):
     assert table.startswith('<div class="dc-warning dc-ood" role="alert"><b>This does not look like a capsule')
 
 
+def test_compare_takes_any_two_of_the_bundled_three(client):
+    """Issue 31, point 5: the app serves the bundled vanilla, diff and diff_v2 models, and /compare draws any
+    two of them (each model's numbers under its own name, its own map kind)."""
+    from itertools import combinations
+
+    kinds = {"vanilla": "a1", "diff": "a1 − λ·a2", "diff_v2": "a1 − λ·a2"}
+    for left, right in combinations(kinds, 2):
+        *maps, table, numbers = client.predict(handle_file(str(EXAMPLE)), "blood", 0.5, 6, "mean", left, right,
+                                               api_name="/compare")
+        assert list(numbers["models"]) == [left, right] and set(numbers["ood"]) == {left, right}
+        assert [numbers["models"][m]["map"] for m in (left, right)] == [kinds[left], kinds[right]]
+        for model in (left, right):
+            assert f"{numbers['models'][model]['layer']['lesion_mass']:.3f}" in table
+
+
 def test_compare_words_name_the_model_that_does_better_on_this_frame():
     from demo.compare_view import on_this_frame
 

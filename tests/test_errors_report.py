@@ -97,7 +97,11 @@ def test_cli_writes_the_report_folder_with_an_image_per_top_mistake(first_run, l
     out, doc = first_run
     assert (out / "report.html").is_file()
     assert doc["frames"] == 20 and doc["frames_without_truth"] == 0 and doc["pass"]["cached"] is False
-    assert doc["overlays"]["method"] == "gradattn"  # the app's default attribution
+    from demo.frames_view import attribution_choices
+    from explain.methods import EXPLAINERS
+
+    # the app's default attribution, first in its menu
+    assert EXPLAINERS[doc["overlays"]["method"]].title == attribution_choices()[0] == "Saliency"
     items = list(top_items(doc))
     assert items, "the bundled model makes some mistakes on this set"
     assert all(len(k["fp"]) <= 2 and len(k["fn"]) <= 2 for k in doc["top"].values())

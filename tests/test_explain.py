@@ -212,7 +212,7 @@ def test_explain_command(tiny_checkpoint, tmp_path):
 
 
 def test_integrated_gradients_adds_points_until_attributions_add_up_on_a_bundled_example():
-    """On the ulcer example (bundled diff model, its label) 7 points on the path miss completeness by more than 5%;
+    """On the erosion example (bundled diff model, its label) 7 points on the path miss completeness by more than 5%;
     with the default budget the points are added until the attributions add up to F(x) - F(baseline) within 5%
     (F = the label's logit, restated here from the model's own logits)."""
     import json
@@ -222,7 +222,7 @@ def test_integrated_gradients_adds_points_until_attributions_add_up_on_a_bundled
 
     root = Path(__file__).resolve().parents[1]
     frames = json.loads((root / "demo" / "examples" / "examples.json").read_text())["frames"]
-    example = next(f for f in frames if f["shows"] == "ulcer")
+    example = next(f for f in frames if f["shows"] == "erosion")
     bundled = Predictor(root / "demo" / "weights" / "diff", device="cpu", precision="fp32")
     analysis = analyse(bundled, root / "demo" / "examples" / example["image"])
     short = explain(analysis, bundled, "ig", example["shows"], steps=8)
@@ -347,7 +347,9 @@ def test_occlusion_in_fewer_passes_gives_the_same_map():
         old = Occlusion(model).attribute(x, sliding_window_shapes=(3, 32, 32), strides=(3, 16, 16),
                                          baselines=black_baseline(model, x), target=LABELS.index("blood"),
                                          perturbations_per_eval=16).sum(1)[0].numpy()
-    np.testing.assert_allclose(new, old, rtol=1e-5, atol=1e-6)
+    # the same sums in batches of 64 instead of 16: fp32 matrix products block differently by batch size, so
+    # the maps agree to rounding (seen: 2.6e-5 on values near 1.7), not bit for bit
+    np.testing.assert_allclose(new, old, rtol=1e-4, atol=1e-5)
 
 
 def test_batched_analyses_and_explanations_equal_the_single_ones():

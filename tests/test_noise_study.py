@@ -212,3 +212,25 @@ def test_benchmark_reports_seeds_summary_and_the_bundled_models(study, tmp_path)
         assert not math.isnan(b["distractor_mass"]) and 0 < b["entropy"] <= 1
     assert result["bundled"]["study_seeds"] == doc["median_seeds"]
     assert {"diff_minus_vanilla", "diff_v2_minus_vanilla", "diff_v2_minus_diff"} <= set(result["summary"])
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "diff", "diff_v2"])
+def test_bundled_checkpoint_names_its_demo_config_even_when_it_predates_a_setting(tmp_path, variant):
+    """A run trained before a setting existed ran with its default: its reproduce command is still the demo
+    config holding its settings; a run of another seed keeps its own command."""
+    from dataclasses import asdict
+
+    from diffclip.atomic import write_json
+    from training.config import load_config
+    from training.noise_study import REPO, name_the_config
+
+    config = asdict(load_config(REPO / "training" / "configs" / f"demo-{variant}.yaml"))
+    config.pop("epoch_plots")  # added after the study's first runs, default False
+    for name, seed, expected in (("same", config["seed"], f"diffclip train --config training/configs/demo-{variant}.yaml"),
+                                 ("other", config["seed"] + 1, "diffclip train --config run.yaml")):
+        ckpt = tmp_path / name
+        ckpt.mkdir()
+        write_json(ckpt / "config.json", {"training": {"command": "diffclip train --config run.yaml",
+                                                       "config": {**config, "seed": seed}}})
+        name_the_config(ckpt, variant)
+        assert json.loads((ckpt / "config.json").read_text())["training"]["command"] == expected

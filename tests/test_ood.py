@@ -194,3 +194,24 @@ def test_predict_frame_carries_in_distribution(app_url):
     out = client.predict(handle_file(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)),
                          api_name="/predict_frame")
     assert out["in_distribution"] is False and out["ood_reasons"]
+
+
+def test_refit_uses_the_frames_each_checkpoint_was_trained_on(tmp_path):
+    """`python -m training.fit_ood DIR` refits as the training export did: frames with the checkpoint's own
+    synthetic settings (the bundled trio trained with look-alikes), seeds after its training seed; a checkpoint
+    without synthetic settings gets the defaults."""
+    import json
+
+    from training.fit_ood import settings_of
+
+    trio = settings_of(DIFF)
+    assert (trio.lookalikes, trio.frames, trio.fit_seed, trio.threshold_seed) == (0.25, 300, 1, 2)
+    assert trio == FitSettings(**json.loads((DIFF / "config.json").read_text())["ood"]["fitted"]["settings"])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "config.json").write_text(json.dumps({"training": {"config": {
+        "data": "synthetic", "synth_frames": 120, "synth_size": 96, "synth_rare_share": 0.05, "synth_seed": 7}}}))
+    assert settings_of(tmp_path / "a") == FitSettings(frames=120, size=96, rare_share=0.05, fit_seed=8,
+                                                      threshold_seed=9, lookalikes=0.0)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "config.json").write_text(json.dumps({"training": {"config": {"data": "galar"}}}))
+    assert settings_of(tmp_path / "b") == FitSettings()

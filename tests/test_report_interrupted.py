@@ -77,7 +77,8 @@ def test_sigterm_during_the_model_pass_or_the_overlays_changes_nothing(report):
 def test_a_killed_run_leaves_the_report_and_the_next_run_sweeps_its_staging(report):
     data, out = report
     before = tree(out)
-    code, _ = stop_at(errors_cmd(data, out, "--top", "3"), b"overlays (gradattn):  1", signal.SIGKILL)
+    code, _ = stop_at(errors_cmd(data, out, "--top", "3", "--method", "gradattn"), b"overlays (gradattn):  1",
+                      signal.SIGKILL)
     assert code == -signal.SIGKILL
     assert tree(out) == before
     left = [p.name for p in out.parent.iterdir() if p.name != "report"]
@@ -107,6 +108,8 @@ def test_sigterm_during_predict_leaves_no_temporary_file_and_the_old_outputs(rep
 def test_a_signal_inside_signals_deferred_arrives_as_the_block_ends():
     seen = []
     old = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Python's own Ctrl-C handler, whatever an earlier test or library left installed
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     exit_cleanly_on_signals()
     try:
         for sig, raised in ((signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)):
@@ -116,10 +119,20 @@ def test_a_signal_inside_signals_deferred_arrives_as_the_block_ends():
                     time.sleep(0.05)  # without the hold the handler raises here
                     seen.append(f"block ends ({sig.name})")
             seen.append(f"raised ({sig.name})")
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        # a handler of someone else's is held too, and called as the block ends
+        called = []
+        signal.signal(signal.SIGINT, lambda signum, frame: called.append(signum))
+        with signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            seen.append(f"block ends, handler called {len(called)} times")
+        seen.append(f"after the block, handler called {len(called)} times")
     finally:
         signal.signal(signal.SIGTERM, old)
-    assert seen == ["block ends (SIGTERM)", "raised (SIGTERM)", "block ends (SIGINT)", "raised (SIGINT)"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        signal.signal(signal.SIGINT, old_int)
+    assert seen == ["block ends (SIGTERM)", "raised (SIGTERM)", "block ends (SIGINT)", "raised (SIGINT)",
+                    "block ends, handler called 0 times", "after the block, handler called 1 times"]
 
 
 def test_sigterm_just_as_the_temporary_file_is_made_leaves_nothing(tmp_path, monkeypatch):

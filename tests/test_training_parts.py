@@ -234,3 +234,24 @@ def test_global_batchnorm_keeps_fp32_statistics_under_bf16_autocast(tmp_path):
         assert torch.allclose(out.float(), ref, atol=0.05)  # bf16 output of the fp32 normalisation
     finally:
         dist.destroy_process_group()
+
+
+def test_report_tests_checkpoints_on_the_look_alikes_they_trained_with(tmp_path):
+    """The bundled trio learnt frames with look-alike distractors: its report tests on such frames, and
+    checkpoints trained on different kinds of frames are not put in one table."""
+    import json
+
+    from training.report import trained_lookalikes
+
+    def checkpoint(name, config):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps({"training": {"config": config}}))
+        return tmp_path / name
+
+    a, b = checkpoint("a", {"synth_lookalikes": 0.25}), checkpoint("b", {"synth_lookalikes": 0.25})
+    old, other = checkpoint("old", {"seed": 0}), checkpoint("other", {"synth_lookalikes": 0.1})
+    assert trained_lookalikes([a, b]) == 0.25 and trained_lookalikes([old]) == 0.0
+    with pytest.raises(ValueError, match=r"different look-alike shares \[0.0, 0.25\]"):
+        trained_lookalikes([a, old])
+    with pytest.raises(ValueError, match=r"\[0.1, 0.25\]"):
+        trained_lookalikes([other, b])

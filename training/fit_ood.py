@@ -2,8 +2,9 @@
 
     python -m training.fit_ood demo/weights/diff demo/weights/vanilla
 
-Frames come from ``training.synthetic`` with the bundled models' generator settings (300-frame videos,
-224 px, rare labels raised to 3%) but seeds of their own: per-label means and the shared covariance from
+Frames come from ``training.synthetic`` with the generator settings each checkpoint was trained with (its
+config.json; the bundled models: 300-frame videos, 224 px, rare labels raised to 3%, look-alike distractors on
+about 25% of frames each) but seeds of their own: per-label means and the shared covariance from
 seed 1 (10 videos, every 2nd frame: 1500 frames), the threshold from seed 2 (5 videos: 750 frames) at the
 97.5th percentile of their scores (a 2.5% false-alarm rate on frames like the training frames). The model
 runs in fp32 on the CPU, frames in a fixed order, so a rerun writes the same files.
@@ -12,9 +13,10 @@ runs in fp32 on the CPU, frames in a fixed order, so a rerun writes the same fil
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -132,10 +134,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="also flag frames with two sections predicted at once")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for path, stats in zip(args.checkpoints, fit_checkpoints(
-            args.checkpoints, FitSettings(method=args.method, exclusive=args.exclusive)), strict=True):
-        print(f"{path}: {stats.method} threshold {stats.threshold:.6g}")
+    groups: dict[FitSettings, list[str]] = {}  # checkpoints trained alike share their rendered frames
+    for path in args.checkpoints:
+        groups.setdefault(replace(settings_of(path), method=args.method, exclusive=args.exclusive), []).append(path)
+    for settings, paths in groups.items():
+        for path, stats in zip(paths, fit_checkpoints(paths, settings), strict=True):
+            print(f"{path}: {stats.method} threshold {stats.threshold:.6g} (synthetic frames: {settings.frames} a "
+                  f"video, look-alikes {settings.lookalikes:g}, seeds {settings.fit_seed} and {settings.threshold_seed})")
     return 0
+
+
+def settings_of(checkpoint: str | Path) -> FitSettings:
+    """The fit for a checkpoint as its training export made it: frames like those it was trained on (its
+    config.json's synthetic settings, look-alikes included), else the defaults (a checkpoint trained on real
+    data or imported has no synthetic settings; its fit is a stand-in that its own data should replace)."""
+    config = json.loads((Path(checkpoint) / "config.json").read_text()).get("training", {}).get("config") or {}
+    if config.get("data") != "synthetic":
+        return FitSettings()
+    return settings_for_training(config["synth_frames"], config["synth_size"], config["synth_rare_share"],
+                                 config["synth_seed"], config.get("synth_lookalikes", 0.0))
 
 
 if __name__ == "__main__":

@@ -156,7 +156,9 @@ def name_the_config(checkpoint: Path, variant: str) -> None:
         log.warning("%s does not exist: the reproduce command of %s is left as it is", path, checkpoint)
         return
     meta = read_json(checkpoint / "config.json")
-    ran = meta["training"]["config"]
+    # a setting the run's config lacks was added later with the default it ran with (new options keep the old
+    # behaviour by default), so the run is read through TrainConfig as the file is
+    ran = asdict(TrainConfig(**meta["training"]["config"]))
     named = asdict(load_config(Path(__file__).resolve().parent / "configs" / path.name))
     differ = sorted(k for k in set(ran) | set(named)
                     if k not in ("name", "out_dir", "export_dir") and ran.get(k) != named.get(k))

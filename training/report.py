@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from diffclip.inference import Predictor
+from diffclip.json_input import read_json
 
 from .galar_splits import scan_galar
 from .metrics import frame_metrics, metrics_table
@@ -27,18 +28,33 @@ log = logging.getLogger(__name__)
 TEST_SEED = 4242
 
 
-def ensure_test_set(root: Path, seed: int, videos: int, frames: int, rare_share: float) -> Path:
+def ensure_test_set(root: Path, seed: int, videos: int, frames: int, rare_share: float,
+                    lookalikes: float = 0.0) -> Path:
+    """The held-out synthetic test set under ``root``, generated unless a matching one is there."""
     marker = root / "synth.json"
     if marker.is_file():
         made = json.loads(marker.read_text())
         cfg = made["config"]
-        if cfg["seed"] != seed or cfg["frames"] != frames:
-            raise ValueError(f"{root} holds a test set with seed {cfg['seed']}, frames {cfg['frames']}")
+        if cfg["seed"] != seed or cfg["frames"] != frames or cfg.get("lookalikes", 0.0) != lookalikes:
+            raise ValueError(f"{root} holds a test set with seed {cfg['seed']}, frames {cfg['frames']}, look-alikes "
+                             f"{cfg.get('lookalikes', 0.0)}: give --test-root another folder")
         if "distractor_values" not in made:
             raise ValueError(f"{root} was made by an earlier generator (no distractor masks): delete it and rerun")
         return root
-    generate(root, videos=videos, frames=frames, seed=seed, rare_share=rare_share, first_id=101)
+    generate(root, videos=videos, frames=frames, seed=seed, rare_share=rare_share, first_id=101,
+             lookalikes=lookalikes)
     return root
+
+
+def trained_lookalikes(checkpoints: Sequence[str | Path]) -> float:
+    """The look-alike share the checkpoints were trained with (their config.json), so that they are tested on
+    the kind of frames they learnt; checkpoints trained on different kinds are not put in one table."""
+    shares = {float(read_json(Path(c) / "config.json").get("training", {}).get("config", {})
+                    .get("synth_lookalikes", 0.0)) for c in checkpoints}
+    if len(shares) > 1:
+        raise ValueError(f"the checkpoints were trained with different look-alike shares {sorted(shares)}: "
+                         "report them separately or pass --lookalikes")
+    return shares.pop()
 
 
 def evaluate_checkpoint(checkpoint: str | Path, root: Path, batch_size: int = 64) -> dict:
@@ -52,21 +68,28 @@ def evaluate_checkpoint(checkpoint: str | Path, root: Path, batch_size: int = 64
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Per-label AP of checkpoints on a held-out synthetic test set.")
     parser.add_argument("checkpoints", nargs="+", help="checkpoint directories")
-    parser.add_argument("--test-root", default="data/synthetic-test")
+    parser.add_argument("--test-root", default=None,
+                        help="default data/synthetic-test, or data/synthetic-test-lookalikes with look-alikes")
     parser.add_argument("--seed", type=int, default=TEST_SEED)
     parser.add_argument("--videos", type=int, default=4)
     parser.add_argument("--frames", type=int, default=400)
     parser.add_argument("--rare-share", type=float, default=0.03)
+    parser.add_argument("--lookalikes", type=float, default=None,
+                        help="look-alike distractor share of the test set (default: the checkpoints' training)")
     parser.add_argument("--out", default=None, help="write the markdown table here as well")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    root = ensure_test_set(Path(args.test_root), args.seed, args.videos, args.frames, args.rare_share)
+    lookalikes = trained_lookalikes(args.checkpoints) if args.lookalikes is None else args.lookalikes
+    test_root = args.test_root or ("data/synthetic-test-lookalikes" if lookalikes else "data/synthetic-test")
+    root = ensure_test_set(Path(test_root), args.seed, args.videos, args.frames, args.rare_share, lookalikes)
     start = time.time()
     results = {Path(c).name: evaluate_checkpoint(c, root) for c in args.checkpoints}
     n = len(scan_galar(root))
     table = metrics_table(results)
     header = (f"Held-out synthetic test set: {args.videos} videos x {args.frames} frames ({n} frames), seed "
-              f"{args.seed} (not used in training), rare labels raised to {args.rare_share:.0%} of frames.\n"
+              f"{args.seed} (not used in training), rare labels raised to {args.rare_share:.0%} of frames"
+              + (f", each kind of look-alike distractor on about {lookalikes:.0%} of frames" if lookalikes else "")
+              + ".\n"
               f"Regenerate: `python -m training.report {' '.join(args.checkpoints)}`\n")
     text = header + "\n" + table + "\n"
     print(text)

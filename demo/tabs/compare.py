@@ -50,7 +50,8 @@ def build(ctx: AppContext) -> None:
     gr.Markdown("The same frame through the **standard** and the **differential** model. Differential "
                 "attention is designed to spread less attention over what does not matter; whether it does on "
                 "this frame is in the numbers below (entropy: how spread a map is; lesion share and pointing "
-                f"game: whether it lands on the lesion), and over training seeds {study_verdict()}.")
+                f"game: whether it lands on the lesion), and over training seeds {study_verdict()}."
+                + (" The Left and Right menus pick any two of the served models." if len(names) > 2 else ""))
     with gr.Row():
         with gr.Column(scale=1):
             cmp_gallery = gr.Gallery(value=[(str(e.image), e.shows) for e in example_list],

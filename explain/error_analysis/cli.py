@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..defaults import DEFAULT_METHOD
+
 HELP = "error analysis of a labelled set: counts, mistakes with explanations, event errors, report.html"
 
-# the app's default attribution (demo.frames_view.DEFAULT_METHOD; explain does not import demo): the
-# cheapest method measured faithful for both bundled models (docs/demo-models.md)
-DEFAULT_METHOD = "gradattn"
 DEFAULT_TOP = 8
 #: What a run writes in its report folder (anything else there, such as the model pass's cache, is kept).
 REPORT_ENTRIES = ("errors.json", "report.html", "tags.csv", "images")
@@ -32,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truth", help="RARE-VISION events JSON: the truth of frames or videos without label CSVs")
     parser.add_argument("--method", default=DEFAULT_METHOD,
                         help=f"attribution drawn for each mistake, a name of explain.methods (default {DEFAULT_METHOD}: "
-                             "gradient-weighted attention)")
+                             "the cheapest measured faithful for every bundled model)")
     parser.add_argument("--tags", help="tags CSV (video_id, frame, label, kind, probability, cause, note) to include")
     add_run_arguments(parser)
 

@@ -5,6 +5,7 @@ registered method. A new method is one module that builds an :class:`Explainer` 
 :func:`register`, plus its name on the import line below.
 """
 
+from ..defaults import DEFAULT_METHOD
 from . import (  # noqa: F401
            attention_map,
            gradattn,
@@ -18,5 +19,5 @@ from . import (  # noqa: F401
 from .base import ExplainContext, Explainer, Explanation, Options
 from .registry import EXPLAINERS, explain, explain_many, get_explainer, register
 
-__all__ = ["EXPLAINERS", "Explanation", "ExplainContext", "Explainer", "Options", "explain", "explain_many",
-           "get_explainer", "register"]
+__all__ = ["DEFAULT_METHOD", "EXPLAINERS", "Explanation", "ExplainContext", "Explainer", "Options", "explain",
+           "explain_many", "get_explainer", "register"]
