@@ -248,8 +248,10 @@ def test_report_tests_checkpoints_on_the_look_alikes_they_trained_with(tmp_path)
         (tmp_path / name / "config.json").write_text(json.dumps({"training": {"config": config}}))
         return tmp_path / name
 
-    a, b = checkpoint("a", {"synth_lookalikes": 0.25}), checkpoint("b", {"synth_lookalikes": 0.25})
-    old, other = checkpoint("old", {"seed": 0}), checkpoint("other", {"synth_lookalikes": 0.1})
+    synthetic = {"data": "synthetic", "synth_frames": 300, "synth_size": 224, "synth_rare_share": 0.03, "synth_seed": 0}
+    a, b = checkpoint("a", {**synthetic, "synth_lookalikes": 0.25}), checkpoint("b", {**synthetic, "synth_lookalikes": 0.25})
+    # "old": trained before look-alikes existed (no such key)
+    old, other = checkpoint("old", synthetic), checkpoint("other", {**synthetic, "synth_lookalikes": 0.1})
     assert trained_lookalikes([a, b]) == 0.25 and trained_lookalikes([old]) == 0.0
     with pytest.raises(ValueError, match=r"different look-alike shares \[0.0, 0.25\]"):
         trained_lookalikes([a, old])

@@ -13,9 +13,9 @@ runs in fp32 on the CPU, frames in a fixed order, so a rerun writes the same fil
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from diffclip.inference import Predictor
+from diffclip.json_input import read_json
 from diffclip.ood import METHODS, OODStats, fit_mahalanobis, save_ood
 
 from .synthetic import SynthConfig, plan_video, render_frame
@@ -117,12 +118,17 @@ def fit_checkpoints(directories: list[str | Path], s: FitSettings = FitSettings(
     return out
 
 
-def settings_for_training(frames: int, size: int, rare_share: float, seed: int,
-                          lookalikes: float = 0.0) -> FitSettings:
-    """The fit for a checkpoint trained on synthetic videos of these settings (the training export): the
-    seeds after the training seed (the bundled models: 0, so 1 and 2, as the defaults)."""
-    return FitSettings(frames=frames, size=size, rare_share=rare_share, fit_seed=seed + 1, threshold_seed=seed + 2,
-                       lookalikes=lookalikes)
+def settings_for_training(config: Mapping) -> FitSettings:
+    """The fit for a checkpoint trained with ``config`` (a training config as a mapping: ``asdict`` of a
+    TrainConfig, or a checkpoint's ``training.config``), as the training export makes it: frames like the
+    training ones (look-alikes included; a config older than them had none), seeds after the training seed (the
+    bundled models: 0, so 1 and 2, as the defaults). Not synthetic: the defaults, a stand-in that the model's own
+    data should replace."""
+    if config.get("data") != "synthetic":
+        return FitSettings()
+    seed = config["synth_seed"]
+    return FitSettings(frames=config["synth_frames"], size=config["synth_size"], rare_share=config["synth_rare_share"],
+                       fit_seed=seed + 1, threshold_seed=seed + 2, lookalikes=config.get("synth_lookalikes", 0.0))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,14 +151,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def settings_of(checkpoint: str | Path) -> FitSettings:
-    """The fit for a checkpoint as its training export made it: frames like those it was trained on (its
-    config.json's synthetic settings, look-alikes included), else the defaults (a checkpoint trained on real
-    data or imported has no synthetic settings; its fit is a stand-in that its own data should replace)."""
-    config = json.loads((Path(checkpoint) / "config.json").read_text()).get("training", {}).get("config") or {}
-    if config.get("data") != "synthetic":
-        return FitSettings()
-    return settings_for_training(config["synth_frames"], config["synth_size"], config["synth_rare_share"],
-                                 config["synth_seed"], config.get("synth_lookalikes", 0.0))
+    """The fit for a checkpoint as its training export made it (:func:`settings_for_training` of its
+    config.json's training config; an imported checkpoint has none)."""
+    return settings_for_training(read_json(Path(checkpoint) / "config.json").get("training", {}).get("config") or {})
 
 
 if __name__ == "__main__":

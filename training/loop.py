@@ -363,9 +363,7 @@ class Trainer:
             with staged_folder(export, empty=True) as tmp:
                 shutil.copytree(self.out / "best", tmp, dirs_exist_ok=True)
                 if cfg.data == "synthetic":  # the out-of-distribution statistics need frames like the training ones
-                    fit_checkpoints([tmp], settings_for_training(cfg.synth_frames, cfg.synth_size,
-                                                                 cfg.synth_rare_share, cfg.synth_seed,
-                                                                 cfg.synth_lookalikes))
+                    fit_checkpoints([tmp], settings_for_training(cfg.to_dict()))
             log.info("exported the best checkpoint to %s", export)
         return self.out
 

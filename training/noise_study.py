@@ -140,8 +140,7 @@ def bundle(config: str | Path, chosen: dict[str, int], out: Path, dest: Path, re
             write_json(run / "study-done.json", {"seconds": None})
         with staged_folder(dest / variant, empty=True) as tmp:
             shutil.copytree(run / "best", tmp, dirs_exist_ok=True)
-            fit_checkpoints([tmp], settings_for_training(cfg.synth_frames, cfg.synth_size, cfg.synth_rare_share,
-                                                          cfg.synth_seed, cfg.synth_lookalikes))
+            fit_checkpoints([tmp], settings_for_training(cfg.to_dict()))
             name_the_config(tmp, variant)
 
 

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from diffclip.inference import Predictor
-from diffclip.json_input import read_json
 
+from .fit_ood import settings_of
 from .galar_splits import scan_galar
 from .metrics import frame_metrics, metrics_table
 from .synthetic import generate
@@ -49,8 +49,7 @@ def ensure_test_set(root: Path, seed: int, videos: int, frames: int, rare_share:
 def trained_lookalikes(checkpoints: Sequence[str | Path]) -> float:
     """The look-alike share the checkpoints were trained with (their config.json), so that they are tested on
     the kind of frames they learnt; checkpoints trained on different kinds are not put in one table."""
-    shares = {float(read_json(Path(c) / "config.json").get("training", {}).get("config", {})
-                    .get("synth_lookalikes", 0.0)) for c in checkpoints}
+    shares = {float(settings_of(c).lookalikes) for c in checkpoints}
     if len(shares) > 1:
         raise ValueError(f"the checkpoints were trained with different look-alike shares {sorted(shares)}: "
                          "report them separately or pass --lookalikes")
