@@ -181,7 +181,7 @@ def test_every_method_returns_an_image_sized_map(predictor, monkeypatch):
             assert seen and seen[-1] == pytest.approx(1.0), method
         assert np.isfinite(att.map).all() and np.abs(att.map).sum() > 0, method
         if method == "ig":
-            assert att.meta["steps"] == 3 and att.meta["cap"] == 4 and att.delta is not None  # 3 + 2 points > 4
+            assert 3 <= att.meta["steps"] <= att.meta["cap"] == 4 and att.delta is not None
     with pytest.raises(ValueError, match="unknown explanation method 'lime'"):
         explain(analysis, predictor, "lime", "blood")
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['stpes'\]"):
@@ -212,7 +212,7 @@ def test_explain_command(tiny_checkpoint, tmp_path):
 
 
 def test_integrated_gradients_adds_points_until_attributions_add_up_on_a_bundled_example():
-    """On the erosion example (bundled diff model, its label) 7 points on the path miss completeness by more than 5%;
+    """On the erosion example (bundled diff model, its label) 3 points on the path miss completeness by more than 5%;
     with the default budget the points are added until the attributions add up to F(x) - F(baseline) within 5%
     (F = the label's logit, restated here from the model's own logits)."""
     import json
@@ -225,9 +225,9 @@ def test_integrated_gradients_adds_points_until_attributions_add_up_on_a_bundled
     example = next(f for f in frames if f["shows"] == "erosion")
     bundled = Predictor(root / "demo" / "weights" / "diff", device="cpu", precision="fp32")
     analysis = analyse(bundled, root / "demo" / "examples" / example["image"])
-    short = explain(analysis, bundled, "ig", example["shows"], steps=8)
-    assert short.meta["steps"] == 7 and short.meta["relative_delta"] > 0.05
-    assert "at the cap of 8 points on the path: read the map with care" in short.caption
+    short = explain(analysis, bundled, "ig", example["shows"], steps=3)
+    assert short.meta["steps"] == 3 and short.meta["relative_delta"] > 0.05
+    assert "at the cap of 3 points on the path: read the map with care" in short.caption
     att = explain(analysis, bundled, "ig", example["shows"])
     label = bundled.labels.index(example["shows"])
     with torch.no_grad():
@@ -236,7 +236,7 @@ def test_integrated_gradients_adds_points_until_attributions_add_up_on_a_bundled
     by_hand = abs(att.map.sum() - (fx - fb)) / abs(fx - fb)
     assert abs(fx - fb) > 0.1  # a meaningful difference to explain
     assert att.meta["relative_delta"] == pytest.approx(by_hand, rel=1e-3, abs=1e-5)
-    assert by_hand < 0.05 and 7 < att.meta["steps"] <= att.meta["cap"] == 64 and att.meta["steps"] % 2 == 1
+    assert by_hand < 0.05 and 3 < att.meta["steps"] <= att.meta["cap"] == 64
     assert f"within {by_hand:.1%} ({att.meta['steps']} points on the path)" in att.caption
 
 
@@ -355,7 +355,8 @@ def test_occlusion_in_fewer_passes_gives_the_same_map():
 def test_batched_analyses_and_explanations_equal_the_single_ones():
     """The report draws its overlays from analyse_many and explain_many (one model pass for a batch of frames,
     one backward pass for their gradient-weighted attention): the same numbers as one frame at a time, to float
-    rounding; a method without a batched form runs one by one."""
+    rounding (gradient-weighted attention and Saliency, one backward pass for the batch); a method without a
+    batched form runs one by one."""
     from demo.resources import examples
     from explain.analysis import analyse_many
     from explain.methods import explain_many
