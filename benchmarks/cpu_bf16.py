@@ -2,7 +2,10 @@
 differential side by side, on the eight examples and the 200 held-out frames of demo/heldout), and the time
 ratio of the ViT-B/16 differential classifier at batch 32 (alternating repeats, medians).
 
-    python benchmarks/cpu_bf16.py [--repeats 5] [--json docs/cpu-bf16.json]
+    python benchmarks/cpu_bf16.py [--repeats 5] [--json docs/cpu-bf16.json] [--study runs/noise-study]
+
+``--study`` also measures every run of the look-alike noise study (``python -m training.noise_study``, 8 seeds of
+each variant; its runs are not committed, the figures are): is the bundled pair's ratio the variant's or its seed's?
 
 `diffclip predict` turns bf16 on by default where the CPU has AMX or AVX512-BF16 (`--precision fp32` turns it
 off). bf16 autocast also runs, emulated and slowly, on any x86 CPU: the probability part holds everywhere,
@@ -74,6 +77,25 @@ def rounding_sized_jitter(run: Predictor, images: list[Path], reference: np.ndar
             hook.remove()
 
 
+def study_shifts(folder: Path, images: list[Path]) -> dict:
+    """Largest and mean |p_bf16 - p_fp32| of every ``<variant>-seed<k>/best`` under ``folder``, by variant, with
+    each variant's median and range over its seeds."""
+    runs: dict[str, dict[str, dict]] = {}
+    for best in sorted(folder.glob("*-seed*/best")):
+        variant, seed = best.parent.name.rsplit("-seed", 1)
+        pair = {p: Predictor(best, device="cpu", precision=p) for p in ("fp32", "bf16")}
+        probs = {p: pair[p].run(pair[p].crops(images)).probs for p in pair}
+        d = np.abs(probs["bf16"] - probs["fp32"])
+        runs.setdefault(variant, {})[seed] = {"max": float(d.max()), "mean": float(d.mean())}
+        print(f"  {variant:8s} seed {seed}: max {d.max():.4f}, mean {d.mean():.5f}", flush=True)
+    summary = {}
+    for variant, seeds in runs.items():
+        worst = [r["max"] for r in seeds.values()]
+        summary[variant] = {"seeds": seeds, "median_max": float(np.median(worst)), "min_max": min(worst),
+                            "max_max": max(worst), "median_mean": float(np.median([r["mean"] for r in seeds.values()]))}
+    return summary
+
+
 def timing(backbone: str, batch: int, repeats: int) -> dict:
     """fp32 and bf16 median times of the randomly initialised differential classifier, alternating."""
     torch.manual_seed(0)
@@ -103,9 +125,10 @@ def main() -> int:
     parser.add_argument("--backbone", default="biomedclip")
     parser.add_argument("--no-timing", action="store_true", help="only the probability part")
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--study", help="also every run of the noise study in this folder (e.g. runs/noise-study)")
     args = parser.parse_args()
     images = frames()
-    result = {"command": "python benchmarks/cpu_bf16.py", "cpu_fast_bf16": cpu_has_fast_bf16(),
+    result = {"command": "python benchmarks/cpu_bf16.py" + (f" --study {args.study}" if args.study else ""), "cpu_fast_bf16": cpu_has_fast_bf16(),
               "threads": torch.get_num_threads(), "models": {}}
     print(f"CPU fast bf16 (AMX/AVX512-BF16): {cpu_has_fast_bf16()}; {torch.get_num_threads()} threads")
     for name in ("vanilla", "diff"):
@@ -120,6 +143,17 @@ def main() -> int:
     print(f"diff / vanilla, largest difference: {ratio:.2f}x (target <= 2x); both <= 0.01: "
           f"{max(r['max'] for r in result['models'].values()) <= 0.01}; the same ratio in fp32 with bf16-sized jitter: "
           f"{jitter:.2f}x")
+    if args.study:
+        study = result["study"] = {"folder": Path(args.study).name, "variants": study_shifts(Path(args.study), images)}
+        for variant, v in study["variants"].items():
+            print(f"{variant:8s} over {len(v['seeds'])} seeds: worst change median {v['median_max']:.4f} "
+                  f"(range {v['min_max']:.4f}-{v['max_max']:.4f}), mean change median {v['median_mean']:.5f}")
+        if {"diff", "vanilla"} <= set(study["variants"]):
+            v = study["variants"]
+            study["diff_over_vanilla_median_max"] = v["diff"]["median_max"] / v["vanilla"]["median_max"]
+            study["diff_over_vanilla_median_mean"] = v["diff"]["median_mean"] / v["vanilla"]["median_mean"]
+            print(f"diff / vanilla, medians over the seeds: worst change {study['diff_over_vanilla_median_max']:.2f}x, "
+                  f"mean change {study['diff_over_vanilla_median_mean']:.2f}x")
     if not args.no_timing:
         t = result["timing"] = timing(args.backbone, args.batch, args.repeats)
         print(f"{args.backbone} diff batch {args.batch}: fp32 {t['fp32_ms']:.0f} ms, bf16 {t['bf16_ms']:.0f} ms, "
