@@ -6,7 +6,7 @@ a ``git worktree`` of ``--before`` on the same checkpoint and frames.
 
 505c665 is the last commit before issue 34 was filed. Each tree runs its own code (its folder first on the import
 path, checked) with this tree's checkpoint and frames (``demo/weights/diff``, ``demo/heldout``) and its own
-default explanation method, in the precision "auto" picks here. Reported: every time, their medians and the
+default explanation method (``--method`` gives both the same), in the precision "auto" picks here. Reported: every time, their medians and the
 ratio before / now, under ``errors_command`` and ``tab_export``.
 """
 
@@ -60,7 +60,7 @@ from diffclip.inference import Predictor
 predictor = Predictor(sys.argv[1])
 state = analyse_set(predictor, sys.argv[2], "heldout", Path(tempfile.mkdtemp()), progress=False)
 start = time.perf_counter()
-report_zip(state, predictor, "diff", "heldout")
+report_zip(state, predictor, "diff", "heldout", *sys.argv[3:4])
 print(json.dumps(time.perf_counter() - start))
 """
 
@@ -69,19 +69,20 @@ def _env(tree: Path) -> dict:
     return {**os.environ, "PYTHONPATH": str(tree)}
 
 
-def command_seconds(tree: Path, out: Path) -> float:
+def command_seconds(tree: Path, out: Path, method: str | None = None) -> float:
     """Wall-clock seconds of ``diffclip errors demo/heldout --checkpoint demo/weights/diff --out OUT`` run from
-    ``tree`` with its own code."""
+    ``tree`` with its own code (and ``--method``, when given)."""
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", LAUNCH, "errors", str(DATA), "--checkpoint", str(CHECKPOINT),
-                    "--out", str(out)], cwd=tree, env=_env(tree), check=True, capture_output=True)
+                    "--out", str(out)] + (["--method", method] if method else []), cwd=tree, env=_env(tree),
+                   check=True, capture_output=True)
     return time.perf_counter() - start
 
 
-def export_seconds(tree: Path) -> float:
+def export_seconds(tree: Path, method: str | None = None) -> float:
     """Seconds of the Errors tab's report export in ``tree`` (its analysis of the frames done first, untimed)."""
-    done = subprocess.run([sys.executable, "-c", EXPORT, str(CHECKPOINT), str(DATA)], cwd=tree, env=_env(tree),
-                          check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", EXPORT, str(CHECKPOINT), str(DATA)] + ([method] if method else []),
+                          cwd=tree, env=_env(tree), check=True, capture_output=True, text=True)
     return float(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default="505c665", help="the earlier commit (default: before issue 34)")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--method", help="the explanation method of both trees (default: each tree's own default)")
     parser.add_argument("--json", help="write the figures here (e.g. docs/errors-speed.json)")
     args = parser.parse_args(argv)
     times: dict[str, dict[str, list[float]]] = {k: {"now": [], "before": []} for k in ("errors_command", "tab_export")}
@@ -101,17 +103,17 @@ def main(argv: list[str] | None = None) -> int:
             for r in range(args.repeats):
                 order = ("now", "before") if r % 2 == 0 else ("before", "now")  # alternate which goes first
                 for which in order:
-                    seconds = command_seconds(trees[which], Path(tmp) / f"report-{which}-{r}")
+                    seconds = command_seconds(trees[which], Path(tmp) / f"report-{which}-{r}", args.method)
                     times["errors_command"][which].append(seconds)
                     print(f"diffclip errors, {which:6s}: {seconds:6.1f} s", flush=True)
                 for which in order:
-                    seconds = export_seconds(trees[which])
+                    seconds = export_seconds(trees[which], args.method)
                     times["tab_export"][which].append(seconds)
                     print(f"tab export,      {which:6s}: {seconds:6.1f} s", flush=True)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=REPO, capture_output=True)
     result = {"command": "python benchmarks/errors_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "before": args.before, "repeats": args.repeats}
+              "before": args.before, "repeats": args.repeats, "method": args.method or "each tree's default"}
     for what, t in times.items():
         now, before = statistics.median(t["now"]), statistics.median(t["before"])
         result[what] = {"now_s": t["now"], "before_s": t["before"], "speed_up": before / now}
