@@ -2,8 +2,7 @@
 
 Why not matplotlib's ``Figure.colorbar``: an overlay with a matplotlib colour bar took about 50 ms, nearly all
 of it the axes' layout and text drawing, for a strip 110 pixels wide; the report of an error analysis draws two
-hundred of them and the Frames view three on every slider move (docs/design.md, "Explanations at interactive
-speed"). Here the bar's colours come from the same colour map and norm (so a value's colour on the bar is its
+hundred of them and the Frames view three on every slider move (docs/design.md, "Reading a map"). Here the bar's colours come from the same colour map and norm (so a value's colour on the bar is its
 colour on the map), the ticks from matplotlib's own locator, the text from Pillow with matplotlib's DejaVu Sans.
 """
 

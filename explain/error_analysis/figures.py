@@ -11,6 +11,8 @@ import numpy as np
 from diffclip.error_analysis.frame_metrics import pr_curve
 
 COLUMNS = 6
+CURVE = "#1f77b4"
+POINT = "#d62728"
 
 
 def small_multiples(rows: int):
@@ -25,8 +27,6 @@ def small_multiples(rows: int):
     fig.subplots_adjust(left=0.45 / (1.9 * COLUMNS), right=1 - 0.1 / (1.9 * COLUMNS), bottom=0.35 / height,
                         top=1 - 0.55 / height, wspace=0.38, hspace=0.75)
     return fig, axes
-CURVE = "#1f77b4"
-POINT = "#d62728"
 
 
 def pr_figure(truth: np.ndarray, probs: np.ndarray, labels: Sequence[str], counts: Mapping[str, Mapping]):
