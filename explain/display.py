@@ -101,11 +101,13 @@ def with_colorbar(rgb: np.ndarray, scale: Scale, label: str = "") -> np.ndarray:
     h, w = rgb.shape[:2]
     canvas = Image.new("RGB", (w + 110, h + 8), "white")
     canvas.paste(Image.fromarray(np.ascontiguousarray(np.asarray(rgb)[..., :3])), (4, 4))
-    draw_colour_bar(canvas, (w + 14, 16, BAR_WIDTH, max(h - 24, 2)), scale.lo, scale.hi,
+    # below 40 pixels there is no room for the end arrows: the bar spans the image's height
+    top, length = (16, h - 24) if h >= 40 else (4, max(h, 1))
+    draw_colour_bar(canvas, (w + 14, top, BAR_WIDTH, length), scale.lo, scale.hi,
                     DIVERGING if scale.diverging else SEQUENTIAL, scale.diverging,
                     extend_low=scale.clipped and scale.diverging, extend_high=scale.clipped, label=label,
                     ticks=not scale.empty)
-    return np.asarray(canvas)
+    return np.array(canvas)  # writable, as callers may draw on it
 
 
 def show_map(image: np.ndarray, map2d: np.ndarray, alpha: float, scale: Scale, label: str = "",

@@ -220,3 +220,6 @@ def test_colour_bar_shows_the_maps_own_colours_at_its_ticks():
     empty = with_colorbar(np.zeros((64, 64, 3), np.uint8), robust_scale(np.zeros((8, 8)), diverging=False))
     assert (empty[:, 64 + 14 + 12 + 2 :] == 255).all()  # no ticks, no labels
     assert tick_text(-0.5) == "\u22120.5" and tick_text(0.0125) in ("0.012", "0.013")
+    for h in (1, 9, 39):  # small pictures get a bar as tall as themselves
+        small = with_colorbar(np.zeros((h, 20, 3), np.uint8), robust_scale(np.arange(4.0), diverging=False))
+        assert small.shape == (h + 8, 130, 3) and small.flags.writeable

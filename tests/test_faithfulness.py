@@ -164,18 +164,63 @@ def test_adaptive_ig_by_hand_on_a_quadratic():
     assert abs(r.delta) < 1e-5 and r.score_change == pytest.approx((s0 + s1) ** 2 - s0**2, rel=1e-6)
 
 
-def test_adaptive_ig_by_hand_on_a_cubic():
-    """F cubic: g(a) = 3 s1 (s0 + a s1)^2 has g'' = 6 s1^3, so a trapezoid panel of width h overshoots by
-    h^3 g'' / 12 = h^3 s1^3 / 2, the same for every panel of that width. From panels [0, 1/2], [1/2, 1] the first
-    (largest error, first of a tie) is halved: at 4 points the panels are 1/4, 1/4, 1/2 wide, delta =
-    s1^3 (2/64 + 1/8) / 2, and the attributions are the trapezoid's weights (1/8, 1/4, 3/8, 1/4) at
-    a = 0, 1/4, 1/2, 1 times 3 (s0 + a s1)^2 (x - b) w."""
-    w, x, b, s0, s1 = _power_case(c=0.05)
-    r = adaptive_integrated_gradients(Power(w, 0.05, 3), x, 5, b, tolerance=1e-9, cap=4)
-    assert r.steps == 4 and r.delta == pytest.approx(s1**3 * (2 / 64 + 1 / 8) / 2, rel=1e-4)
-    weights = {0.0: 1 / 8, 0.25: 1 / 4, 0.5: 3 / 8, 1.0: 1 / 4}
-    by_hand = sum(wt * 3 * (s0 + a * s1) ** 2 for a, wt in weights.items()) * (x - b) * w
-    assert torch.allclose(r.attributions, by_hand, atol=1e-6)
+def test_adaptive_ig_by_hand_on_a_quartic():
+    """F = s(a)^4 with s(a) = s0 + a s1, s0, s1 > 0, g(a) = 4 s1 s(a)^3. A trapezoid panel [a, c] errs by
+    e = (c - a) (g(a) + g(c)) / 2 - (F(c) - F(a)), which grows along the path (g'' increases): from [0, 1/2],
+    [1/2, 1] the second is halved, so with a cap of 4 the points are 0, 1/2, 3/4, 1 (read from what the model
+    was given), delta is the three panels' e, and the attributions are the trapezoid's weights (1/4, 3/8, 1/4, 1/8)
+    at those points times 4 (s0 + a s1)^3 (x - b) w; all restated here from the formulas."""
+    torch.manual_seed(2)
+    w = torch.randn(1, 3, 4, 4).abs() * 0.1
+    x, b = torch.randn(1, 3, 4, 4).abs() + 0.1, torch.zeros(1, 3, 4, 4)
+    s0, s1 = 0.05, float((w * x).sum())
+    seen = []
+
+    class Recording(Power):
+        def forward(self, z):
+            seen.extend((z[:, 0, 0, 0] / x[0, 0, 0, 0]).tolist())  # z = b + a (x - b), b = 0
+            return super().forward(z)
+
+    r = adaptive_integrated_gradients(Recording(w, s0, 4), x, 5, b, tolerance=1e-9, cap=4)
+    assert r.steps == 4 and sorted(round(a, 6) for a in seen) == [0.0, 0.5, 0.75, 1.0]
+
+    def F(a):
+        return (s0 + a * s1) ** 4
+
+    def g(a):
+        return 4 * s1 * (s0 + a * s1) ** 3
+
+    def e(a, c):
+        return (c - a) * (g(a) + g(c)) / 2 - (F(c) - F(a))
+
+    assert e(0.5, 1.0) > e(0.0, 0.5) > 0
+    assert r.delta == pytest.approx(e(0, 0.5) + e(0.5, 0.75) + e(0.75, 1), rel=1e-4)
+    weights = {0.0: 1 / 4, 0.5: 3 / 8, 0.75: 1 / 4, 1.0: 1 / 8}
+    by_hand = sum(wt * 4 * (s0 + a * s1) ** 3 for a, wt in weights.items()) * (x - b) * w
+    assert torch.allclose(r.attributions, by_hand, rtol=1e-5, atol=1e-6)
+
+
+def test_adaptive_ig_stops_at_a_jump_in_the_score():
+    """A score with a step (bf16 makes scores step-shaped) keeps one panel's error at the step's height however
+    small the panel: the refinement stops once the panel is 2^-20 wide instead of halving forever."""
+    import threading
+
+    class Step(torch.nn.Module):
+        def forward(self, z):
+            s = z.flatten(1).sum(1)
+            out = torch.zeros(z.shape[0], 17, dtype=torch.float64)
+            out[:, 5] = s.double() + 1000 * (s > 0.3137 * 48).double()
+            return out
+
+    x, b = torch.ones(1, 3, 4, 4), torch.zeros(1, 3, 4, 4)
+    done = []
+    worker = threading.Thread(target=lambda: done.append(adaptive_integrated_gradients(Step(), x, 5, b, cap=256)),
+                              daemon=True)
+    worker.start()
+    worker.join(60)
+    assert done, "the refinement did not stop"
+    r = done[0]
+    assert 3 < r.steps < 40 and r.relative_delta > 0.05  # the jump cannot be integrated: said, not hidden
 
 
 def test_adaptive_ig_adds_points_where_the_score_changes_until_it_adds_up():

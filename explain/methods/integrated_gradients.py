@@ -31,6 +31,7 @@ from .registry import register
 TOLERANCE = 0.05  # relative delta below which the attributions count as adding up to the score change
 MAX_STEPS = 256  # the cap of the earlier automatic doubling (converged_integrated_gradients, for the benchmark)
 DEFAULT_CAP = 64  # the most points on the path by default (the UI's and `diffclip explain --steps`' default)
+MIN_PANEL = 2.0**-20  # no panel is halved below this width: its midpoint would soon be one of its ends
 
 
 def integrated_gradients(model, x, label, baseline, steps=64, internal_batch_size=16, progress: Progress = None):
@@ -146,6 +147,8 @@ def adaptive_integrated_gradients(model, x, label, baseline, tolerance: float = 
             break
         worst = max(range(len(panels)), key=lambda i: abs(errors[i]))
         a, c = panels[worst]
+        if c - a < MIN_PANEL:  # a jump in F (a step-shaped score, bf16): halving cannot shrink its error
+            break
         panels[worst : worst + 1] = [(a, (a + c) / 2), ((a + c) / 2, c)]
         add([(a + c) / 2])
     weights: dict[float, float] = {}

@@ -4,7 +4,7 @@ The noisy copies are Captum's (``NoiseTunnel(IntegratedGradients)`` with ``nt_ty
 per batch: copy i is the frame plus ``torch.normal(0, STDEV)`` drawn in turn from the generator seeded with
 :data:`SEED`), and each copy's IG is the adaptive quadrature of :mod:`.integrated_gradients`, which stops when
 that copy's attributions add up to its own score change (Captum's Gauss-Legendre steps, the same number for
-every copy, spent 32 points on a copy that needed 5).
+every copy, spent 32 points on a copy that needed 3).
 
 Its convergence is stated as for IG: each noisy copy i has delta_i = sum(attr_i) - (F(x_i) - F(baseline)); the
 map shown is the mean of the attr_i, so it adds up to the mean score change sum(map) - mean(delta_i), within
