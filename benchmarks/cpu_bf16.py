@@ -39,11 +39,16 @@ def frames() -> list[Path]:
     return [p for p in found if "_mask" not in p.name and "_distractors" not in p.name]
 
 
+def fp32_and_bf16(path: Path, images: list[Path]) -> tuple[dict, dict]:
+    """One checkpoint's predictors and batch outputs on ``images``, in fp32 and in bf16, keyed by precision."""
+    runs = {p: Predictor(path, device="cpu", precision=p) for p in ("fp32", "bf16")}
+    return runs, {p: runs[p].run(runs[p].crops(images)) for p in runs}
+
+
 def probability_shift(path: Path, images: list[Path]) -> dict:
     """Largest and mean |p_bf16 - p_fp32| of one checkpoint, and the part that rounding the pooled feature
     alone to bf16 would cause (the head's sensitivity, whatever the trunk does)."""
-    runs = {p: Predictor(path, device="cpu", precision=p) for p in ("fp32", "bf16")}
-    out = {p: runs[p].run(runs[p].crops(images)) for p in runs}
+    runs, out = fp32_and_bf16(path, images)
     d = np.abs(out["bf16"].probs - out["fp32"].probs)
     model = runs["fp32"].model
     with torch.inference_mode(), full_precision(torch.empty(0)):
@@ -83,9 +88,8 @@ def study_shifts(folder: Path, images: list[Path]) -> dict:
     runs: dict[str, dict[str, dict]] = {}
     for best in sorted(folder.glob("*-seed*/best")):
         variant, seed = best.parent.name.rsplit("-seed", 1)
-        pair = {p: Predictor(best, device="cpu", precision=p) for p in ("fp32", "bf16")}
-        probs = {p: pair[p].run(pair[p].crops(images)).probs for p in pair}
-        d = np.abs(probs["bf16"] - probs["fp32"])
+        _, out = fp32_and_bf16(best, images)
+        d = np.abs(out["bf16"].probs - out["fp32"].probs)
         runs.setdefault(variant, {})[seed] = {"max": float(d.max()), "mean": float(d.mean())}
         print(f"  {variant:8s} seed {seed}: max {d.max():.4f}, mean {d.mean():.5f}", flush=True)
     summary = {}

@@ -67,12 +67,13 @@ def draw_colour_bar(canvas: Image.Image, box: tuple[int, int, int, int], lo: flo
     limit (``extend_*``); ticks with labels on the right; ``label`` (lines split at ``\\n``) turned to read
     upwards, right of the tick labels."""
     x, y, width, height = box
+    colours = _gradient(cmap_name, diverging, lo, hi, height)
     pixels = np.asarray(canvas).copy()
-    pixels[y : y + height, x : x + width] = _gradient(cmap_name, diverging, lo, hi, height)[:, None, :]
+    pixels[y : y + height, x : x + width] = colours[:, None, :]
     image = Image.fromarray(pixels)
     draw = ImageDraw.Draw(image)
     arrow = max(4, round(0.05 * height))
-    top_colour, bottom_colour = (tuple(int(c) for c in row) for row in _gradient(cmap_name, diverging, lo, hi, 2))
+    top_colour, bottom_colour = (tuple(int(c) for c in row) for row in (colours[0], colours[-1]))
     if extend_high:
         draw.polygon([(x, y - 1), (x + width - 1, y - 1), (x + (width - 1) / 2, y - arrow)], fill=top_colour,
                      outline=INK)
